@@ -1,0 +1,36 @@
+"""Engine and session factory; SQLite gets the pragmas a concurrent service needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def build_engine(url: str) -> Engine:
+    """An engine for `url`; for SQLite, WAL mode, enforced foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if parsed.database not in (None, "", ":memory:"):
+                # readers (dashboards) are not blocked by a writer (an ingest job)
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def build_session_factory(engine: Engine, **info: Any) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit; `info` is shared by all of them."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)

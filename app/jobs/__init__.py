@@ -1,0 +1,1 @@
+"""Background jobs: the registry of job kinds, their execution, and the runners."""

@@ -1,0 +1,58 @@
+"""The application factory: everything heavy is built in the lifespan, not at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import problems
+from app.config import Settings
+from app.db import build_engine, build_session_factory
+from app.jobs.context import JobDeps
+from app.jobs.runner import JobRunner, ThreadJobRunner
+from app.limits import BodySizeLimit
+from app.routes import health, jobs, narratives, projects, signifiers
+from app.runtime import Runtime
+from app.services.jobs import attach_runner
+from pipelines.embed import Embedder, SentenceTransformerEmbedder
+
+log = logging.getLogger("weft")
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    """Build the service; `embedder` replaces the sentence-transformers model (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = build_engine(settings.database_url)
+        session_factory = build_session_factory(engine)
+        model = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
+        )
+        deps = JobDeps(settings=settings, session_factory=session_factory, embedder=model)
+        runner: JobRunner = ThreadJobRunner(deps, poll_seconds=settings.job_poll_seconds)
+        attach_runner(session_factory, runner)
+        runner.start()
+        app.state.runtime = Runtime(settings, engine, session_factory, model, runner)
+        log.info("weft ready: database %s, model %s", engine.url.render_as_string(), model.name)
+        try:
+            yield
+        finally:
+            runner.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Weft",
+        version="0.1.0",
+        summary="Emerging themes, tensions and trends from narratives and meeting chats.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    problems.install(app)
+    for module in (health, projects, signifiers, narratives, jobs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from app.schemas.common import InputSchema, Schema
+from models import Scope
+
+
+class ProjectCreate(InputSchema):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    keep_author_names: bool = Field(
+        False, description="Store authors' names as given instead of stable pseudonyms."
+    )
+
+
+class ProjectRead(Schema):
+    id: str
+    name: str
+    description: str
+    keep_author_names: bool
+    created_at: datetime
+
+
+class KeyCreate(InputSchema):
+    scope: Scope = Field(description="read (dashboards), write (uploads) or admin.")
+    name: str = Field("", max_length=200)
+
+
+class KeyRead(Schema):
+    id: str
+    scope: Scope
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyIssued(KeyRead):
+    key: str = Field(description="The secret; shown once and never again.")
+
+
+class ProjectCreated(ProjectRead):
+    admin_key: KeyIssued

@@ -1,0 +1,32 @@
+"""SQLAlchemy tables of Weft, one aggregate per module; shared by the service, jobs and Alembic."""
+
+from models.analysis import Analysis, Theme, ThemeAssignment
+from models.api_key import ApiKey, Scope
+from models.base import Base
+from models.embedding import Embedding
+from models.job import Job, JobStatus
+from models.meeting import MeetingSession
+from models.narrative import Narrative, NarrativeAttribute
+from models.project import Project
+from models.signifier import Signifier, SignifierKind, SignifierValue
+from models.source import Source
+
+__all__ = [
+    "Analysis",
+    "ApiKey",
+    "Base",
+    "Embedding",
+    "Job",
+    "JobStatus",
+    "MeetingSession",
+    "Narrative",
+    "NarrativeAttribute",
+    "Project",
+    "Scope",
+    "Signifier",
+    "SignifierKind",
+    "SignifierValue",
+    "Source",
+    "Theme",
+    "ThemeAssignment",
+]

@@ -1,0 +1,77 @@
+"""Analyses (clustering runs), the themes they found and each narrative's assignment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, JSONType, UTCDateTime, utcnow
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+    __table_args__ = (Index("ix_analyses_project_id_created_at", "project_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    # everything needed to reproduce the run
+    parameters: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    model_name: Mapped[str] = mapped_column(String(200))
+    versions: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+    timings: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+    narrative_count: Mapped[int] = mapped_column(Integer, default=0)
+    theme_count: Mapped[int] = mapped_column(Integer, default=0)
+    unclustered_share: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Theme(Base):
+    __tablename__ = "themes"
+    __table_args__ = (UniqueConstraint("analysis_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("themes.id", ondelete="CASCADE"), default=None
+    )
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(300))
+    keywords: Mapped[list[object]] = mapped_column(JSONType, default=list)
+    exemplars: Mapped[list[object]] = mapped_column(JSONType, default=list)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    share: Mapped[float] = mapped_column(Float, default=0.0)
+    # float32 vector, raw bytes
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    x: Mapped[float | None] = mapped_column(Float, default=None)
+    y: Mapped[float | None] = mapped_column(Float, default=None)
+    flags: Mapped[list[object]] = mapped_column(JSONType, default=list)
+
+
+class ThemeAssignment(Base):
+    __tablename__ = "theme_assignments"
+    __table_args__ = (
+        Index("ix_theme_assignments_analysis_id_theme_id", "analysis_id", "theme_id"),
+    )
+
+    analysis_id: Mapped[int] = mapped_column(
+        ForeignKey("analyses.id", ondelete="CASCADE"), primary_key=True
+    )
+    narrative_id: Mapped[int] = mapped_column(
+        ForeignKey("narratives.id", ondelete="CASCADE"), primary_key=True
+    )
+    # None: the narrative fits no theme
+    theme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("themes.id", ondelete="CASCADE"), default=None
+    )
+    probability: Mapped[float] = mapped_column(Float, default=0.0)
+    x: Mapped[float | None] = mapped_column(Float, default=None)
+    y: Mapped[float | None] = mapped_column(Float, default=None)

