@@ -5,6 +5,16 @@ object. Chats and transcripts are parsed whole and return a `ParseResult`; batch
 and SenseMaker data are streamed by a reader whose `report` fills in as rows go by. A
 file that cannot be read at all raises `UnreadableFile`; problems with single rows are
 `ParseIssue`s in the report.
+
+Entry points by format (see `detect_format` to choose one):
+
+- Zoom chat: `parse_zoom_chat(data, session_date=..., tz=...)`
+- transcripts (WebVTT, SRT, plain): `parse_transcript(data, session_start=...)`
+- Teams Graph JSON: `parse_teams_messages(data)`
+- SenseMaker: `parse_sensemaker_definition(json)` -> `SenseMakerDefinition` (its
+  `signifiers` are `SignifierSpec`s), then `open_sensemaker_data(csv, definition)`
+- CSV / TSV / JSONL / JSON / XLSX: `open_batch(data, filename=..., mapping=..., specs=...)`
+- Polis: `parse_polis(comments, participants_votes=..., votes=...)`
 """
 
 from pipelines.ingest.batch import (
@@ -15,6 +25,7 @@ from pipelines.ingest.batch import (
     parse_batch,
 )
 from pipelines.ingest.detect import FileFormat, detect_format
+from pipelines.ingest.polis import PolisResult, VoteTally, parse_polis
 from pipelines.ingest.records import (
     NarrativeRecord,
     ParseIssue,
@@ -44,17 +55,20 @@ __all__ = [
     "ParseIssue",
     "ParseReport",
     "ParseResult",
+    "PolisResult",
     "Reaction",
     "SenseMakerDefinition",
     "SenseMakerReader",
     "SignifierSpec",
     "UnreadableFile",
+    "VoteTally",
     "detect_format",
     "infer_mapping",
     "open_batch",
     "open_sensemaker_data",
     "parse_batch",
     "parse_datetime",
+    "parse_polis",
     "parse_sensemaker_data",
     "parse_sensemaker_definition",
     "parse_teams_messages",

@@ -1,0 +1,411 @@
+"""Shared helpers: reading input, detecting encodings, HTML to text, low-content messages."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import unicodedata
+from collections.abc import Iterable
+from html.parser import HTMLParser
+from typing import Any, BinaryIO
+
+import charset_normalizer
+
+from pipelines.ingest.records import UnreadableFile
+
+#: Upper bound for formats that are parsed whole (chats, transcripts, JSON, definitions).
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+Source = bytes | bytearray | memoryview | BinaryIO
+
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (Word, Excel or similar)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document (.doc/.xls)"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+
+
+#: Error handler name: bytes that are not UTF-8 inside a UTF-8 file are read as Windows-1252.
+FALLBACK_ERRORS = "weft-cp1252-fallback"
+
+
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode bytes that are not UTF-8 as Windows-1252.
+
+    A file that starts as plain ASCII is read as UTF-8, but a Windows tool may have
+    written a "café" further down; reading that byte as Windows-1252 is almost always
+    what the author typed, where a replacement character would lose it.
+    """
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return bytes(bad).decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error(FALLBACK_ERRORS, _cp1252_fallback)
+
+
+def read_source(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """All bytes of `data` (bytes or a binary file object), refusing files over `max_bytes`."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raw = data.read(max_bytes + 1)
+        if not isinstance(raw, bytes):
+            raise TypeError("expected a binary file object (opened with 'rb')")
+    if len(raw) > max_bytes:
+        raise UnreadableFile(
+            f"The file is larger than {max_bytes // (1024 * 1024)} MB, the limit for this format."
+        )
+    return raw
+
+
+def describe_binary(head: bytes) -> str | None:
+    """What a binary file looks like, from its first bytes, or None if it may be text."""
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return what
+    return None
+
+
+def _looks_utf16(head: bytes) -> str | None:
+    """UTF-16 without a BOM: mostly-ASCII text has a NUL in every other byte."""
+    sample = head[:4096]
+    if len(sample) < 4:
+        return None
+    even_nuls = sample[0::2].count(0)
+    odd_nuls = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd_nuls > 0.4 * half and even_nuls < 0.05 * half:
+        return "utf-16-le"
+    if even_nuls > 0.4 * half and odd_nuls < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+def detect_encoding(head: bytes) -> str:
+    """The encoding of a file from its first bytes (a BOM, UTF-16 shape, UTF-8, else a guess).
+
+    Raises UnreadableFile for binary content.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # The "utf-16" codec reads the BOM and picks the byte order itself.
+        return "utf-16"
+    utf16 = _looks_utf16(head)
+    if utf16:
+        return utf16
+    binary = describe_binary(head)
+    if binary:
+        raise UnreadableFile(f"This looks like {binary}, not a text file.")
+    if b"\x00" in head[:8192]:
+        raise UnreadableFile("This looks like a binary file, not a text file.")
+    try:
+        # An incremental decoder tolerates a character cut at the end of the head.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(head[:65536]).best()
+    guess = best.encoding if best is not None else None
+    if guess is None:
+        raise UnreadableFile("The file's text encoding could not be recognised.")
+    # Windows-1252 is what Excel and Notepad write on Western-European Windows; short
+    # samples are often guessed as a sibling code page, which would garble quotes and €.
+    if guess in {"cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "cp1254", "cp1257"}:
+        try:
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return guess
+    return guess
+
+
+def check_text(text: str, where: str = "The file") -> None:
+    """Refuse decoded text that is mostly control characters (binary data read as text)."""
+    sample = text[:8192]
+    if not sample.strip():
+        return
+    controls = sum(
+        1
+        for ch in sample
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\t\n\r\f"
+    )
+    replacement = sample.count("\ufffd")
+    if controls + replacement > 0.1 * len(sample):
+        raise UnreadableFile(f"{where} looks like binary data, not text.")
+
+
+def decode_bytes(raw: bytes) -> tuple[str, str]:
+    """Decode a whole file: returns (text without BOM, encoding name).
+
+    Raises UnreadableFile when the file is empty or not text.
+    """
+    if not raw.strip(b" \t\r\n\x00"):
+        raise UnreadableFile("The file is empty.")
+    encoding = detect_encoding(raw[:65536])
+    text = raw.decode(encoding, errors=FALLBACK_ERRORS if encoding == "utf-8" else "replace")
+    text = text.removeprefix("\ufeff")
+    check_text(text)
+    if not text.strip():
+        raise UnreadableFile("The file is empty.")
+    return text, encoding
+
+
+def normalize_newlines(text: str) -> str:
+    """Turn CRLF, the doubled CR some Windows tools write (CR CR LF) and lone CR into LF."""
+    return text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+
+
+class PrefixedStream(io.RawIOBase):
+    """A raw stream that replays already-read bytes before the rest of a file object.
+
+    Lets a parser sniff the head of a non-seekable upload and still read it from the start.
+    """
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        buffer = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        chunk = self._rest.read(len(buffer))
+        if not chunk:
+            return 0
+        n = len(chunk)
+        buffer[:n] = chunk
+        return n
+
+
+def peek(stream: BinaryIO, size: int) -> tuple[BinaryIO, bytes]:
+    """The first `size` bytes of a stream, and a stream that still starts at the beginning."""
+    if stream.seekable():
+        position = stream.tell()
+        head = stream.read(size)
+        stream.seek(position)
+        return stream, head
+    head = stream.read(size)
+    return io.BufferedReader(PrefixedStream(head, stream)), head
+
+
+def open_binary(data: Source) -> BinaryIO:
+    """A binary file object for bytes or a file object (returned as is)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(data))
+    return data
+
+
+class _HTMLToText(HTMLParser):
+    """Collects the visible text of an HTML fragment, keeping line breaks of block elements."""
+
+    _BLOCK = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
+    _SKIP = frozenset({"script", "style", "attachment"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skip_depth += 1
+        elif tag == "br" or tag in self._BLOCK:
+            self.parts.append("\n")
+        elif tag in ("emoji", "img"):
+            # Teams writes emoji as <emoji alt="😀">; an image's alt text is its content too.
+            alt = dict(attrs).get("alt")
+            if alt and tag == "emoji":
+                self.parts.append(alt)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            return
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace tidied."""
+    if "<" not in fragment and "&" not in fragment:
+        return tidy_whitespace(fragment)
+    # convert_charrefs decodes entities (&amp;, &nbsp;, &#128512;) inside text runs.
+    parser = _HTMLToText()
+    parser.feed(fragment)
+    parser.close()
+    return tidy_whitespace("".join(parser.parts))
+
+
+def tidy_whitespace(text: str) -> str:
+    """Collapse runs of spaces inside lines, drop blank runs of lines, strip the ends."""
+    lines = [" ".join(line.replace("\xa0", " ").split()) for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def one_line(text: str) -> str:
+    """All whitespace (including line breaks) collapsed to single spaces."""
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+_ACKNOWLEDGEMENTS = frozenset(
+    {
+        "thanks",
+        "thank you",
+        "thankyou",
+        "thanks all",
+        "thanks everyone",
+        "thank you all",
+        "thank you everyone",
+        "thanks so much",
+        "thank you so much",
+        "many thanks",
+        "thx",
+        "ty",
+        "tx",
+        "cheers",
+        "+1",
+        "1",
+        "same",
+        "same here",
+        "me too",
+        "agreed",
+        "agree",
+        "i agree",
+        "yes",
+        "yep",
+        "yeah",
+        "no",
+        "nope",
+        "ok",
+        "okay",
+        "k",
+        "sure",
+        "great",
+        "nice",
+        "cool",
+        "lol",
+        "haha",
+        "hi",
+        "hello",
+        "hey",
+        "hi all",
+        "hello all",
+        "hi everyone",
+        "hello everyone",
+        "morning",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "bye",
+        "goodbye",
+        "bye all",
+        "see you",
+        "welcome",
+        "joined",
+        "left",
+        "has joined",
+        "has left",
+        "joined the meeting",
+        "left the meeting",
+        "brb",
+        "back",
+        "done",
+        "noted",
+        "will do",
+        "ditto",
+        "exactly",
+        "absolutely",
+        "indeed",
+        "wow",
+        "love it",
+        "well said",
+        "great point",
+        "good point",
+        "can you hear me",
+        "you are on mute",
+        "you're on mute",
+    }
+)
+
+_URL_ONLY = re.compile(r"^(?:<)?(?:https?://|www\.)\S+(?:>)?$", re.IGNORECASE)
+
+
+def is_low_content(text: str) -> bool:
+    """True for chat lines that carry no narrative: thanks, +1, a bare link, emoji, greetings."""
+    stripped = text.strip()
+    if len(stripped) > 40 and any(ch.isspace() for ch in stripped):
+        # Longer than any acknowledgement and not a bare link: the common case, decided
+        # cheaply because batch files run this on every row.
+        return False
+    flat = one_line(stripped)
+    if not flat:
+        return True
+    if _URL_ONLY.match(flat):
+        return True
+    if not any(ch.isalnum() for ch in flat):
+        # Only emoji, punctuation or symbols.
+        return True
+    words = re.sub(r"[^\w\s+']", " ", flat.lower())
+    core = " ".join(words.split())
+    if core in _ACKNOWLEDGEMENTS:
+        return True
+    # A greeting or thanks followed by a name or an emoji ("thanks Ana!", "hi all 👋").
+    tokens = core.split()
+    if (
+        len(tokens) <= 3
+        and tokens
+        and (" ".join(tokens[:2]) in _ACKNOWLEDGEMENTS or tokens[0] in _ACKNOWLEDGEMENTS)
+    ):
+        return tokens[0] not in {"no", "yes", "1", "k", "back", "left", "done", "same", "sure"}
+    return False
+
+
+def slugify(text: str, *, fallback: str = "item") -> str:
+    """A lower-case ASCII key from a label ("Influences on…" -> "influences_on")."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    return slug[:60].rstrip("_") or fallback
+
+
+def unique_keys(labels: Iterable[str], *, fallback: str = "item") -> list[str]:
+    """Slugs of the labels, suffixed with _2, _3... where two labels give the same slug."""
+    seen: set[str] = set()
+    keys: list[str] = []
+    for label in labels:
+        base = slugify(label, fallback=fallback)
+        key, n = base, 2
+        while key in seen:
+            key, n = f"{base}_{n}", n + 1
+        seen.add(key)
+        keys.append(key)
+    return keys
