@@ -1,0 +1,199 @@
+"""One call from texts and their embeddings to described themes on a map."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pipelines.themes.cluster import ThemeClusterer
+from pipelines.themes.describe import ThemeDescriber
+from pipelines.themes.layout import narrative_map, theme_positions
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ThemeDescription:
+    """One top-level theme.
+
+    ``exemplars`` index into the texts given to :func:`find_themes`, most central first;
+    ``keywords`` are (phrase, c-TF-IDF weight) pairs, best first.
+    """
+
+    theme: int
+    label: str
+    keywords: list[tuple[str, float]]
+    exemplars: list[int]
+    size: int
+    centroid: FloatArray
+    subthemes: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ThemeResult:
+    """Everything one analysis found, as plain arrays, lists and dicts.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n,)
+        Theme of each narrative (``0..n_themes-1``, by decreasing size) or ``-1``.
+    probabilities : ndarray of shape (n,)
+        Membership strength in ``[0, 1]`` (``0`` for unclustered narratives).
+    themes : list of ThemeDescription
+        One per theme, in label order.
+    coords : ndarray of shape (n, 2)
+        Map position of each narrative, in ``[-1, 1]``.
+    theme_coords : ndarray of shape (n_themes, 2)
+        Map position of each theme.
+    subtheme_labels : ndarray of shape (n,)
+        Finer sub-theme of each narrative, ``-1`` when not in the dense core of one.
+    subtheme_parents : ndarray of shape (n_subthemes,)
+        Theme of each sub-theme.
+    unclustered_share : float
+        Share of narratives labelled ``-1``.
+    parameters : dict
+        Parameters actually used (including adapted ones) and library versions, JSON-ready.
+    timings : dict
+        Wall seconds per step (``cluster``, ``describe``, ``map``, ``total``).
+    """
+
+    labels: IntArray
+    probabilities: FloatArray
+    themes: list[ThemeDescription]
+    coords: FloatArray
+    theme_coords: FloatArray
+    subtheme_labels: IntArray
+    subtheme_parents: IntArray
+    unclustered_share: float
+    parameters: dict[str, Any]
+    timings: dict[str, float]
+
+    @property
+    def n_themes(self) -> int:
+        return len(self.themes)
+
+
+def _versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dist in ("numpy", "scikit-learn", "scipy", "umap-learn", "hdbscan"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def find_themes(
+    texts: Sequence[str],
+    embeddings: npt.ArrayLike,
+    *,
+    n_themes: int | None = None,
+    random_state: int = 0,
+    min_theme_size: int | None = None,
+    n_keywords: int = 10,
+    n_exemplars: int = 5,
+    with_map: bool = True,
+    clusterer_params: Mapping[str, Any] | None = None,
+) -> ThemeResult:
+    """Cluster narratives into themes, describe each theme and place everything on a 2-D map.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The narratives' texts, used for keywords and exemplars.
+    embeddings : array-like of shape (len(texts), n_features)
+        Their sentence embeddings.
+    n_themes : int or None, default=None
+        Number of top-level themes wanted; ``None`` lets the data decide.
+    random_state : int, default=0
+        Seed for every random step; the same inputs and seed give the same result.
+    min_theme_size : int or None, default=None
+        Smallest sub-theme; ``None`` adapts to the number of narratives.
+    n_keywords, n_exemplars : int
+        Keywords and exemplars kept per theme.
+    with_map : bool, default=True
+        Compute 2-D coordinates (all zeros otherwise).
+    clusterer_params : mapping or None
+        Further :class:`ThemeClusterer` parameters.
+
+    Returns
+    -------
+    ThemeResult
+    """
+    start = time.perf_counter()
+    X = np.asarray(embeddings, dtype=np.float32)
+    if X.ndim != 2 or X.shape[0] != len(texts):
+        raise ValueError(
+            f"embeddings must be a (len(texts), dim) matrix; got shape {X.shape} "
+            f"for {len(texts)} texts"
+        )
+    clusterer = ThemeClusterer(
+        min_theme_size=min_theme_size,
+        n_themes=n_themes,
+        random_state=random_state,
+        **dict(clusterer_params or {}),
+    )
+    clusterer.fit(X)
+    t_cluster = time.perf_counter()
+
+    describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
+    describer.fit(texts, clusterer.labels_, X, clusterer.centroids_)
+    t_describe = time.perf_counter()
+
+    n = X.shape[0]
+    labels = clusterer.labels_
+    if with_map and n:
+        coords = narrative_map(
+            X, knn=clusterer.knn_, n_neighbors=clusterer.n_neighbors, random_state=random_state
+        )
+    else:
+        coords = np.zeros((n, 2))
+    positions = theme_positions(coords, labels, clusterer.n_themes_)
+    t_map = time.perf_counter()
+
+    parents = clusterer.subtheme_parents_
+    themes = [
+        ThemeDescription(
+            theme=t,
+            label=describer.theme_labels_[t],
+            keywords=describer.keywords_[t],
+            exemplars=describer.exemplars_[t],
+            size=int(describer.sizes_[t]),
+            centroid=np.asarray(clusterer.centroids_[t], dtype=np.float64),
+            subthemes=[int(s) for s in np.flatnonzero(parents == t)],
+        )
+        for t in range(clusterer.n_themes_)
+    ]
+    params: dict[str, Any] = {
+        **{k: v for k, v in clusterer.get_params().items()},
+        "min_theme_size_used": clusterer.min_theme_size_,
+        "n_keywords": n_keywords,
+        "n_exemplars": n_exemplars,
+        "with_map": with_map,
+        "n_narratives": n,
+        "versions": _versions(),
+    }
+    return ThemeResult(
+        labels=labels,
+        probabilities=clusterer.probabilities_,
+        themes=themes,
+        coords=coords,
+        theme_coords=positions,
+        subtheme_labels=clusterer.subtheme_labels_,
+        subtheme_parents=parents,
+        unclustered_share=float(np.mean(labels < 0)) if n else 0.0,
+        parameters=params,
+        timings={
+            "cluster": t_cluster - start,
+            "describe": t_describe - t_cluster,
+            "map": t_map - t_describe,
+            "total": t_map - start,
+        },
+    )
