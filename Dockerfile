@@ -22,6 +22,7 @@ ENV PATH=/opt/weft/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     WEFT_DATABASE_URL=sqlite:////data/weft.db \
+    WEFT_DATA_DIR=/data/var \
     WEFT_HOST=0.0.0.0 \
     WEFT_PORT=8000
 USER weft

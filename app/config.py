@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         2, ge=1, description="Attempts before a job interrupted by a crash is marked failed."
     )
 
+    auto_analyze: bool = Field(
+        True,
+        description="Queue an analysis after each ingest's embedding job; ingests that arrive "
+        "while one is waiting share it.",
+    )
+
     max_batch_items: int = Field(
         10_000, ge=1, description="Most narratives accepted in one JSON batch."
     )
@@ -52,6 +58,27 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
+
+    data_dir: str = Field(
+        "./var",
+        description="Directory where uploaded files are kept (under uploads/) while and after "
+        "they are parsed.",
+    )
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload request (the files and their form fields), in bytes; "
+        "413 before the body is read past it. WEFT_MAX_REQUEST_BYTES also applies.",
+    )
+    max_upload_rows: int = Field(
+        500_000,
+        ge=1,
+        description="Most rows or records read from one uploaded file; a longer file fails "
+        "its job and stores nothing.",
+    )
+    ingest_chunk_size: int = Field(
+        1000, ge=1, description="Records checked and inserted per step of an upload job."
     )
 
     bootstrap_token: str = Field(

@@ -14,7 +14,18 @@ from app.db import build_engine, build_session_factory
 from app.jobs.context import JobDeps
 from app.jobs.runner import JobRunner, ThreadJobRunner
 from app.limits import BodySizeLimit
-from app.routes import health, jobs, narratives, projects, signifiers
+from app.routes import (
+    analyses,
+    health,
+    jobs,
+    narratives,
+    projects,
+    sessions,
+    signifiers,
+    themes,
+    trends,
+    uploads,
+)
 from app.runtime import Runtime
 from app.services.jobs import attach_runner
 from pipelines.embed import Embedder, SentenceTransformerEmbedder
@@ -53,6 +64,17 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     problems.install(app)
-    for module in (health, projects, signifiers, narratives, jobs):
+    for module in (
+        health,
+        projects,
+        signifiers,
+        narratives,
+        uploads,
+        sessions,
+        themes,
+        trends,
+        analyses,
+        jobs,
+    ):
         app.include_router(module.router)
     return app

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.services.themes import VectorIndex
 from pipelines.embed import Embedder
 
 if TYPE_CHECKING:
@@ -22,3 +23,4 @@ class Runtime:
     session_factory: sessionmaker[Session]
     embedder: Embedder
     runner: JobRunner
+    vectors: VectorIndex = field(default_factory=VectorIndex)

@@ -8,8 +8,9 @@ from models.job import Job, JobStatus
 from models.meeting import MeetingSession
 from models.narrative import Narrative, NarrativeAttribute
 from models.project import Project
+from models.reaction import Reaction, VoteTally
 from models.signifier import Signifier, SignifierKind, SignifierValue
-from models.source import Source
+from models.source import Source, SourceStatus
 
 __all__ = [
     "Analysis",
@@ -22,11 +23,14 @@ __all__ = [
     "Narrative",
     "NarrativeAttribute",
     "Project",
+    "Reaction",
     "Scope",
     "Signifier",
     "SignifierKind",
     "SignifierValue",
     "Source",
+    "SourceStatus",
     "Theme",
     "ThemeAssignment",
+    "VoteTally",
 ]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONType, UTCDateTime, utcnow
@@ -29,6 +38,9 @@ class Analysis(Base):
     narrative_count: Mapped[int] = mapped_column(Integer, default=0)
     theme_count: Mapped[int] = mapped_column(Integer, default=0)
     unclustered_share: Mapped[float] = mapped_column(Float, default=0.0)
+    # plain-language remarks on the result, e.g. "too few narratives to find themes"
+    notes: Mapped[list[object]] = mapped_column(JSONType, default=list)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 

@@ -20,6 +20,7 @@ class Narrative(Base):
         Index("ix_narratives_project_id_source_id", "project_id", "source_id"),
         Index("ix_narratives_project_id_session_id", "project_id", "session_id"),
         Index("ix_narratives_text_hash", "text_hash"),
+        Index("ix_narratives_replies_to_id", "replies_to_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -40,6 +41,10 @@ class Narrative(Base):
     text_hash: Mapped[str] = mapped_column(String(64))
     dedupe_key: Mapped[str] = mapped_column(String(80))
     low_content: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the chat message this one answers (a reply that carries content of its own)
+    replies_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("narratives.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -101,7 +101,8 @@ def embedder() -> CountingEmbedder:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, job_poll_seconds=0.2)
+    # analyses are queued by hand in tests, except where a test turns this on
+    return Settings(database_url=database_url, job_poll_seconds=0.2, auto_analyze=False)
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
 
 def handler_for(kind: str) -> JobHandler:
     # Importing the handler modules registers them; done here so the registry has no cycle.
-    import app.services.embeddings  # noqa: F401
+    import app.services.analyses
+    import app.services.embeddings
+    import app.services.uploads  # noqa: F401
 
     try:
         return _HANDLERS[kind]

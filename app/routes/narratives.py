@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
-from app.errors import UnprocessableEntity
+from app.routes.filters import FilterDep
 from app.schemas.common import JobRead, Page
 from app.schemas.narratives import BatchStored, NarrativeBatch, NarrativeRead
 from app.services import narratives as narrative_service
@@ -45,40 +44,15 @@ def post_narratives(
     )
 
 
-def _attribute_pairs(values: list[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        key, sep, wanted = value.partition(":")
-        if not sep or not key:
-            raise UnprocessableEntity(
-                f"attribute filter {value!r} must look like 'key:value', e.g. 'role:nurse'"
-            )
-        pairs.append((key, wanted))
-    return pairs
-
-
 @router.get("", response_model=Page[NarrativeRead])
 def list_narratives(
     project: ReadProject,
     session: SessionDep,
-    attribute: Annotated[
-        list[str], Query(description="key:value, repeatable; all must match")
-    ] = [],  # noqa: B006 - FastAPI copies query defaults
-    source_id: int | None = None,
-    session_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[NarrativeRead]:
     """Narratives of the project, oldest first, with the total that match the filters."""
-    flt = narrative_service.NarrativeFilter(
-        attributes=_attribute_pairs(attribute),
-        source_id=source_id,
-        session_id=session_id,
-        since=since,
-        until=until,
-    )
     total, rows = narrative_service.list_page(session, project, flt, limit, offset)
     return Page[NarrativeRead](
         total=total, limit=limit, offset=offset, items=_with_signifiers(session, rows)

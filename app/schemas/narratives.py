@@ -54,5 +54,6 @@ class NarrativeRead(Schema):
     signifiers: dict[str, Any] = Field(default_factory=dict)
     source_id: int | None
     session_id: int | None
+    replies_to_id: int | None = Field(None, description="The chat message this one answers.")
     low_content: bool
     created_at: datetime

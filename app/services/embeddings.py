@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.jobs.context import JobContext
 from app.jobs.registry import job_handler
 from models import Embedding, Narrative
-from pipelines.embed import Embedder, FloatMatrix, normalize_text
+from pipelines.embed import FloatMatrix, normalize_text
 
 EMBED_JOB = "embed"
 _IN_CHUNK = 500
@@ -75,14 +75,23 @@ def load_vectors(session: Session, model: str, hashes: Sequence[str]) -> dict[st
     return found
 
 
-def embed_missing(
-    embedder: Embedder, items: list[tuple[str, str]], chunk_size: int
-) -> Iterable[tuple[Sequence[str], FloatMatrix]]:
-    """Embed (hash, text) pairs chunk by chunk, shortest texts first so batches pad little."""
+def embed_and_store(ctx: JobContext, items: list[tuple[str, str]]) -> int:
+    """Embed (hash, text) pairs and cache the vectors, reporting progress after each chunk.
+
+    Shortest texts go first so batches pad little; each chunk is stored in its own short
+    transaction, so nothing is held open while the model computes. Returns how many were done.
+    """
+    embedder = ctx.deps.embedder
     ordered = sorted(items, key=lambda item: len(item[1]))
-    for chunk in _chunks(ordered, chunk_size):
+    done = 0
+    for chunk in _chunks(ordered, ctx.deps.settings.embedding_chunk_size):
         hashes = [h for h, _ in chunk]
-        yield hashes, embedder.encode([normalize_text(t) for _, t in chunk])
+        vectors = embedder.encode([normalize_text(t) for _, t in chunk])
+        with ctx.session() as session:
+            store_vectors(session, embedder.name, hashes, vectors)
+        done += len(hashes)
+        ctx.progress(done)
+    return done
 
 
 @job_handler(EMBED_JOB)
@@ -93,11 +102,21 @@ def embed_project(ctx: JobContext) -> dict[str, Any]:
     with ctx.session() as session:
         todo = missing_texts(session, ctx.project_id, embedder.name)
     ctx.progress(0, len(todo))
-    done = 0
-    for hashes, vectors in embed_missing(embedder, todo, ctx.deps.settings.embedding_chunk_size):
-        # one short transaction per chunk: nothing is held open while the model computes
-        with ctx.session() as session:
-            store_vectors(session, embedder.name, hashes, vectors)
-        done += len(hashes)
-        ctx.progress(done)
-    return {"embedded": done, "model": embedder.name}
+    done = embed_and_store(ctx, todo)
+    result: dict[str, Any] = {"embedded": done, "model": embedder.name}
+    if ctx.deps.settings.auto_analyze and not ctx.payload.get("no_analysis"):
+        result["analysis_id"] = _queue_analysis(ctx, ctx.project_id, embedder.name)
+    return result
+
+
+def _queue_analysis(ctx: JobContext, project_id: str, model_name: str) -> int:
+    # imported here: the analysis job itself uses this module's embedding functions
+    from app.services.analyses import AnalysisParams, request_analysis
+    from models import Project
+
+    with ctx.session() as session:
+        project = session.get_one(Project, project_id)
+        analysis, _job = request_analysis(
+            session, project, AnalysisParams(), model_name, debounce=True
+        )
+        return analysis.id

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -19,6 +19,7 @@ from app.services.authors import pseudonym
 from app.services.embeddings import EMBED_JOB
 from app.services.signifiers import InvalidValue, check_value, list_signifiers
 from models import (
+    Base,
     Job,
     Narrative,
     NarrativeAttribute,
@@ -62,12 +63,22 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def dedupe_key(external_id: str | None, text: str, author: str | None, at: datetime | None) -> str:
-    """The external id when given, else a hash of text, author and time."""
+def dedupe_key(
+    external_id: str | None,
+    text: str,
+    author: str | None,
+    at: datetime | None,
+    context: str = "",
+) -> str:
+    """The external id when given, else a hash of text, author and time (and `context`,
+    which tells apart lines that carry no time, such as the chat lines of one session)."""
     if external_id:
         return "id:" + hashlib.sha256(external_id.encode("utf-8")).hexdigest()
     moment = at.isoformat() if at else ""
-    material = "\x1f".join([normalize_text(text), author or "", moment])
+    parts = [normalize_text(text), author or "", moment]
+    if context:
+        parts.append(context)
+    material = "\x1f".join(parts)
     return "h:" + hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -129,7 +140,8 @@ def _check_items(
     return checked, errors
 
 
-def _existing_ids(session: Session, project: Project, keys: Iterable[str]) -> dict[str, int]:
+def existing_ids(session: Session, project: Project, keys: Iterable[str]) -> dict[str, int]:
+    """Ids of the project's narratives with these dedupe keys, by key."""
     found: dict[str, int] = {}
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), _IN_CHUNK):
@@ -176,7 +188,7 @@ def store_batch(
         dedupe_key(item.external_id, item.text, author, at)
         for item, author, at in zip(items, authors, moments, strict=True)
     ]
-    ids_by_key = _existing_ids(session, project, keys)
+    ids_by_key = existing_ids(session, project, keys)
 
     new_rows: list[dict[str, Any]] = []
     new_indexes: list[int] = []
@@ -247,6 +259,119 @@ def store_batch(
         duplicates=len(items) - len(new_rows),
         job=job,
     )
+
+
+@dataclass
+class PreparedNarrative:
+    """A checked narrative, ready for insertion: author pseudonymised, time in UTC,
+    signifier values as (not applicable?, value) by signifier id."""
+
+    text: str
+    dedupe_key: str
+    title: str | None = None
+    external_id: str | None = None
+    author: str | None = None
+    occurred_at: datetime | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    values: dict[int, tuple[bool, Any]] = field(default_factory=dict)
+    session_id: int | None = None
+    low_content: bool = False
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+#: Longest attribute key and value the group-filter index holds; longer ones stay in the
+#: narrative's attributes JSON only.
+_ATTRIBUTE_KEY_MAX, _ATTRIBUTE_VALUE_MAX = 100, 500
+
+
+def insert_chunk(
+    session: Session, project: Project, source_id: int, items: Sequence[PreparedNarrative]
+) -> list[tuple[int, bool]]:
+    """Insert the new narratives of a chunk with Core inserts; (id, created) per item.
+
+    Items whose dedupe key is already stored, earlier in this transaction included, get
+    the stored id and are not inserted. The caller owns the transaction, so a file stored
+    chunk by chunk is still stored all or nothing.
+    """
+    ids_by_key = existing_ids(session, project, (item.dedupe_key for item in items))
+    new_rows: list[dict[str, Any]] = []
+    new_items: list[PreparedNarrative] = []
+    for item in items:
+        if item.dedupe_key in ids_by_key:
+            continue
+        ids_by_key[item.dedupe_key] = -1  # claimed here; the real id comes from the insert
+        new_items.append(item)
+        new_rows.append(
+            {
+                "project_id": project.id,
+                "source_id": source_id,
+                "session_id": item.session_id,
+                "external_id": item.external_id,
+                "title": item.title,
+                "text": item.text,
+                "author": item.author,
+                "occurred_at": _as_utc(item.occurred_at),
+                "attributes": item.attributes,
+                "text_hash": text_hash(item.text),
+                "dedupe_key": item.dedupe_key,
+                "low_content": item.low_content,
+            }
+        )
+    created: set[str] = set()
+    if new_rows:
+        # Core insert, RETURNING in batches: rows come back in any order, so they are matched
+        # by their (unique) dedupe key rather than by position
+        returned = session.execute(
+            insert(_table(Narrative)).returning(
+                _table(Narrative).c.dedupe_key, _table(Narrative).c.id
+            ),
+            new_rows,
+        )
+        new_id_by_key = {key: narrative_id for key, narrative_id in returned}
+        new_ids = [new_id_by_key[item.dedupe_key] for item in new_items]
+        attribute_rows: list[dict[str, Any]] = []
+        value_rows: list[dict[str, Any]] = []
+        for item, narrative_id in zip(new_items, new_ids, strict=True):
+            ids_by_key[item.dedupe_key] = narrative_id
+            created.add(item.dedupe_key)
+            for key, value in item.attributes.items():
+                text = _attribute_text(value)
+                if value is None or len(key) > _ATTRIBUTE_KEY_MAX:
+                    continue
+                if len(text) <= _ATTRIBUTE_VALUE_MAX:
+                    attribute_rows.append(
+                        {
+                            "narrative_id": narrative_id,
+                            "project_id": project.id,
+                            "key": key,
+                            "value": text,
+                        }
+                    )
+            for signifier_id, (not_applicable, value) in item.values.items():
+                value_rows.append(
+                    {
+                        "narrative_id": narrative_id,
+                        "signifier_id": signifier_id,
+                        "not_applicable": not_applicable,
+                        "value": value,
+                    }
+                )
+        if attribute_rows:
+            session.execute(insert(_table(NarrativeAttribute)), attribute_rows)
+        if value_rows:
+            session.execute(insert(_table(SignifierValue)), value_rows)
+    result: list[tuple[int, bool]] = []
+    for item in items:
+        first = item.dedupe_key in created
+        # a key repeated inside the chunk is created once, then a duplicate
+        result.append((ids_by_key[item.dedupe_key], first))
+        created.discard(item.dedupe_key)
+    return result
 
 
 @dataclass

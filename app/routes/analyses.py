@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import ReadProject, RuntimeDep, SessionDep, WriteProject
+from app.schemas.common import JobRead
+from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
+from app.services import analyses as analysis_service
+from models import Analysis
+
+router = APIRouter(prefix="/v1/projects/{project_id}/analyses", tags=["analyses"])
+
+
+@router.post("", status_code=202, response_model=AnalysisQueued)
+def request_analysis(
+    body: AnalysisCreate, project: WriteProject, session: SessionDep, runtime: RuntimeDep
+) -> AnalysisQueued:
+    """Queue a clustering run over the project's narratives; poll its job."""
+    params = analysis_service.AnalysisParams(
+        n_themes=body.n_themes, seed=body.seed, include_low_content=body.include_low_content
+    )
+    analysis, job = analysis_service.request_analysis(
+        session, project, params, runtime.embedder.name, debounce=False
+    )
+    return AnalysisQueued(
+        analysis=AnalysisRead.model_validate(analysis), job=JobRead.model_validate(job)
+    )
+
+
+@router.get("", response_model=list[AnalysisRead])
+def list_analyses(
+    project: ReadProject,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[Analysis]:
+    """The project's analyses, newest first."""
+    return analysis_service.recent(session, project, limit)
+
+
+@router.get("/{analysis_id}", response_model=AnalysisRead)
+def read_analysis(analysis_id: int, project: ReadProject, session: SessionDep) -> Analysis:
+    """One analysis: parameters, seed, model, library versions, timings and counts."""
+    return analysis_service.get(session, project, analysis_id)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
+from app.schemas.common import JobRead
+from app.schemas.uploads import (
+    MeetingRead,
+    SessionFields,
+    SourceRead,
+    UploadAccepted,
+    multipart_body,
+)
+from app.services import uploads as upload_service
+
+router = APIRouter(prefix="/v1/projects/{project_id}/sessions", tags=["sessions"])
+
+
+async def received_export(
+    request: Request, project: WriteProject, settings: SettingsDep
+) -> upload_service.ReceivedForm:
+    # the key is checked (WriteProject) before a byte of the body is read
+    return await upload_service.receive(request, settings, project.id, upload_service.SESSION_FILES)
+
+
+_SESSION_BODY = multipart_body(
+    files={"file": "Zoom meeting_saved_chat.txt, a WebVTT/SRT/plain transcript, or Teams JSON."},
+    fields={
+        "name": "the meeting's name",
+        "held_on": "its date, YYYY-MM-DD",
+        "started_at": "when the recording started (ISO 8601); anchors transcript times",
+        "timezone": "zone of the chat's clock times (default UTC)",
+        "attributes": 'JSON object of group fields for every line, e.g. {"group": "North"}',
+        "format": "auto (default), zoom_chat, teams_json or transcript",
+    },
+    required=["file", "name"],
+)
+
+
+@router.post("", status_code=202, response_model=UploadAccepted, openapi_extra=_SESSION_BODY)
+def post_session(
+    project: WriteProject,
+    received: Annotated[upload_service.ReceivedForm, Depends(received_export)],
+    session: SessionDep,
+) -> UploadAccepted:
+    """Keep a session's chat export or transcript and queue its parsing."""
+    fields = upload_service.validate_fields(SessionFields, received.fields)
+    accepted = upload_service.accept_session(
+        session,
+        project,
+        received,
+        name=fields.name,
+        held_on=fields.held_on,
+        started_at=fields.started_at,
+        timezone=fields.timezone,
+        attributes=dict(fields.attributes),
+        fmt=fields.format,
+    )
+    return UploadAccepted(
+        source=SourceRead.model_validate(accepted.source),
+        job=JobRead.model_validate(accepted.job) if accepted.job else None,
+        duplicate=accepted.duplicate,
+        session=MeetingRead.model_validate(accepted.meeting) if accepted.meeting else None,
+    )
+
+
+@router.get("", response_model=list[MeetingRead])
+def list_sessions(project: ReadProject, session: SessionDep) -> list[MeetingRead]:
+    """The project's sessions, by date."""
+    return [MeetingRead.model_validate(m) for m in upload_service.list_meetings(session, project)]
+
+
+@router.get("/{session_id}", response_model=MeetingRead)
+def read_session(session_id: int, project: ReadProject, session: SessionDep) -> MeetingRead:
+    """One session."""
+    return MeetingRead.model_validate(upload_service.get_meeting(session, project, session_id))

@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from app.deps import ReadProject, RuntimeDep, SessionDep
+from app.errors import NotFound
+from app.routes.filters import FilterDep
+from app.schemas.themes import (
+    AnalysisRead,
+    Exemplar,
+    Keyword,
+    Member,
+    SimilarList,
+    SimilarNarrative,
+    ThemeDetail,
+    ThemesPage,
+    ThemeSummary,
+)
+from app.services import analyses as analysis_service
+from app.services import narratives as narrative_service
+from app.services import themes as theme_service
+from models import Analysis, Project, Theme
+
+router = APIRouter(prefix="/v1/projects/{project_id}", tags=["themes"])
+
+
+def _keyword(pair: object) -> Keyword:
+    # stored as [term, weight]
+    assert isinstance(pair, list | tuple) and len(pair) == 2
+    return Keyword(term=str(pair[0]), weight=float(pair[1]))
+
+
+def _summary(theme: Theme, size: int, share: float, texts: dict[int, str]) -> ThemeSummary:
+    return ThemeSummary(
+        key=theme.key,
+        label=theme.label,
+        keywords=[_keyword(pair) for pair in theme.keywords],
+        size=size,
+        share=share,
+        exemplars=[
+            Exemplar(id=i, snippet=theme_service.snippet(texts[i]))
+            for i in theme.exemplars
+            if isinstance(i, int) and i in texts
+        ],
+        x=theme.x,
+        y=theme.y,
+    )
+
+
+def _latest_or_404(session: Session, project: Project) -> Analysis:
+    analysis = analysis_service.latest(session, project)
+    if analysis is None:
+        raise NotFound("the project has no finished analysis yet; POST /analyses to run one")
+    return analysis
+
+
+@router.get("/themes", response_model=ThemesPage)
+def list_themes(
+    project: ReadProject,
+    session: SessionDep,
+    flt: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ThemesPage:
+    """The latest analysis's themes, largest first; filters recount sizes from stored results."""
+    analysis = analysis_service.latest(session, project)
+    if analysis is None:
+        return ThemesPage(
+            analysis=None,
+            total_narratives=0,
+            unclustered=0,
+            total=0,
+            limit=limit,
+            offset=offset,
+            themes=[],
+        )
+    listing = theme_service.list_themes(session, project, analysis, flt)
+    page = listing.themes[offset : offset + limit]
+    texts = theme_service.texts_by_id(
+        session, [i for c in page for i in c.theme.exemplars if isinstance(i, int)]
+    )
+    return ThemesPage(
+        analysis=AnalysisRead.model_validate(analysis),
+        total_narratives=listing.total_narratives,
+        unclustered=listing.unclustered,
+        total=len(listing.themes),
+        limit=limit,
+        offset=offset,
+        themes=[_summary(c.theme, c.size, c.share, texts) for c in page],
+    )
+
+
+@router.get("/themes/{key}", response_model=ThemeDetail)
+def read_theme(
+    key: str,
+    project: ReadProject,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ThemeDetail:
+    """One theme of the latest analysis: keywords with weights, exemplars, members by typicality."""
+    analysis = _latest_or_404(session, project)
+    theme = theme_service.get_theme(session, analysis, key)
+    texts = theme_service.texts_by_id(session, [i for i in theme.exemplars if isinstance(i, int)])
+    members = theme_service.members(session, theme, limit, offset)
+    summary = _summary(theme, theme.size, theme.share, texts)
+    return ThemeDetail(
+        **summary.model_dump(),
+        analysis_id=analysis.id,
+        members=[
+            Member(id=i, snippet=theme_service.snippet(t), probability=p) for i, t, p in members
+        ],
+        members_total=theme.size,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/narratives/{narrative_id}/similar", response_model=SimilarList)
+def similar_narratives(
+    narrative_id: int,
+    project: ReadProject,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SimilarList:
+    """More stories like this: the nearest narratives of the project by cosine similarity."""
+    narrative = narrative_service.get(session, project, narrative_id)
+    found = theme_service.similar(
+        session, runtime.vectors, project, narrative, runtime.embedder.name, limit
+    )
+    texts = theme_service.texts_by_id(session, [i for i, _ in found])
+    return SimilarList(
+        narrative_id=narrative_id,
+        items=[
+            SimilarNarrative(id=i, similarity=round(s, 6), snippet=theme_service.snippet(texts[i]))
+            for i, s in found
+        ],
+    )
+
+
+@router.get(
+    "/assignments",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+def export_assignments(
+    project: ReadProject,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    format: Literal["json", "csv"] = "json",
+) -> StreamingResponse:
+    """Every narrative's theme key and probability in the latest analysis, streamed."""
+    analysis = _latest_or_404(session, project)
+    chunks = theme_service.iter_assignments(runtime.session_factory, analysis.id)
+    filename = f"weft-{project.id}-analysis-{analysis.id}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "csv":
+        return StreamingResponse(_csv(chunks), media_type="text/csv", headers=headers)
+    return StreamingResponse(
+        _json(chunks, analysis.id), media_type="application/json", headers=headers
+    )
+
+
+_COLUMNS = ("narrative_id", "external_id", "theme_key", "probability")
+
+
+def _csv(chunks: Iterator[list[tuple[int, str | None, str | None, float]]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_COLUMNS)
+    for chunk in chunks:
+        writer.writerows((i, e or "", k or "", f"{p:.6f}") for i, e, k, p in chunk)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json(
+    chunks: Iterator[list[tuple[int, str | None, str | None, float]]], analysis_id: int
+) -> Iterator[str]:
+    yield f'{{"analysis_id": {analysis_id}, "assignments": ['
+    first = True
+    for chunk in chunks:
+        for row in chunk:
+            item = json.dumps(
+                dict(zip(_COLUMNS, (row[0], row[1], row[2], round(row[3], 6)), strict=True))
+            )
+            yield item if first else "," + item
+            first = False
+    yield "]}"

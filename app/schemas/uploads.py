@@ -1,0 +1,133 @@
+"""Form fields of uploads and sessions, and what the API answers about them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, Json, field_validator
+
+from app.schemas.common import InputSchema, JobRead, Schema
+from app.schemas.narratives import AttributeValue
+
+
+def _zone(value: str | None) -> str | None:
+    if value:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use a name such as 'Europe/London'"
+            ) from None
+    return value
+
+
+class ColumnMappingIn(InputSchema):
+    """Which column feeds which narrative field; unnamed fields are inferred from headers."""
+
+    text: str | None = Field(None, description="Column of the narrative text.")
+    title: str | None = None
+    id: str | None = Field(None, description="Column of your ids (re-posting does not duplicate).")
+    time: str | None = Field(None, description="Column of the date or time.")
+    author: str | None = None
+    attributes: list[str] | None = Field(
+        None, description="Group columns to keep; default: every column not used otherwise."
+    )
+    signifiers: dict[str, str] = Field(
+        default_factory=dict, description="Column -> declared signifier key."
+    )
+
+
+UploadFormat = Literal["auto", "csv", "tsv", "jsonl", "json", "xlsx", "sensemaker", "polis"]
+SessionFormat = Literal["auto", "zoom_chat", "teams_json", "transcript"]
+
+
+class UploadFields(InputSchema):
+    """The form fields beside the file(s) of an upload."""
+
+    format: UploadFormat = "auto"
+    mapping: Json[ColumnMappingIn] | None = Field(
+        None, description="JSON column mapping; inferred from the header when absent."
+    )
+    dayfirst: bool = Field(True, description="Read 03/04/2026 as 3 April.")
+    timezone: str | None = Field(None, description="Zone of times written without one.")
+    sheet: str | None = Field(None, max_length=200, description="XLSX: the sheet to read.")
+
+    _check_zone = field_validator("timezone")(_zone)
+
+    def options(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class SessionFields(InputSchema):
+    """The form fields beside a session's chat export or transcript."""
+
+    name: str = Field(min_length=1, max_length=300, description="The meeting's name.")
+    held_on: date | None = Field(None, description="The meeting's date (Zoom chats hold clocks).")
+    started_at: datetime | None = Field(
+        None, description="When the recording started; anchors transcript times."
+    )
+    timezone: str = Field("UTC", description="Zone of the chat's clock times.")
+    attributes: Json[dict[str, AttributeValue]] = Field(
+        default_factory=dict,
+        description='JSON object of group fields given to every line, e.g. {"group": "North"}.',
+    )
+    format: SessionFormat = "auto"
+
+    _check_zone = field_validator("timezone")(_zone)
+
+
+class SourceRead(Schema):
+    id: int
+    kind: str
+    filename: str | None
+    sha256: str
+    size_bytes: int
+    status: str
+    job_id: str | None
+    error: str | None
+    report: dict[str, Any] = Field(
+        description="What the parse saw: counts, and each row or line not stored with why."
+    )
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class MeetingRead(Schema):
+    id: int
+    name: str
+    held_on: date | None
+    attributes: dict[str, Any]
+    source_id: int | None
+    created_at: datetime
+
+
+class UploadAccepted(Schema):
+    source: SourceRead
+    job: JobRead | None = Field(description="The parse job to poll at /v1/jobs/{id}.")
+    duplicate: bool = Field(description="True when these bytes were posted before.")
+    session: MeetingRead | None = None
+
+
+def multipart_body(
+    files: dict[str, str], fields: dict[str, str], required: list[str]
+) -> dict[str, Any]:
+    """OpenAPI for a multipart body read by hand (streamed to disk, not through FastAPI)."""
+    properties: dict[str, Any] = {
+        name: {"type": "string", "format": "binary", "description": text}
+        for name, text in files.items()
+    }
+    properties.update(
+        {name: {"type": "string", "description": text} for name, text in fields.items()}
+    )
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": properties, "required": required}
+                }
+            },
+        }
+    }

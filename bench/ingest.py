@@ -1,0 +1,328 @@
+"""File-upload ingest: rows per second and peak server memory for CSV uploads.
+
+    .venv/bin/python -m bench.ingest [--data ../shared/data] [--rows 10000 100000]
+                                     [--embed-rows 10000] [--out bench/results/ingest.json]
+
+The CSVs (id, text, dataset, label) are built from the text columns of the stackoverflow,
+searchsnippets and agnews8000 sets, interleaved and repeated with new row ids until they hold
+the wanted number of rows. For each size, in this one run:
+
+- anchor: the plain `csv` module reading the same file (rows/s, no storing);
+- parser: `pipelines.ingest.open_batch` reading it (rows/s, no storing);
+- weft, embedding excluded: a fresh server process (uvicorn, SQLite file, fake embedder) is
+  sent the file as a streamed multipart `POST /uploads`; timed until the ingest job has
+  stored every row;
+- weft, embedding included (sizes up to --embed-rows): the same with the real model
+  (all-MiniLM-L6-v2), timed until the embedding job that follows has succeeded.
+
+Peak memory is the server process's peak RSS during the upload and its jobs, minus its RSS
+just before (sampled every 10 ms with psutil), so it shows what the upload itself costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ("stackoverflow", "searchsnippets", "agnews8000")
+
+
+class NoEmbedder:
+    """Zero vectors: lets an ingest be timed without the model."""
+
+    name = "bench/none"
+    dimension = 8
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        return np.zeros((len(texts), self.dimension), dtype=np.float32)
+
+
+def load_texts(data: Path) -> list[tuple[str, str, str]]:
+    """(dataset, text, label) of the three sets, interleaved so every chunk mixes them."""
+    columns: list[list[tuple[str, str, str]]] = []
+    for name in SETS:
+        with open(data / name / "data.csv", newline="", encoding="utf-8") as handle:
+            columns.append(
+                [(name, row["text"], row.get("label_name", "")) for row in csv.DictReader(handle)]
+            )
+    mixed: list[tuple[str, str, str]] = []
+    for i in range(max(len(c) for c in columns)):
+        mixed.extend(c[i] for c in columns if i < len(c))
+    return mixed
+
+
+def write_csv(path: Path, texts: list[tuple[str, str, str]], rows: int) -> int:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "dataset", "label"])
+        for i in range(rows):
+            dataset, text, label = texts[i % len(texts)]
+            writer.writerow([f"r{i}", text, dataset, label])
+    return path.stat().st_size
+
+
+def anchor_csv(path: Path) -> float:
+    """Seconds for the csv module to read every row."""
+    start = time.perf_counter()
+    with open(path, newline="", encoding="utf-8") as handle:
+        n = sum(1 for _ in csv.reader(handle))
+    assert n > 0
+    return time.perf_counter() - start
+
+
+def parser_only(path: Path) -> float:
+    """Seconds for Weft's batch parser to read every row into records."""
+    from pipelines.ingest import open_batch
+
+    start = time.perf_counter()
+    with open(path, "rb") as handle:
+        reader = open_batch(handle, filename=path.name, max_text_length=20_000)
+        n = sum(1 for _ in reader)
+    assert n > 0
+    return time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(db: str, data_dir: str, port: int, real_model: bool) -> None:
+    """Run the service in this process (the benchmark starts one per case)."""
+    import uvicorn
+
+    from app.config import Settings
+    from app.main import create_app
+    from pipelines.embed import Embedder, SentenceTransformerEmbedder
+
+    settings = Settings(
+        database_url=db,
+        data_dir=data_dir,
+        auto_analyze=False,
+        job_poll_seconds=0.1,
+        max_upload_bytes=1024 * 1024 * 1024,
+        max_request_bytes=1024 * 1024 * 1024,
+    )
+    embedder: Embedder
+    if real_model:
+        embedder = SentenceTransformerEmbedder()
+        embedder.encode(["warm up"])  # the first call builds what the model needs
+    else:
+        embedder = NoEmbedder()
+    uvicorn.run(create_app(settings, embedder=embedder), port=port, log_level="warning")
+
+
+class PeakRSS:
+    """Samples a process's resident memory in a thread; `peak` is the highest seen."""
+
+    def __init__(self, pid: int, every: float = 0.01) -> None:
+        self.process = psutil.Process(pid)
+        self.every = every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.every)
+
+    def __enter__(self) -> PeakRSS:
+        self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _wait_job(client: httpx.Client, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    while True:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("succeeded", "failed"):
+            if job["status"] == "failed":
+                raise SystemExit(f"job {job['kind']} failed: {job['error']}")
+            return job
+        time.sleep(0.05)
+
+
+def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def _multipart(path: Path, boundary: str) -> Iterator[bytes]:
+    """The file as a streamed multipart body: never held whole by the client either."""
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{path.name}"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
+    yield from _chunks(path)
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def weft_upload(path: Path, rows: int, real_model: bool, workdir: Path) -> dict[str, Any]:
+    """Upload `path` to a fresh server; seconds to stored (and embedded) and peak RSS growth."""
+    from alembic import command
+    from alembic.config import Config
+
+    case = workdir / f"case-{rows}-{'model' if real_model else 'none'}"
+    case.mkdir()
+    db = f"sqlite:///{case / 'weft.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes.update(url=db, configure_logging=False)
+    command.upgrade(config, "head")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.ingest", "--serve", db, str(case / "var"), str(port)]
+        + (["--real-model"] if real_model else []),
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=600) as client:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+            created = client.post("/v1/projects", json={"name": "bench"}).json()
+            project, key = created["id"], created["admin_key"]["key"]
+            headers = {"Authorization": f"Bearer {key}"}
+            boundary = "weft-bench-boundary"
+            baseline = psutil.Process(server.pid).memory_info().rss
+            with PeakRSS(server.pid) as rss:
+                start = time.perf_counter()
+                response = client.post(
+                    f"/v1/projects/{project}/uploads",
+                    content=_multipart(path, boundary),
+                    headers={
+                        **headers,
+                        "content-type": f"multipart/form-data; boundary={boundary}",
+                    },
+                )
+                accepted = time.perf_counter()
+                if response.status_code != 202:
+                    raise SystemExit(f"upload refused: {response.status_code} {response.text}")
+                job = _wait_job(client, headers, response.json()["job"]["id"])
+                stored = time.perf_counter()
+                embedded = None
+                if real_model:
+                    _wait_job(client, headers, job["result"]["embed_job_id"])
+                    embedded = time.perf_counter()
+            report = job["result"]["report"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    if report["stored"] != rows:
+        raise SystemExit(f"stored {report['stored']} of {rows} rows: {report['issues'][:5]}")
+    end = embedded if embedded is not None else stored
+    return {
+        "rows": rows,
+        "embedding": "included" if real_model else "excluded",
+        "upload_seconds": accepted - start,
+        "stored_seconds": stored - start,
+        "embedded_seconds": (embedded - start) if embedded is not None else None,
+        "rows_per_second": rows / (end - start),
+        "baseline_rss_mb": baseline / 2**20,
+        "peak_rss_growth_mb": (rss.peak - baseline) / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("WEFT_BENCH_DATA", ROOT.parent / "shared" / "data")),
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--embed-rows",
+        type=int,
+        default=10_000,
+        help="largest size also run with the real model (embedding included); 0: none",
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--serve", nargs=3, metavar=("DB", "DATA_DIR", "PORT"))
+    parser.add_argument("--real-model", action="store_true")
+    args = parser.parse_args()
+    if args.serve:
+        db, data_dir, port = args.serve
+        serve(db, data_dir, int(port), args.real_model)
+        return
+
+    texts = load_texts(args.data)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for rows in args.rows:
+            path = workdir / f"narratives-{rows}.csv"
+            size = write_csv(path, texts, rows)
+            anchor = anchor_csv(path)
+            parse = parser_only(path)
+            line = {
+                "rows": rows,
+                "file_mb": size / 2**20,
+                "anchor_csv_rows_per_second": rows / anchor,
+                "parser_rows_per_second": rows / parse,
+            }
+            cases = [weft_upload(path, rows, False, workdir)]
+            if rows <= args.embed_rows:
+                cases.append(weft_upload(path, rows, True, workdir))
+            for case in cases:
+                results.append({**line, **case})
+                print(json.dumps(results[-1]), flush=True)
+    summary = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "distinct_texts": len(texts),
+        "results": results,
+    }
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=2))
+    print()
+    print(
+        f"{'rows':>7} {'embedding':>9} {'csv anchor/s':>12} {'parser/s':>9} "
+        f"{'weft/s':>8} {'ratio':>6} {'peak RSS +MB':>12}"
+    )
+    for r in results:
+        print(
+            f"{r['rows']:>7} {r['embedding']:>9} {r['anchor_csv_rows_per_second']:>12.0f} "
+            f"{r['parser_rows_per_second']:>9.0f} {r['rows_per_second']:>8.0f} "
+            f"{r['anchor_csv_rows_per_second'] / r['rows_per_second']:>6.1f} "
+            f"{r['peak_rss_growth_mb']:>12.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Ingest throughput: JSON batch -> stored -> embedded, against a plain `encode` of the same texts.
+
+    .venv/bin/python -m bench.ingest_throughput [--data ../shared/data] [--n 10000]
+
+Both run in this process on the same machine, alternating (anchor, Weft, anchor, Weft, ...)
+so that both see the same background load: the anchor is `SentenceTransformer.encode` of the
+texts (nothing stored); Weft is a fresh SQLite store, `POST /v1/projects/{p}/narratives` through
+the app, until the embedding job has succeeded. Prints narratives per second for each (the
+median over `--repeats` rounds) and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from pipelines.embed import SentenceTransformerEmbedder, default_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_texts(data: Path, n: int) -> list[str]:
+    with open(data / "stackoverflow" / "data.csv", newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    if len(texts) < n:
+        raise SystemExit(f"only {len(texts)} texts in the stackoverflow set; asked for {n}")
+    return texts[:n]
+
+
+def plain_encode(texts: list[str], batch_size: int) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(default_model_path(), device="cpu", local_files_only=True)
+    model.encode(texts[:64], batch_size=batch_size)  # warm-up
+    start = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    return time.perf_counter() - start
+
+
+def weft_ingest(texts: list[str], batch_size: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        config = Config(str(ROOT / "alembic.ini"))
+        config.attributes.update(url=url, configure_logging=False)
+        command.upgrade(config, "head")
+        # ingest and embedding only: no analysis competes for the CPU afterwards
+        settings = Settings(
+            database_url=url,
+            embedding_batch_size=batch_size,
+            job_poll_seconds=0.1,
+            auto_analyze=False,
+        )
+        embedder = SentenceTransformerEmbedder(batch_size=batch_size)
+        embedder.encode(texts[:64])  # the same warm-up as the anchor
+        with TestClient(create_app(settings, embedder=embedder)) as client:
+            created = client.post("/v1/projects", json={"name": "bench"}).json()
+            project, key = created["id"], created["admin_key"]["key"]
+            headers = {"Authorization": f"Bearer {key}"}
+            batch = {
+                "narratives": [{"text": t, "external_id": str(i)} for i, t in enumerate(texts)]
+            }
+            start = time.perf_counter()
+            response = client.post(
+                f"/v1/projects/{project}/narratives", json=batch, headers=headers
+            )
+            stored = time.perf_counter()
+            if response.status_code != 201:
+                raise SystemExit(f"ingest failed: {response.status_code} {response.text[:500]}")
+            job_id = response.json()["job"]["id"]
+            while True:
+                job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+                if job["status"] in ("succeeded", "failed"):
+                    break
+                time.sleep(0.02)
+            done = time.perf_counter()
+            if job["status"] != "succeeded":
+                raise SystemExit(f"embedding job failed: {job['error']}")
+    return {
+        "store_seconds": stored - start,
+        "embed_seconds": done - stored,
+        "total_seconds": done - start,
+        "distinct_texts": float(job["result"]["embedded"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("WEFT_BENCH_DATA", ROOT.parent / "shared" / "data")),
+    )
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    texts = load_texts(args.data, args.n)
+    anchors: list[float] = []
+    wefts: list[dict[str, float]] = []
+    for _ in range(args.repeats):
+        anchors.append(plain_encode(texts, args.batch_size))
+        wefts.append(weft_ingest(texts, args.batch_size))
+    anchor = statistics.median(anchors)
+    weft = min(
+        wefts,
+        key=lambda w: abs(
+            w["total_seconds"] - statistics.median(x["total_seconds"] for x in wefts)
+        ),
+    )
+    result = {
+        "n": args.n,
+        "rounds": args.repeats,
+        "anchor_encode_seconds_each": anchors,
+        "weft_total_seconds_each": [w["total_seconds"] for w in wefts],
+        "anchor_encode_seconds": anchor,
+        "anchor_per_second": args.n / anchor,
+        **{f"weft_{k}": v for k, v in weft.items()},
+        "weft_per_second": args.n / weft["total_seconds"],
+        "ratio": anchor / weft["total_seconds"],
+    }
+    print(json.dumps(result, indent=2))
+    print(
+        f"\nplain encode: {result['anchor_per_second']:.0f}/s   "
+        f"weft ingest (store + embed): {result['weft_per_second']:.0f}/s   "
+        f"ratio {result['ratio']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,633 @@
+"""Trends against gold labels: NHS patient-experience comments (two trusts, service types, dates).
+
+    nice .venv/bin/python -m bench.trends [--data ../shared/data] [--out bench/results/trends.json]
+                                          [--shuffles 20] [--planted 5] [--calls 100]
+
+Everything goes through the service (``create_app`` on a throwaway SQLite file, in process):
+the 6,211 comments with text are posted as narratives with ``trust`` and ``service_type``
+attributes and their date, an analysis is run, and the figures are read from
+``GET /trends``. Embeddings come from the real all-MiniLM-L6-v2, cached under
+``bench/.cache`` per data set, so re-runs do not embed again.
+
+Each Weft theme is mapped to the gold theme that most of its members carry (a comment can
+carry several). Figures:
+
+- **prevalence by group**: for every gold theme with at least 30 comments, the NEAS minus
+  NHFT share of comments carrying it, against the same difference of the summed shares of
+  the Weft themes mapped to it (``by=attribute:trust``); Spearman's rho (target >= 0.8).
+  Gold themes no Weft theme maps to count as a Weft difference of 0; rho over the mapped
+  ones only is reported beside it.
+- **planted trend**: the 5 gold themes with the most comments in their commonest service
+  type (at least 80 there; "Not assigned" and "Labelling not possible" skipped): up to 150
+  of those comments, drawn at random, get dates spread uniformly over the last two months of
+  the data (August-September 2022: the 35 stragglers dated after September are too few to
+  make a month); all comments are posted again to a new project and analysed again. Success
+  when that service type's timeline (``by=attribute:service_type&by=period:month``,
+  ``until`` the end of September 2022) flags a ``rising`` (BH q <= 0.05) or ``new`` theme
+  holding at least 70% of the moved comments; the share held by all flagged themes
+  together is reported beside it.
+- **null control**: dates shuffled among all comments 20 times (written to the store
+  directly: clustering does not read dates, so re-analysing would give the same themes);
+  the rising and falling themes of ``by=period:month`` and of every service type's timeline
+  (same ``until``) are counted against the themes tested.
+- **speed**: 100 calls of ``GET /trends`` for several ``by`` forms on the 6,211-comment
+  project and on a 20,000-narrative project (the comments repeated under new ids, dates
+  and trusts kept), median and 95th percentile in milliseconds, in process (TestClient).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+from scipy.stats import spearmanr
+from sqlalchemy import Engine, bindparam, create_engine, update
+
+from app.config import Settings
+from app.main import create_app
+from bench.common import RESULTS_DIR, LabelledSet, cached_embeddings, data_dir
+from models import Narrative
+from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix, normalize_text
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE = Path("nhs_patient_experience") / "v6framework_230831.csv"
+FIRST_THEME_COLUMN = "Not assigned"
+TRUSTS = ("NEAS", "NHFT")
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comments:
+    ids: list[str]
+    texts: list[str]
+    trusts: list[str]
+    services: list[str]
+    dates: list[date]
+    gold: list[frozenset[str]]
+    theme_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def parse_date(value: str) -> date:
+    """dd/mm/yyyy mostly; a few rows are m/dd/yyyy (the second field over 12 gives them away)."""
+    first, second, year = (int(part) for part in value.strip().split("/"))
+    if second > 12:
+        first, second = second, first
+    return date(year, second, first)
+
+
+def load_comments(root: str | None, limit: int | None = None) -> Comments:
+    path = data_dir(root) / FILE
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        themes = columns[columns.index(FIRST_THEME_COLUMN) :]
+        rows = [
+            r
+            for r in reader
+            if r["FFT answer"].strip() and r["FFT answer"].strip() != "Did not answer"
+        ][:limit]
+    return Comments(
+        ids=[r["Comment ID"] for r in rows],
+        texts=[r["FFT answer"].strip() for r in rows],
+        trusts=[r["Trust"].strip() for r in rows],
+        services=[" ".join(r["Service type 1"].split()) or "Unknown" for r in rows],
+        dates=[parse_date(r["Date"]) for r in rows],
+        gold=[frozenset(t for t in themes if r[t].strip() == "1") for r in rows],
+        theme_names=themes,
+    )
+
+
+class CachedEmbedder:
+    """The real model's vectors for the data set's texts, from the bench cache; the model is
+    only loaded for a text the cache lacks."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        data = LabelledSet(
+            "nhs_patient_experience_v6", list(texts), np.zeros(len(texts), np.int64), []
+        )
+        self._loaded: Any = None
+        self.misses = 0
+        vectors = cached_embeddings(data, self._model, DEFAULT_MODEL_NAME)
+        self._known = {normalize_text(t): v for t, v in zip(texts, vectors, strict=True)}
+        self._dimension = int(vectors.shape[1])
+
+    def _model(self) -> Any:
+        if self._loaded is None:
+            from pipelines.embed import SentenceTransformerEmbedder
+
+            self._loaded = SentenceTransformerEmbedder()
+        return self._loaded
+
+    @property
+    def name(self) -> str:
+        return DEFAULT_MODEL_NAME
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        missing = [t for t in texts if normalize_text(t) not in self._known]
+        if missing:
+            self.misses += len(missing)
+            for text, vector in zip(missing, self._model().encode(missing), strict=True):
+                self._known[normalize_text(text)] = vector
+        return np.stack([self._known[normalize_text(t)] for t in texts]).astype(np.float32)
+
+
+# --- the service ------------------------------------------------------------------------------
+
+
+def at_noon(day: date) -> str:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC).isoformat()
+
+
+class Service:
+    """One app on one SQLite file; projects are created, filled and analysed through the API."""
+
+    def __init__(self, workdir: Path, embedder: CachedEmbedder) -> None:
+        url = f"sqlite:///{workdir / 'weft.db'}"
+        config = Config(str(ROOT / "alembic.ini"))
+        config.attributes["url"] = url
+        config.attributes["configure_logging"] = False
+        command.upgrade(config, "head")
+        self.url = url
+        settings = Settings(
+            database_url=url,
+            auto_analyze=False,
+            job_poll_seconds=0.2,
+            data_dir=str(workdir / "var"),
+        )
+        self.client = TestClient(create_app(settings, embedder=embedder))
+
+    def __enter__(self) -> Service:
+        self.client.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.__exit__(*exc)
+
+    def wait(self, key: str, job_id: str, timeout: float = 3600) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = self.client.get(
+                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
+            ).json()
+            if body["status"] in ("succeeded", "failed"):
+                if body["status"] == "failed":
+                    raise RuntimeError(f"job {job_id} failed: {body['error']}")
+                return body
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job_id} still {body['status']} after {timeout}s")
+            time.sleep(0.5)
+
+    def project(
+        self, name: str, items: list[dict[str, Any]], n_themes: int | None = None
+    ) -> Project:
+        created = self.client.post("/v1/projects", json={"name": name})
+        created.raise_for_status()
+        project = Project(self, created.json()["id"], created.json()["admin_key"]["key"])
+        for start in range(0, len(items), 10_000):
+            answer = project.post("/narratives", {"narratives": items[start : start + 10_000]})
+            self.wait(project.key, answer["job"]["id"])
+        started = time.perf_counter()
+        queued = project.post("/analyses", {"seed": 0, "n_themes": n_themes})
+        self.wait(project.key, queued["job"]["id"])
+        project.analysis_seconds = time.perf_counter() - started
+        return project
+
+
+class Project:
+    def __init__(self, service: Service, project_id: str, key: str) -> None:
+        self.service = service
+        self.id = project_id
+        self.key = key
+        self.analysis_seconds = 0.0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def post(self, path: str, body: Any) -> dict[str, Any]:
+        response = self.service.client.post(
+            f"/v1/projects/{self.id}{path}", json=body, headers=self.headers
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:500]}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        response = self.service.client.get(
+            f"/v1/projects/{self.id}{path}", params=params, headers=self.headers
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:500]}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def assignments(self) -> dict[str, str | None]:
+        """Theme key of every narrative, by external id."""
+        body = self.get("/assignments")
+        return {a["external_id"]: a["theme_key"] for a in body["assignments"]}
+
+
+def narrative_items(
+    data: Comments, dates: Sequence[date] | None = None, copies: int = 1, limit: int | None = None
+) -> list[dict[str, Any]]:
+    dates = dates if dates is not None else data.dates
+    items = []
+    for copy in range(copies):
+        for i in range(len(data)):
+            items.append(
+                {
+                    "text": data.texts[i],
+                    "external_id": data.ids[i] if copy == 0 else f"{data.ids[i]}-r{copy}",
+                    "occurred_at": at_noon(dates[i]),
+                    "attributes": {"trust": data.trusts[i], "service_type": data.services[i]},
+                }
+            )
+    return items[:limit] if limit is not None else items
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def map_themes(data: Comments, assigned: dict[str, str | None]) -> dict[str, str]:
+    """Weft theme key -> the gold theme most of its members carry."""
+    carried: dict[str, Counter[str]] = {}
+    for cid, gold in zip(data.ids, data.gold, strict=True):
+        key = assigned.get(cid)
+        if key is not None:
+            carried.setdefault(key, Counter()).update(gold)
+    return {key: counts.most_common(1)[0][0] for key, counts in carried.items() if counts}
+
+
+def prevalence(data: Comments, project: Project, mapping: dict[str, str]) -> dict[str, Any]:
+    body = project.get("/trends", by="attribute:trust")
+    column = {cell["key"][0]: j for j, cell in enumerate(body["cells"])}
+    weft_diff: dict[str, float] = {}
+    for theme in body["themes"]:
+        gold = mapping.get(theme["key"])
+        if gold is None:
+            continue
+        a, b = (theme["cells"][column[t]]["share"] or 0.0 for t in TRUSTS)
+        weft_diff[gold] = weft_diff.get(gold, 0.0) + a - b
+    size = Counter(g for gold in data.gold for g in gold)
+    in_trust = {
+        t: [g for g, tr in zip(data.gold, data.trusts, strict=True) if tr == t] for t in TRUSTS
+    }
+    rows = []
+    for theme, n in sorted(size.items(), key=lambda kv: -kv[1]):
+        if n < 30:
+            continue
+        shares = [sum(theme in g for g in in_trust[t]) / len(in_trust[t]) for t in TRUSTS]
+        rows.append(
+            {
+                "gold_theme": theme,
+                "comments": n,
+                "gold_diff": round(shares[0] - shares[1], 4),
+                "weft_diff": round(weft_diff.get(theme, 0.0), 4),
+                "mapped_themes": sum(1 for g in mapping.values() if g == theme),
+            }
+        )
+    rho_all = spearmanr([r["gold_diff"] for r in rows], [r["weft_diff"] for r in rows])[0]
+    mapped = [r for r in rows if r["mapped_themes"]]
+    rho_mapped = spearmanr([r["gold_diff"] for r in mapped], [r["weft_diff"] for r in mapped])[0]
+    return {
+        "gold_themes": len(rows),
+        "gold_themes_mapped": len(mapped),
+        "spearman": round(float(rho_all), 4),
+        "spearman_mapped_only": round(float(rho_mapped), 4),
+        "target": 0.8,
+        "met": bool(rho_all >= 0.8),
+        "rows": rows,
+    }
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def last_two_months(dates: Sequence[date]) -> tuple[date, date]:
+    """First and last day of the last two calendar months of the data, counting only months
+    with at least a sixtieth of the comments (about 100 here: the file ends with a few
+    stragglers after September 2022, which would otherwise make a nearly empty latest month)."""
+    busy = max(1, len(dates) // 60)
+    per_month = Counter(month_start(d) for d in dates)
+    last = max(m for m, n in per_month.items() if n >= busy)
+    first = month_start(last - timedelta(days=1))
+    end = month_start(last + timedelta(days=32)) - timedelta(days=1)
+    return first, end
+
+
+def planted_choices(data: Comments, count: int, low: int = 80) -> list[tuple[str, str, int]]:
+    """(gold theme, service type, comments) for the gold themes with the most comments in
+    their commonest service type, at least ``low`` there; the catch-all labels are skipped."""
+    pairs: dict[str, Counter[str]] = {}
+    for gold, service in zip(data.gold, data.services, strict=True):
+        for theme in gold:
+            pairs.setdefault(theme, Counter())[service] += 1
+    skip = {"Not assigned", "Labelling not possible"}
+    best = [
+        (theme, *counter.most_common(1)[0])
+        for theme, counter in pairs.items()
+        if theme not in skip and counter.most_common(1)[0][1] >= low
+    ]
+    best.sort(key=lambda row: -row[2])
+    return best[:count]
+
+
+def planted(
+    data: Comments, service: Service, count: int, low: int = 80, cap: int = 150, seed: int = 0
+) -> list[dict[str, Any]]:
+    first, end = last_two_months(data.dates)
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
+    span = (end - first).days
+    results = []
+    for n, (theme, stype, available) in enumerate(planted_choices(data, count, low)):
+        rng = np.random.default_rng(seed + n)
+        members = [
+            i for i in range(len(data)) if theme in data.gold[i] and data.services[i] == stype
+        ]
+        moved = sorted(rng.choice(members, size=min(cap, len(members)), replace=False).tolist())
+        dates = list(data.dates)
+        for i in moved:
+            dates[i] = first + timedelta(days=int(rng.integers(0, span + 1)))
+        project = service.project(f"planted {n}", narrative_items(data, dates))
+        assigned = project.assignments()
+        body = project.get(
+            "/trends", by=["attribute:service_type", "period:month"], until=until.isoformat()
+        )
+        timeline = next(k for k, t in enumerate(body["timelines"]) if t["group"] == [stype])
+        moved_ids = [data.ids[i] for i in moved]
+        flagged = []
+        for weft in body["themes"]:
+            trend = weft["trends"][timeline]
+            if trend["status"] not in ("rising", "new"):
+                continue
+            held = sum(assigned.get(cid) == weft["key"] for cid in moved_ids) / len(moved_ids)
+            flagged.append(
+                {
+                    "theme": weft["key"],
+                    "label": weft["label"],
+                    "status": trend["status"],
+                    "q_value": trend["q_value"],
+                    "reading": trend["reading"],
+                    "share_of_moved": round(held, 4),
+                }
+            )
+        flagged.sort(key=lambda f: -f["share_of_moved"])
+        best = flagged[0]["share_of_moved"] if flagged else 0.0
+        keys = {f["theme"] for f in flagged}
+        union = sum(assigned.get(cid) in keys for cid in moved_ids) / len(moved_ids)
+        top_theme = Counter(assigned.get(cid) for cid in moved_ids).most_common(1)[0]
+        results.append(
+            {
+                "gold_theme": theme,
+                "service_type": stype,
+                "comments_available": available,
+                "moved": len(moved),
+                "window": [first.isoformat(), end.isoformat()],
+                "flagged": flagged,
+                "best_share_of_moved": best,
+                "flagged_union_share_of_moved": round(union, 4),
+                "largest_weft_theme_of_moved": {
+                    "theme": top_theme[0],
+                    "share": round(top_theme[1] / len(moved_ids), 4),
+                },
+                "timeline_reason": body["timelines"][timeline]["reason"],
+                "analysis_seconds": round(project.analysis_seconds, 1),
+                "met": best >= 0.7,
+            }
+        )
+        print(
+            f"planted {theme!r} in {stype!r}: best flagged theme holds {best:.0%} of "
+            f"{len(moved)} moved (union {union:.0%}); {len(flagged)} flagged",
+            flush=True,
+        )
+    return results
+
+
+def write_dates(engine: Engine, narrative_ids: Sequence[int], days: Sequence[date]) -> None:
+    """Set narratives' dates in the store directly (the null control's shuffles)."""
+    stmt = (
+        update(Narrative)
+        .where(Narrative.id == bindparam("nid"))
+        .values(occurred_at=bindparam("when"))
+    )
+    rows = [
+        {"nid": nid, "when": datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)}
+        for nid, day in zip(narrative_ids, days, strict=True)
+    ]
+    with engine.begin() as conn:
+        conn.execute(stmt, rows)
+
+
+def null_control(
+    data: Comments, service: Service, project: Project, shuffles: int, seed: int = 1
+) -> dict[str, Any]:
+    engine = create_engine(service.url)
+    ids = {a["external_id"]: a["narrative_id"] for a in project.get("/assignments")["assignments"]}
+    narrative_ids = [ids[cid] for cid in data.ids]
+    rng = np.random.default_rng(seed)
+    end = last_two_months(data.dates)[1]
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC).isoformat()
+    runs = []
+    try:
+        for run in range(shuffles):
+            order = rng.permutation(len(data))
+            write_dates(engine, narrative_ids, [data.dates[int(j)] for j in order])
+            overall = project.get("/trends", by="period:month", until=until)
+            per_service = project.get(
+                "/trends", by=["attribute:service_type", "period:month"], until=until
+            )
+            row: dict[str, Any] = {"run": run}
+            for name, body in (("overall", overall), ("per_service", per_service)):
+                flagged = sum(
+                    t["status"] in ("rising", "falling")
+                    for theme in body["themes"]
+                    for t in theme["trends"]
+                )
+                tested = sum(t["n_tests"] for t in body["timelines"])
+                row[name] = {
+                    "flagged": flagged,
+                    "tested": tested,
+                    "themes": len(body["themes"]) * len(body["timelines"]),
+                }
+            runs.append(row)
+            print(
+                f"null {run}: overall {row['overall']['flagged']}/{row['overall']['tested']}, "
+                f"per service {row['per_service']['flagged']}/{row['per_service']['tested']}",
+                flush=True,
+            )
+        # put the real dates back for the speed figures
+        write_dates(engine, narrative_ids, data.dates)
+    finally:
+        engine.dispose()
+
+    def summary(name: str) -> dict[str, Any]:
+        flagged = [r[name]["flagged"] for r in runs]
+        rate = [r[name]["flagged"] / r[name]["tested"] if r[name]["tested"] else 0.0 for r in runs]
+        return {
+            "mean_flagged": round(float(np.mean(flagged)), 3),
+            "max_flagged": int(max(flagged)),
+            "mean_tested": round(float(np.mean([r[name]["tested"] for r in runs])), 1),
+            "mean_rate": round(float(np.mean(rate)), 4),
+            "met": bool(np.mean(rate) <= 0.05),
+        }
+
+    return {
+        "shuffles": shuffles,
+        "overall": summary("overall"),
+        "per_service": summary("per_service"),
+        "runs": runs,
+    }
+
+
+SPEED_FORMS: list[dict[str, Any]] = [
+    {"by": "attribute:trust"},
+    {"by": "period:month"},
+    {"by": "period:week"},
+    {"by": ["attribute:trust", "period:month"]},
+    {"by": ["attribute:service_type", "period:month"]},
+]
+
+
+def speed(project: Project, calls: int) -> list[dict[str, Any]]:
+    rows = []
+    for params in SPEED_FORMS:
+        project.get("/trends", **params)
+        seconds = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            project.get("/trends", **params)
+            seconds.append(time.perf_counter() - started)
+        ms = sorted(1000 * s for s in seconds)
+        rows.append(
+            {
+                "by": params["by"],
+                "calls": calls,
+                "median_ms": round(statistics.median(ms), 1),
+                "p95_ms": round(ms[int(np.ceil(0.95 * len(ms))) - 1], 1),
+            }
+        )
+        print(
+            f"speed {params['by']}: median {rows[-1]['median_ms']} ms, p95 {rows[-1]['p95_ms']} ms",
+            flush=True,
+        )
+    return rows
+
+
+SECTIONS = ("prevalence", "speed", "null", "planted", "large")
+
+
+def report_prevalence(name: str, figures: dict[str, Any]) -> None:
+    print(
+        f"prevalence ({name}): Spearman {figures['spearman']} over {figures['gold_themes']} "
+        f"gold themes (mapped only: {figures['spearman_mapped_only']} over "
+        f"{figures['gold_themes_mapped']})",
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=None, help="data directory (default ../shared/data)")
+    parser.add_argument("--out", default=str(RESULTS_DIR / "trends.json"))
+    parser.add_argument("--shuffles", type=int, default=20)
+    parser.add_argument("--planted", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument(
+        "--min-planted", type=int, default=80, help="comments a planted theme needs"
+    )
+    parser.add_argument("--large", type=int, default=20_000, help="narratives of the large project")
+    parser.add_argument("--limit", type=int, default=None, help="first N comments (smoke runs)")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, any of {', '.join(SECTIONS)}",
+    )
+    args = parser.parse_args(argv)
+    sections = set(args.sections.split(","))
+
+    everything = load_comments(args.data)
+    # vectors of every comment are cached together, so a smoke run warms the full run
+    embedder = CachedEmbedder(everything.texts)
+    data = load_comments(args.data, args.limit) if args.limit else everything
+    print(f"{len(data)} comments, {len(data.theme_names)} gold themes", flush=True)
+    out: dict[str, Any] = {
+        "meta": {
+            "data": str(FILE),
+            "comments": len(data),
+            "model": DEFAULT_MODEL_NAME,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        }
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="weft-bench-trends-") as tmp,
+        Service(Path(tmp), embedder) as service,
+    ):
+        base = service.project("nhs", narrative_items(data))
+        out["meta"]["analysis_seconds"] = round(base.analysis_seconds, 1)
+        assigned = base.assignments()
+        out["meta"]["weft_themes"] = len(set(k for k in assigned.values() if k))
+        out["meta"]["unclustered"] = sum(k is None for k in assigned.values())
+        if "prevalence" in sections:
+            out["prevalence"] = prevalence(data, base, map_themes(data, assigned))
+            report_prevalence("default", out["prevalence"])
+            # as bench.quality does, Weft told the number of gold themes it is scored against
+            k = out["prevalence"]["gold_themes"]
+            told = service.project("nhs k", narrative_items(data), n_themes=k)
+            out["prevalence_n_themes_k"] = {
+                "n_themes": k,
+                **prevalence(data, told, map_themes(data, told.assignments())),
+            }
+            report_prevalence(f"n_themes={k}", out["prevalence_n_themes_k"])
+        if "speed" in sections:
+            out["speed"] = {"nhs": speed(base, args.calls)}
+        if "null" in sections:
+            out["null"] = null_control(data, service, base, args.shuffles)
+            summary = {k: out["null"][k] for k in ("overall", "per_service")}
+            print(f"null: {json.dumps(summary)}", flush=True)
+        if "planted" in sections:
+            out["planted"] = planted(data, service, args.planted, args.min_planted)
+        if "large" in sections:
+            copies = -(-args.large // len(data))
+            items = narrative_items(data, copies=copies, limit=args.large)
+            large = service.project("large", items)
+            out["meta"]["large_analysis_seconds"] = round(large.analysis_seconds, 1)
+            out.setdefault("speed", {})["large"] = speed(large, args.calls)
+        out["meta"]["embedding_cache_misses"] = embedder.misses
+
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
