@@ -305,7 +305,6 @@ class TestReadsDuringAnalysis:
         self, seeded: ProjectHandle, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         import threading
-        import time
 
         import app.services.analyses as analyses_module
 
@@ -323,9 +322,8 @@ class TestReadsDuringAnalysis:
         job_id = seeded.post("/analyses", {}).json()["job"]["id"]
         try:
             assert entered.wait(20)
-            started = time.perf_counter()
+            # the analysis is held inside clustering: a read that waited for it would hang
             during = seeded.get("/themes").json()
-            assert time.perf_counter() - started < 2.0
             assert during["analysis"]["id"] == before["analysis"]["id"]
             assert during["themes"] == before["themes"]
         finally:
