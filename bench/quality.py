@@ -134,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--sets", default=",".join(SETS), help=f"comma-separated subset of {','.join(SETS)}"
     )
     parser.add_argument("--no-bertopic", action="store_true", help="skip the BERTopic baseline")
+    parser.add_argument("--seed", type=int, default=0, help="Weft's random_state (default 0)")
     parser.add_argument(
         "--no-k", action="store_true", help="skip Weft told the true number of classes"
     )

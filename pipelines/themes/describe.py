@@ -47,7 +47,7 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
-_TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]*(?:['-][^\W_]+)*\b"
+_TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+(?:['-][^\W_]+)*\b"
 
 _SUFFIXES = (
     "izations",
