@@ -360,7 +360,13 @@ def planted_choices(data: Comments, count: int, low: int = 80) -> list[tuple[str
 
 
 def planted(
-    data: Comments, service: Service, count: int, low: int = 80, cap: int = 150, seed: int = 0
+    data: Comments,
+    service: Service,
+    count: int,
+    low: int = 80,
+    n_themes: int | None = None,
+    cap: int = 150,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     first, end = last_two_months(data.dates)
     until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
@@ -375,7 +381,7 @@ def planted(
         dates = list(data.dates)
         for i in moved:
             dates[i] = first + timedelta(days=int(rng.integers(0, span + 1)))
-        project = service.project(f"planted {n}", narrative_items(data, dates))
+        project = service.project(f"planted {n}", narrative_items(data, dates), n_themes)
         assigned = project.assignments()
         body = project.get(
             "/trends", by=["attribute:service_type", "period:month"], until=until.isoformat()
@@ -407,6 +413,7 @@ def planted(
             {
                 "gold_theme": theme,
                 "service_type": stype,
+                "n_themes": n_themes,
                 "comments_available": available,
                 "moved": len(moved),
                 "window": [first.isoformat(), end.isoformat()],
@@ -423,8 +430,8 @@ def planted(
             }
         )
         print(
-            f"planted {theme!r} in {stype!r}: best flagged theme holds {best:.0%} of "
-            f"{len(moved)} moved (union {union:.0%}); {len(flagged)} flagged",
+            f"planted (n_themes={n_themes}) {theme!r} in {stype!r}: best flagged theme "
+            f"holds {best:.0%} of {len(moved)} moved (union {union:.0%}); {len(flagged)} flagged",
             flush=True,
         )
     return results
@@ -540,6 +547,10 @@ def speed(project: Project, calls: int) -> list[dict[str, Any]]:
     return rows
 
 
+#: Gold themes with at least 30 comments: the number of themes Weft is told in the
+#: "n_themes=k" runs, as bench.quality tells it the number of classes.
+GOLD_K = 31
+
 SECTIONS = ("prevalence", "speed", "null", "planted", "large")
 
 
@@ -600,6 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report_prevalence("default", out["prevalence"])
             # as bench.quality does, Weft told the number of gold themes it is scored against
             k = out["prevalence"]["gold_themes"]
+            assert args.limit is not None or k == GOLD_K
             told = service.project("nhs k", narrative_items(data), n_themes=k)
             out["prevalence_n_themes_k"] = {
                 "n_themes": k,
@@ -614,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"null: {json.dumps(summary)}", flush=True)
         if "planted" in sections:
             out["planted"] = planted(data, service, args.planted, args.min_planted)
+            k = GOLD_K if args.limit is None else None
+            out["planted_n_themes_k"] = planted(data, service, args.planted, args.min_planted, k)
         if "large" in sections:
             copies = -(-args.large // len(data))
             items = narrative_items(data, copies=copies, limit=args.large)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic_core import to_json
 
 from app.deps import ReadProject, SessionDep
 from app.routes.filters import FilterDep
@@ -38,7 +39,7 @@ def read_trends(
     baseline: Annotated[
         int, Query(ge=1, le=103, description="Periods before the latest pooled as its baseline")
     ] = 3,
-) -> TrendsPage:
+) -> Response:
     """Prevalence by group, session or period; distinctive, emerging and fading themes."""
     query = trend_service.TrendQuery(
         by=trend_service.parse_by(by),
@@ -50,4 +51,8 @@ def read_trends(
         baseline=baseline,
     )
     analysis = analysis_service.latest(session, project)
-    return trend_service.trends(session, project, analysis, query)
+    # serialised directly: the answer is plain data shaped as TrendsPage (see the service)
+    return Response(
+        to_json(trend_service.trends(session, project, analysis, query)),
+        media_type="application/json",
+    )

@@ -10,24 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+import numpy as np
+from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import NotFound, UnprocessableEntity
 from app.schemas.themes import AnalysisRead
-from app.schemas.trends import (
-    CellRead,
-    DimensionRead,
-    DistinctiveRead,
-    GroupRead,
-    PeriodRead,
-    SeriesRead,
-    ThemeCell,
-    ThemeTrends,
-    TimelineRead,
-    TrendRead,
-    TrendsPage,
-)
 from app.services.narratives import NarrativeFilter, filtered
 from models import (
     Analysis,
@@ -56,6 +44,7 @@ from pipelines.trends.periods import Period
 MAX_CELLS = 5000
 
 DimensionKind = Literal["attribute", "session", "period"]
+JSON = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -159,57 +148,64 @@ class _Counts:
     unclustered: int
 
 
+def _is_filtered(flt: NarrativeFilter) -> bool:
+    return bool(flt.attributes or flt.source_id or flt.session_id or flt.since or flt.until)
+
+
 def _aggregate(
     session: Session, project: Project, analysis: Analysis, query: TrendQuery
 ) -> _Counts:
-    dialect = _dialect(session)
-    where = filtered(project, query.flt).whereclause
-    joined = and_(
-        ThemeAssignment.narrative_id == Narrative.id,
-        ThemeAssignment.analysis_id == analysis.id,
-    )
-    overall = (
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((ThemeAssignment.theme_id.is_(None), 1), else_=0)), 0),
-        )
-        .select_from(Narrative)
-        .join(ThemeAssignment, joined)
-    )
-    if where is not None:
-        overall = overall.where(where)
-    in_filter, unclustered = session.execute(overall).one()
+    """One GROUP BY over the analysis's assignments: narratives per theme and cell.
 
+    Attributes are outer-joined and missing values kept as NULL, so the same rows also give
+    the narratives in the filter, the unclustered ones and those left out of every cell.
+    """
+    # The analysis holds exactly the project's narratives it clustered, so without a filter
+    # or a narrative column to group by, the narratives table need not be read at all.
+    needs_narrative = _is_filtered(query.flt) or any(d.kind != "attribute" for d in query.by)
+    narrative_id = Narrative.id if needs_narrative else ThemeAssignment.narrative_id
+    stmt = select(ThemeAssignment.theme_id).where(ThemeAssignment.analysis_id == analysis.id)
+    if needs_narrative:
+        stmt = stmt.join(Narrative, Narrative.id == ThemeAssignment.narrative_id)
+        where = filtered(project, query.flt).whereclause
+        if where is not None:
+            stmt = stmt.where(where)
     columns: list[Any] = []
-    stmt = select(ThemeAssignment.theme_id).select_from(Narrative).join(ThemeAssignment, joined)
     for dim in query.by:
         if dim.kind == "attribute":
             attr = aliased(NarrativeAttribute)
-            stmt = stmt.join(attr, and_(attr.narrative_id == Narrative.id, attr.key == dim.name))
+            stmt = stmt.outerjoin(
+                attr, and_(attr.narrative_id == narrative_id, attr.key == dim.name)
+            )
             columns.append(attr.value)
         elif dim.kind == "session":
-            stmt = stmt.where(Narrative.session_id.is_not(None))
             columns.append(Narrative.session_id)
         else:
-            stmt = stmt.where(Narrative.occurred_at.is_not(None))
-            columns.append(_period_column(dialect, dim.period))
+            columns.append(_period_column(_dialect(session), dim.period))
     stmt = stmt.add_columns(*columns, func.count()).group_by(ThemeAssignment.theme_id, *columns)
-    if where is not None:
-        stmt = stmt.where(where)
 
     counts: dict[tuple[int | None, tuple[str, ...]], int] = defaultdict(int)
     totals: dict[tuple[str, ...], int] = defaultdict(int)
+    cell_of: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    in_filter = unclustered = 0
     for row in session.execute(stmt):
         theme_id: int | None = row[0]
         raw: tuple[Any, ...] = tuple(row[1:-1])
         n = int(row[-1] or 0)
-        cell = tuple(
-            _period_of(str(value), dim.period) if dim.kind == "period" else str(value)
-            for dim, value in zip(query.by, raw, strict=True)
-        )
+        in_filter += n
+        if theme_id is None:
+            unclustered += n
+        if None in raw:
+            continue
+        cell = cell_of.get(raw)
+        if cell is None:
+            cell = cell_of[raw] = tuple(
+                _period_of(str(value), dim.period) if dim.kind == "period" else str(value)
+                for dim, value in zip(query.by, raw, strict=True)
+            )
         counts[(theme_id, cell)] += n
         totals[cell] += n
-    return _Counts(dict(counts), dict(totals), int(in_filter), int(unclustered))
+    return _Counts(dict(counts), dict(totals), in_filter, unclustered)
 
 
 def _session_labels(session: Session, project: Project, ids: set[str]) -> list[tuple[str, str]]:
@@ -276,77 +272,105 @@ def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[The
     return themes
 
 
-def _floats(values: Sequence[float | None]) -> list[float | None]:
-    return [None if v is None else round(v, 6) for v in values]
+def _nullable(array: Any) -> list[Any]:
+    """An array as nested lists, NaN as None (JSON null)."""
+    values = np.asarray(array, dtype=np.float64)
+    boxed = values.astype(object)
+    boxed[np.isnan(values)] = None
+    return list(boxed.tolist())
+
+
+def _rounded(array: Any) -> list[Any]:
+    """An array as nested lists of floats rounded to 6 places, NaN as None."""
+    return _nullable(np.round(np.asarray(array, dtype=np.float64), 6))
 
 
 def _opt(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _distinctive(result: Distinctiveness, i: int, j: int) -> DistinctiveRead:
-    row = result.row(i, j)
-    group = row.group
-    return DistinctiveRead(
-        group=list(group) if isinstance(group, tuple) else [group],
-        status=row.status.value,
-        count=row.count,
-        group_total=row.group_total,
-        share=_opt(row.share),
-        rest_share=_opt(row.rest_share),
-        log_odds=_opt(row.log_odds),
-        z=_opt(row.z),
-        p_value=row.p_value,
-        q_value=row.q_value,
-        reason=row.reason,
-    )
+def _distinctive_rows(result: Distinctiveness, groups: list[list[str]]) -> list[list[JSON]]:
+    """Per theme, one entry per group, read straight from the result's arrays."""
+    t = result.table
+    counts, totals = t.counts.tolist(), t.totals.tolist()
+    theme_totals, grand = t.theme_totals.tolist(), t.grand_total
+    arrays = [_rounded(a) for a in (result.log_odds, result.z)]
+    log_odds, z = arrays
+    p, q = _nullable(result.p_value), _nullable(result.q_value)
+    rows = []
+    for i in range(t.n_themes):
+        row = []
+        for j, group in enumerate(groups):
+            count, total = counts[i][j], totals[j]
+            rest_count, rest_total = theme_totals[i] - count, grand - total
+            row.append(
+                {
+                    "group": group,
+                    "status": result.status(i, j).value,
+                    "count": count,
+                    "group_total": total,
+                    "share": round(count / total, 6) if total else None,
+                    "rest_share": round(rest_count / rest_total, 6) if rest_total else None,
+                    "log_odds": log_odds[i][j],
+                    "z": z[i][j],
+                    "p_value": p[i][j],
+                    "q_value": q[i][j],
+                    "reason": result.reasons[i][j],
+                }
+            )
+        rows.append(row)
+    return rows
 
 
-def _trend(report: TrendReport, i: int, group: list[str] | None) -> TrendRead:
+def _trend(report: TrendReport, i: int, group: list[str] | None) -> JSON:
     t = report.themes[i]
-    return TrendRead(
-        group=group,
-        status=t.status.value,
-        reading=t.reading,
-        reason=t.reason,
-        latest_count=t.latest_count,
-        latest_total=t.latest_total,
-        latest_share=_opt(t.latest_share),
-        baseline_count=t.baseline_count,
-        baseline_total=t.baseline_total,
-        baseline_share=_opt(t.baseline_share),
-        slope=_opt(t.slope),
-        trend_z=_opt(t.trend_z),
-        trend_p=t.trend_p,
-        jump_p=t.jump_p,
-        p_value=t.p_value,
-        q_value=t.q_value,
-        since=None if t.since is None else str(t.since),
-        run_length=t.run_length,
-        first_seen=None if t.first_seen is None else str(t.first_seen),
-    )
+    return {
+        "group": group,
+        "status": t.status.value,
+        "reading": t.reading,
+        "reason": t.reason,
+        "latest_count": t.latest_count,
+        "latest_total": t.latest_total,
+        "latest_share": _opt(t.latest_share),
+        "baseline_count": t.baseline_count,
+        "baseline_total": t.baseline_total,
+        "baseline_share": _opt(t.baseline_share),
+        "slope": _opt(t.slope),
+        "trend_z": _opt(t.trend_z),
+        "trend_p": t.trend_p,
+        "jump_p": t.jump_p,
+        "p_value": t.p_value,
+        "q_value": t.q_value,
+        "since": None if t.since is None else str(t.since),
+        "run_length": t.run_length,
+        "first_seen": None if t.first_seen is None else str(t.first_seen),
+    }
 
 
 def trends(
     session: Session, project: Project, analysis: Analysis | None, query: TrendQuery
-) -> TrendsPage:
-    """Counts, shares, distinctive themes, trends and series of the analysis's themes."""
+) -> JSON:
+    """Counts, shares, distinctive themes, trends and series of the analysis's themes, as the
+    JSON of `TrendsPage` (built as plain data: a large project's answer holds tens of
+    thousands of numbers, and building and re-validating models for them costs more than
+    the query)."""
     by = [d.spec for d in query.by]
-    dims_empty = [DimensionRead(by=d.spec, kind=d.kind, name=d.name, values=[]) for d in query.by]
     if analysis is None:
-        return TrendsPage(
-            analysis=None,
-            by=by,
-            dimensions=dims_empty,
-            alpha=query.alpha,
-            total_narratives=0,
-            unclustered=0,
-            excluded=0,
-            cells=[],
-            groups=[],
-            timelines=[],
-            themes=[],
-        )
+        return {
+            "analysis": None,
+            "by": by,
+            "dimensions": [
+                {"by": d.spec, "kind": d.kind, "name": d.name, "values": []} for d in query.by
+            ],
+            "alpha": query.alpha,
+            "total_narratives": 0,
+            "unclustered": 0,
+            "excluded": 0,
+            "cells": [],
+            "groups": [],
+            "timelines": [],
+            "themes": [],
+        }
     themes = _themes(session, analysis, query)
     agg = _aggregate(session, project, analysis, query)
 
@@ -388,18 +412,16 @@ def trends(
     distinct: Distinctiveness | None = None
     if group_positions:
         groups = list(dict.fromkeys(tuple(c[k] for k in group_positions) for c in cells))
-        group_rows: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
-        group_totals: dict[tuple[str, ...], int] = defaultdict(int)
+        index = {g: n for n, g in enumerate(groups)}
+        # cells x groups indicator: pooling over periods is one matrix product
+        member = np.zeros((len(cells), len(groups)), dtype=np.int64)
         for j, cell in enumerate(cells):
-            group = tuple(cell[k] for k in group_positions)
-            group_totals[group] += int(table.totals[j])
-            for i, key in enumerate(keys):
-                group_rows[(key, group)] += int(table.counts[i, j])
-        group_table = CountTable.from_rows(
-            ((key, g, n) for (key, g), n in group_rows.items()),
-            group_totals,
-            themes=keys,
-            cells=groups,
+            member[j, index[tuple(cell[k] for k in group_positions)]] = 1
+        group_table = CountTable(
+            themes=tuple(keys),
+            cells=tuple(groups),
+            counts=table.counts @ member,
+            totals=table.totals @ member,
         )
         distinct = distinctive_themes(group_table, alpha=query.alpha)
 
@@ -436,95 +458,89 @@ def trends(
             group_label = labels[others[0]][group_key[0]] if group_key else "all narratives"
             timelines.append((group_list, group_label, report, sub))
 
-    theme_totals = table.theme_totals
+    theme_totals = table.theme_totals.tolist()
     grand = table.grand_total
-    theme_rows: list[ThemeTrends] = []
+    counts = table.counts.tolist()
+    share_rows, low_rows, high_rows = (
+        _rounded(a) for a in (shares.shares, shares.low, shares.high)
+    )
+    group_lists = [list(g) for g in groups]
+    distinctive = (
+        _distinctive_rows(distinct, group_lists) if distinct is not None else [[] for _ in themes]
+    )
+    series_rows = []
+    for timeline_group, _, _, sub in timelines:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sub_shares = sub.counts / np.where(sub.totals > 0, sub.totals, 1)
+        sub_shares = np.where(sub.totals[None, :] > 0, sub_shares, np.nan)
+        series_rows.append((timeline_group, sub.counts.tolist(), _rounded(sub_shares)))
+    theme_rows: list[JSON] = []
     for i, theme in enumerate(themes):
         theme_rows.append(
-            ThemeTrends(
-                key=theme.key,
-                label=theme.label,
-                level=theme.level,
-                count=int(theme_totals[i]),
-                share=_opt(int(theme_totals[i]) / grand) if grand else None,
-                cells=[
-                    ThemeCell(
-                        cell=j,
-                        count=int(table.counts[i, j]),
-                        share=_opt(_nan_none(shares.shares[i, j])),
-                        low=_opt(_nan_none(shares.low[i, j])),
-                        high=_opt(_nan_none(shares.high[i, j])),
+            {
+                "key": theme.key,
+                "label": theme.label,
+                "level": theme.level,
+                "count": theme_totals[i],
+                "share": round(theme_totals[i] / grand, 6) if grand else None,
+                "cells": [
+                    {"cell": j, "count": c, "share": s, "low": lo, "high": hi}
+                    for j, (c, s, lo, hi) in enumerate(
+                        zip(counts[i], share_rows[i], low_rows[i], high_rows[i], strict=True)
                     )
-                    for j in range(table.n_cells)
                 ],
-                distinctive=(
-                    [_distinctive(distinct, i, j) for j in range(len(groups))]
-                    if distinct is not None
-                    else []
-                ),
-                trends=[_trend(report, i, group) for group, _, report, _ in timelines],
-                series=[
-                    SeriesRead(
-                        group=group,
-                        counts=[int(v) for v in sub.counts[i]],
-                        shares=_floats(
-                            [
-                                int(c) / int(n) if n else None
-                                for c, n in zip(sub.counts[i], sub.totals, strict=True)
-                            ]
-                        ),
-                    )
-                    for group, _, _, sub in timelines
+                "distinctive": distinctive[i],
+                "trends": [_trend(report, i, group) for group, _, report, _ in timelines],
+                "series": [
+                    {"group": group, "counts": c[i], "shares": sh[i]}
+                    for group, c, sh in series_rows
                 ],
-            )
+            }
         )
-    theme_rows.sort(key=lambda t: (-t.count, t.key))
+    theme_rows.sort(key=lambda t: (-t["count"], t["key"]))
 
     in_cells = sum(agg.totals.values())
-    return TrendsPage(
-        analysis=AnalysisRead.model_validate(analysis),
-        by=by,
-        dimensions=[
-            DimensionRead(by=d.spec, kind=d.kind, name=d.name, values=[v for v, _ in per_dim[k]])
+    return {
+        "analysis": AnalysisRead.model_validate(analysis).model_dump(mode="json"),
+        "by": by,
+        "dimensions": [
+            {"by": d.spec, "kind": d.kind, "name": d.name, "values": [v for v, _ in per_dim[k]]}
             for k, d in enumerate(query.by)
         ],
-        alpha=query.alpha,
-        total_narratives=agg.in_filter,
-        unclustered=agg.unclustered,
-        excluded=agg.in_filter - in_cells,
-        cells=[
-            CellRead(key=list(cell), label=label(cell, all_positions), total=int(table.totals[j]))
-            for j, cell in enumerate(cells)
+        "alpha": query.alpha,
+        "total_narratives": agg.in_filter,
+        "unclustered": agg.unclustered,
+        "excluded": agg.in_filter - in_cells,
+        "cells": [
+            {"key": list(cell), "label": label(cell, all_positions), "total": total}
+            for cell, total in zip(cells, table.totals.tolist(), strict=True)
         ],
-        groups=[
-            GroupRead(
-                key=list(g),
-                label=" · ".join(labels[k][v] for k, v in zip(group_positions, g, strict=True)),
-                total=int(distinct.table.totals[n]) if distinct is not None else 0,
-            )
+        "groups": [
+            {
+                "key": list(g),
+                "label": " · ".join(labels[k][v] for k, v in zip(group_positions, g, strict=True)),
+                "total": int(distinct.table.totals[n]) if distinct is not None else 0,
+            }
             for n, g in enumerate(groups)
         ],
-        timelines=[
-            TimelineRead(
-                group=group,
-                label=group_label,
-                kind=report.kind,
-                periods=[
-                    PeriodRead(key=str(c), label=name, total=int(t))
-                    for c, name, t in zip(sub.cells, report.labels, sub.totals, strict=True)
+        "timelines": [
+            {
+                "group": group,
+                "label": group_label,
+                "kind": report.kind,
+                "periods": [
+                    {"key": str(c), "label": name, "total": t}
+                    for c, name, t in zip(
+                        sub.cells, report.labels, sub.totals.tolist(), strict=True
+                    )
                 ],
-                latest=None if report.latest is None else str(report.latest),
-                window=[str(c) for c in report.window],
-                baseline=[str(c) for c in report.baseline],
-                n_tests=report.n_tests,
-                reason=report.reason,
-            )
+                "latest": None if report.latest is None else str(report.latest),
+                "window": [str(c) for c in report.window],
+                "baseline": [str(c) for c in report.baseline],
+                "n_tests": report.n_tests,
+                "reason": report.reason,
+            }
             for group, group_label, report, sub in timelines
         ],
-        themes=theme_rows,
-    )
-
-
-def _nan_none(value: Any) -> float | None:
-    number = float(value)
-    return None if number != number else number
+        "themes": theme_rows,
+    }

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, insert
 
 from app.config import Settings
 from app.main import create_app
+from app.schemas.trends import TrendsPage
 from models import MeetingSession
 from tests.app.test_themes import TOPICS, TopicEmbedder, analyse, topic_of
 from tests.conftest import ProjectHandle, make_project, wait_for_job
@@ -109,6 +110,8 @@ def trends(project: ProjectHandle, *by: str, **params: Any) -> dict[str, Any]:
     response = project.get("/trends", by=list(by), **params)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    # the answer is serialised without the response model: check it keeps to it
+    assert TrendsPage.model_validate(body).model_dump(mode="json") == body
     return body
 
 
