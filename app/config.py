@@ -50,6 +50,61 @@ class Settings(BaseSettings):
         "while one is waiting share it.",
     )
 
+    signals_enabled: bool = Field(
+        True,
+        description="Compute tension and polarity signals in each analysis, after its themes "
+        "are stored.",
+    )
+    signals_alpha: float = Field(
+        0.05, gt=0, lt=1, description="Level at which corrected p-values flag a signal."
+    )
+    signals_correction: Literal["holm", "bh"] = Field(
+        "bh",
+        description="Correction over every test of one analysis: 'bh' (false discovery rate) "
+        "or 'holm' (family-wise error).",
+    )
+    signals_min_count: int = Field(
+        20,
+        ge=2,
+        description="Least narratives with a value a theme (and the rest) needs before its "
+        "dyads, triads, declared axes and sentiment are tested.",
+    )
+    signals_min_choice_count: int = Field(
+        10,
+        ge=2,
+        description="Least answers a theme needs before its multiple-choice and stones "
+        "answers are tested.",
+    )
+    signals_min_sides_count: int = Field(
+        30, ge=4, description="Least narratives a theme needs before it is split into two sides."
+    )
+    signals_min_group_count: int = Field(
+        5,
+        ge=2,
+        description="Least narratives a group needs inside a theme to take part in a "
+        "divergence or consensus test; a theme needs two such groups.",
+    )
+    signals_min_votes_count: int = Field(
+        3,
+        ge=1,
+        description="Least voted (or reacted-to) narratives a theme needs before its votes "
+        "are tested; also the least votes a group needs on one narrative.",
+    )
+    signals_max_groups: int = Field(
+        20,
+        ge=2,
+        description="Attributes with more distinct values than this are not compared as groups.",
+    )
+    signals_permutations: int = Field(
+        999, ge=99, description="Permutations of each permutation test."
+    )
+    signals_large_project: int = Field(
+        10_000,
+        ge=1,
+        description="Above this many narratives, permutation tests use at most 199 "
+        "permutations and the opposing-sides split is skipped (noted on the analysis).",
+    )
+
     max_batch_items: int = Field(
         10_000, ge=1, description="Most narratives accepted in one JSON batch."
     )

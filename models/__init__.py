@@ -9,6 +9,7 @@ from models.meeting import MeetingSession
 from models.narrative import Narrative, NarrativeAttribute
 from models.project import Project
 from models.reaction import Reaction, VoteTally
+from models.signal import NarrativeScore, PolarityAxis, Signal
 from models.signifier import Signifier, SignifierKind, SignifierValue
 from models.source import Source, SourceStatus
 
@@ -22,9 +23,12 @@ __all__ = [
     "MeetingSession",
     "Narrative",
     "NarrativeAttribute",
+    "NarrativeScore",
+    "PolarityAxis",
     "Project",
     "Reaction",
     "Scope",
+    "Signal",
     "Signifier",
     "SignifierKind",
     "SignifierValue",

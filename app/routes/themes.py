@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.deps import ReadProject, RuntimeDep, SessionDep
 from app.errors import NotFound
 from app.routes.filters import FilterDep
+from app.routes.tensions import render_signals
 from app.schemas.themes import (
     AnalysisRead,
     Exemplar,
@@ -26,6 +27,7 @@ from app.schemas.themes import (
 )
 from app.services import analyses as analysis_service
 from app.services import narratives as narrative_service
+from app.services import tensions as tension_service
 from app.services import themes as theme_service
 from models import Analysis, Project, Theme
 
@@ -112,6 +114,9 @@ def read_theme(
     texts = theme_service.texts_by_id(session, [i for i in theme.exemplars if isinstance(i, int)])
     members = theme_service.members(session, theme, limit, offset)
     summary = _summary(theme, theme.size, theme.share, texts)
+    flt = tension_service.SignalFilter(themes=(theme.key,))
+    _, signal_rows = tension_service.list_signals(session, analysis, flt, limit=200, offset=0)
+    signals = render_signals(signal_rows, tension_service.context(session, analysis, signal_rows))
     return ThemeDetail(
         **summary.model_dump(),
         analysis_id=analysis.id,
@@ -121,6 +126,7 @@ def read_theme(
         members_total=theme.size,
         limit=limit,
         offset=offset,
+        signals=signals,
     )
 
 

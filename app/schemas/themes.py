@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import Field
 
 from app.schemas.common import InputSchema, JobRead, Schema
+from app.schemas.tensions import SignalRead
 
 
 class AnalysisCreate(InputSchema):
@@ -89,6 +90,10 @@ class ThemeDetail(ThemeSummary):
     members_total: int
     limit: int
     offset: int
+    signals: list[SignalRead] = Field(
+        default_factory=list,
+        description="The theme's tension and polarity signals, flagged first (see /tensions).",
+    )
 
 
 class SimilarNarrative(Schema):

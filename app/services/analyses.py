@@ -17,6 +17,7 @@ from app.errors import NotFound
 from app.jobs.context import JobContext
 from app.jobs.registry import job_handler
 from app.services import jobs as jobs_service
+from app.services import tensions as tension_service
 from app.services.embeddings import embed_and_store, load_vectors, missing_texts
 from models import Analysis, Job, Narrative, Project, Theme, ThemeAssignment
 from models.base import utcnow
@@ -236,6 +237,9 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
         ctx, analysis_id, project_id, ids, result, previous_keys, embedder.name, requested
     )
     timings["store_seconds"] = time.perf_counter() - stored_at
+    signalled_at = time.perf_counter()
+    tension_service.run_step(ctx, analysis_id, project_id, ids, texts, X, result.labels)
+    timings["signals_seconds"] = time.perf_counter() - signalled_at
     timings["total_seconds"] = time.perf_counter() - started
     with ctx.session() as session:
         session.execute(update(Analysis).where(Analysis.id == analysis_id).values(timings=timings))
