@@ -182,3 +182,32 @@ def stopwatch() -> Iterator[list[float]]:
         yield box
     finally:
         box[0] = time.perf_counter() - start
+
+
+#: QMSum test meetings: speaker turns with human topic spans (relative to the data directory).
+QMSUM_FILE = "qmsum/test_utterances_with_topics.csv"
+#: Class name suffix of turns that fall in no annotated topic span.
+QMSUM_NO_TOPIC = "none"
+
+
+def load_qmsum(root: str | os.PathLike[str] | None = None) -> tuple[LabelledSet, list[str]]:
+    """All QMSum test turns as one set, and the meeting of each turn.
+
+    A turn's class is ``"<meeting>:<first topic id>"`` (``"<meeting>:none"`` outside every
+    topic span), so classes never cross meetings.
+    """
+    path = data_dir(root) / QMSUM_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (set --data or WEFT_BENCH_DATA)")
+    texts: list[str] = []
+    meetings: list[str] = []
+    raw: list[str] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            texts.append(row["content"])
+            meetings.append(row["meeting_id"])
+            first = row["topic_ids"].split(";")[0] if row["topic_ids"] else QMSUM_NO_TOPIC
+            raw.append(f"{row['meeting_id']}:{first}")
+    codes: dict[str, int] = {}
+    labels = np.array([codes.setdefault(lab, len(codes)) for lab in raw], dtype=np.int64)
+    return LabelledSet(name="qmsum", texts=texts, labels=labels, class_names=list(codes)), meetings

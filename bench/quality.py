@@ -1,8 +1,12 @@
-"""Theme quality against labelled short-text sets: Weft (defaults, and told k) versus BERTopic.
+"""Theme quality against labelled short-text sets: Weft versus BERTopic, in five parts.
 
-Run from the project root::
+Run from the project root, one part per command::
 
-    .venv/bin/python -m bench.quality --data ../shared/data
+    .venv/bin/python -m bench.quality large       # five labelled sets, defaults and told k
+    .venv/bin/python -m bench.quality small       # samples of 30-500 and the QMSum meetings
+    .venv/bin/python -m bench.quality novel       # a held-out tag arriving as a new session
+    .venv/bin/python -m bench.quality stability   # 90% then 100%: kept keys and agreement
+    .venv/bin/python -m bench.quality speed       # the five sets pooled; incremental placement
 
 See bench/README.md for the metrics and their conventions.
 """
@@ -23,12 +27,14 @@ from typing import Any
 import numpy as np
 
 from bench.common import (
+    QMSUM_NO_TOPIC,
     RESULTS_DIR,
     SETS,
     FloatMatrix,
     IntArray,
     LabelledSet,
     cached_embeddings,
+    load_qmsum,
     load_set,
     score,
 )
@@ -67,6 +73,15 @@ def run_weft(
         "sample_labels": [t.label for t in result.themes[:5]],
     }
     return result.labels, extra
+
+
+def run_kmeans(X: FloatMatrix, k: int, seed: int = 0) -> tuple[IntArray, dict[str, Any]]:
+    """k-means on the unit-length embeddings, told the true number of classes."""
+    from sklearn.cluster import KMeans
+
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    model = KMeans(n_clusters=k, n_init=4, random_state=seed)
+    return np.asarray(model.fit_predict(unit), dtype=np.int64), {}
 
 
 def run_bertopic(texts: Sequence[str], X: FloatMatrix) -> tuple[IntArray, dict[str, Any]]:
@@ -125,34 +140,17 @@ def _embedder_factory() -> object:
     return SentenceTransformerEmbedder()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
-    parser.add_argument(
-        "--data", default=None, help="data directory (default: $WEFT_BENCH_DATA or ../shared/data)"
-    )
-    parser.add_argument(
-        "--sets", default=",".join(SETS), help=f"comma-separated subset of {','.join(SETS)}"
-    )
-    parser.add_argument("--no-bertopic", action="store_true", help="skip the BERTopic baseline")
-    parser.add_argument("--seed", type=int, default=0, help="Weft's random_state (default 0)")
-    parser.add_argument(
-        "--no-k", action="store_true", help="skip Weft told the true number of classes"
-    )
-    parser.add_argument(
-        "--out", default=str(RESULTS_DIR / "quality.json"), help="JSON results file"
-    )
-    args = parser.parse_args(argv)
-
+def _embeddings(data: LabelledSet) -> FloatMatrix:
     from pipelines.embed import DEFAULT_MODEL_NAME
 
-    names = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = [s for s in names if s not in SETS]
-    if unknown:
-        parser.error(f"unknown set(s): {', '.join(unknown)}")
-    out_path = Path(args.out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    rows: list[Row] = []
-    meta = {
+    return cached_embeddings(data, _embedder_factory, DEFAULT_MODEL_NAME)
+
+
+def _meta(args: argparse.Namespace) -> dict[str, Any]:
+    from pipelines.embed import DEFAULT_MODEL_NAME
+
+    return {
+        "part": args.part,
         "model": DEFAULT_MODEL_NAME,
         "python": sys.version.split()[0],
         "weft_seed": args.seed,
@@ -165,14 +163,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
 
+
+def _write(path: Path, meta: dict[str, Any], payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, **payload}, indent=2, default=float) + "\n")
+
+
+# --- part: large ---------------------------------------------------------------------------
+
+
+def part_large(args: argparse.Namespace, names: list[str], out: Path) -> None:
+    rows: list[Row] = []
+    meta = _meta(args)
     print(HEADER, flush=True)
     for name in names:
         data = load_set(name, args.data)
         t0 = time.perf_counter()
-        X = cached_embeddings(data, _embedder_factory, DEFAULT_MODEL_NAME)
-        embed_s = time.perf_counter() - t0
+        X = _embeddings(data)
         print(
-            f"# {name}: {len(data)} texts, {data.n_classes} classes, embeddings {embed_s:.1f}s",
+            f"# {name}: {len(data)} texts, {data.n_classes} classes, "
+            f"embeddings {time.perf_counter() - t0:.1f}s",
             flush=True,
         )
         runs: list[tuple[str, Callable[[], tuple[IntArray, dict[str, Any]]]]] = [
@@ -182,16 +192,491 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append(
                 ("weft n_themes=k", partial(run_weft, data.texts, X, data.n_classes, args.seed))
             )
+            runs.append(("kmeans k", partial(run_kmeans, X, data.n_classes, args.seed)))
         if not args.no_bertopic:
             runs.append(("bertopic default", partial(run_bertopic, data.texts, X)))
         for method, runner in runs:
             row = evaluate(data, method, runner)
             rows.append(row)
             print(format_row(row), flush=True)
-            out_path.write_text(
-                json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n"
+            _write(out, meta, {"rows": [asdict(r) for r in rows]})
+
+
+# --- part: small ---------------------------------------------------------------------------
+
+SMALL_SIZES = (30, 60, 120, 250, 500)
+SMALL_SETS = ("stackoverflow", "tweet89")
+SMALL_SEEDS = 5
+
+
+def _safe_bertopic(texts: Sequence[str], X: FloatMatrix) -> tuple[IntArray, str]:
+    """BERTopic's labels, or all ``-1`` and the error when it cannot fit so few texts."""
+    try:
+        labels, _ = run_bertopic(texts, X)
+        return labels, ""
+    except Exception as exc:
+        return np.full(len(texts), -1, dtype=np.int64), f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _weft_labels(texts: Sequence[str], X: FloatMatrix, seed: int) -> IntArray:
+    from pipelines.themes import find_themes
+
+    return find_themes(texts, X, random_state=seed, with_map=False).labels
+
+
+def part_small(args: argparse.Namespace, out: Path) -> None:
+    meta = _meta(args)
+    samples: list[dict[str, Any]] = []
+    meetings: list[dict[str, Any]] = []
+    print(f"{'set':<14} {'n':>4} {'weft NMI':>9} {'bt NMI':>7} {'weft>=3':>8}", flush=True)
+    for name in SMALL_SETS if args.meetings != "only" else ():
+        data = load_set(name, args.data)
+        X = _embeddings(data)
+        for n in SMALL_SIZES:
+            for seed in range(SMALL_SEEDS):
+                rng = np.random.default_rng(seed)
+                idx = np.sort(rng.choice(len(data), n, replace=False))
+                texts = [data.texts[i] for i in idx]
+                truth = data.labels[idx]
+                weft = _weft_labels(texts, X[idx], args.seed)
+                row: dict[str, Any] = {
+                    "set": name,
+                    "n": n,
+                    "seed": seed,
+                    "classes": int(np.unique(truth).size),
+                    "weft": asdict(score(truth, weft)),
+                }
+                if not args.no_bertopic:
+                    bt, error = _safe_bertopic(texts, X[idx])
+                    row["bertopic"] = asdict(score(truth, bt))
+                    row["bertopic_error"] = error
+                samples.append(row)
+            block = [r for r in samples if r["set"] == name and r["n"] == n]
+            w = float(np.mean([r["weft"]["nmi"] for r in block]))
+            b = (
+                float(np.mean([r["bertopic"]["nmi"] for r in block]))
+                if not args.no_bertopic
+                else float("nan")
             )
-    print(f"# written {out_path}", flush=True)
+            ok = sum(1 for r in block if r["classes"] < 3 or r["weft"]["n_themes"] >= 3)
+            print(f"{name:<14} {n:>4} {w:>9.1f} {b:>7.1f} {ok:>6}/{len(block)}", flush=True)
+            _write(out, meta, {"samples": samples, "meetings": meetings})
+
+    if args.meetings == "skip":
+        summary = _small_summary(samples, meetings)
+        for line in summary["lines"]:
+            print(line, flush=True)
+        _write(out, meta, {"samples": samples, "meetings": meetings, "summary": summary})
+        return
+    qm, meeting_of = load_qmsum(args.data)
+    Xq = _embeddings(qm)
+    none = np.array([c.endswith(":" + QMSUM_NO_TOPIC) for c in qm.class_names])
+    meeting_arr = np.asarray(meeting_of)
+    for meeting in sorted(set(meeting_of)):
+        idx = np.flatnonzero(meeting_arr == meeting)
+        texts = [qm.texts[i] for i in idx]
+        truth = qm.labels[idx]
+        scored = ~none[truth]
+        weft = _weft_labels(texts, Xq[idx], args.seed)
+        row = {
+            "meeting": meeting,
+            "n": int(idx.size),
+            "topics": int(np.unique(truth[scored]).size),
+            "weft": asdict(score(truth[scored], weft[scored])),
+        }
+        if not args.no_bertopic:
+            bt, error = _safe_bertopic(texts, Xq[idx])
+            row["bertopic"] = asdict(score(truth[scored], bt[scored]))
+            row["bertopic_error"] = error
+        meetings.append(row)
+        print(
+            f"qmsum {meeting:<10} n={idx.size:>5} topics={row['topics']:>2} "
+            f"weft {row['weft']['nmi']:5.1f} ({row['weft']['n_themes']} themes)"
+            + (
+                f" bertopic {row['bertopic']['nmi']:5.1f} ({row['bertopic']['n_themes']})"
+                if "bertopic" in row
+                else ""
+            ),
+            flush=True,
+        )
+        _write(out, meta, {"samples": samples, "meetings": meetings})
+    summary = _small_summary(samples, meetings)
+    for line in summary["lines"]:
+        print(line, flush=True)
+    _write(out, meta, {"samples": samples, "meetings": meetings, "summary": summary})
+
+
+def _small_summary(samples: list[dict[str, Any]], meetings: list[dict[str, Any]]) -> dict[str, Any]:
+    lines: list[str] = []
+    per_n: dict[str, Any] = {}
+    for n in SMALL_SIZES:
+        block = [r for r in samples if r["n"] == n]
+        if not block:
+            continue
+        w = float(np.mean([r["weft"]["nmi"] for r in block]))
+        have_bt = all("bertopic" in r for r in block)
+        b = float(np.mean([r["bertopic"]["nmi"] for r in block])) if have_bt else float("nan")
+        ok = sum(1 for r in block if r["classes"] < 3 or r["weft"]["n_themes"] >= 3)
+        per_n[str(n)] = {"weft_nmi": w, "bertopic_nmi": b, "three_themes": ok, "runs": len(block)}
+        lines.append(
+            f"# n={n}: mean NMI weft {w:.1f}, bertopic {b:.1f} (diff {w - b:+.1f}); "
+            f">=3 themes when >=3 classes {ok}/{len(block)}"
+        )
+    if meetings:
+        w = float(np.mean([m["weft"]["nmi"] for m in meetings]))
+        have_bt = all("bertopic" in m for m in meetings)
+        b = float(np.mean([m["bertopic"]["nmi"] for m in meetings])) if have_bt else float("nan")
+        wins = sum(1 for m in meetings if have_bt and m["weft"]["nmi"] > m["bertopic"]["nmi"])
+        per_n["qmsum"] = {"weft_nmi": w, "bertopic_nmi": b, "wins": wins, "meetings": len(meetings)}
+        lines.append(
+            f"# qmsum: mean NMI weft {w:.1f}, bertopic {b:.1f}; weft above on "
+            f"{wins}/{len(meetings)} meetings"
+        )
+    return {"per_n": per_n, "lines": lines}
+
+
+# --- part: novel ---------------------------------------------------------------------------
+
+NOVEL_TAGS = 5
+NOVEL_SESSION = 100
+
+
+def part_novel(args: argparse.Namespace, out: Path) -> None:
+    from pipelines.themes import assign_incremental, find_themes
+
+    meta = _meta(args)
+    data = load_set("stackoverflow", args.data)
+    X = _embeddings(data)
+    rows: list[dict[str, Any]] = []
+    for tag in range(args.tags):
+        rng = np.random.default_rng(tag)
+        held = np.flatnonzero(data.labels == tag)
+        others = np.flatnonzero(data.labels != tag)
+        known_new = np.sort(rng.choice(others, NOVEL_SESSION, replace=False))
+        novel_new = np.sort(rng.choice(held, NOVEL_SESSION, replace=False))
+        ref = np.setdiff1d(others, known_new)
+        texts_ref = [data.texts[i] for i in ref]
+        t0 = time.perf_counter()
+        result = find_themes(texts_ref, X[ref], random_state=args.seed, with_map=False)
+        fit_s = time.perf_counter() - t0
+        session = np.concatenate([novel_new, known_new])
+        centroids = np.vstack([t.centroid for t in result.themes])
+        t0 = time.perf_counter()
+        inc = assign_incremental(
+            X[session],
+            X[ref],
+            result.labels,
+            centroids,
+            new_texts=[data.texts[i] for i in session],
+            random_state=args.seed,
+        )
+        assign_s = time.perf_counter() - t0
+        is_novel = np.arange(session.size) < NOVEL_SESSION
+        best: dict[str, Any] = {"novel_share": 0.0, "known_share": 0.0, "label": ""}
+        for theme in inc.emerging:
+            members = inc.labels == theme.theme
+            share = float(members[is_novel].mean())
+            if share > best["novel_share"]:
+                best = {
+                    "novel_share": share,
+                    "known_share": float(members[~is_novel].mean()),
+                    "label": theme.label,
+                    "size": theme.size,
+                }
+        known_ok = float(
+            np.mean(
+                [
+                    _majority_match(result.labels, data.labels[ref], lab, data.labels[i])
+                    for lab, i in zip(inc.labels[~is_novel], known_new, strict=True)
+                ]
+            )
+        )
+        row: dict[str, Any] = {
+            "removed_tag": data.class_names[tag],
+            "reference_n": int(ref.size),
+            "reference_themes": result.n_themes,
+            "emerging_themes": len(inc.emerging),
+            "best_emerging": best,
+            "novel_unassigned": float(np.mean(inc.labels[is_novel] < 0)),
+            "known_to_existing": float(np.mean(inc.labels[~is_novel] >= 0)),
+            "known_to_majority_theme": known_ok,
+            "find_themes_s": round(fit_s, 2),
+            "assign_s": round(assign_s, 3),
+            "met": best["novel_share"] >= 0.8 and best["known_share"] <= 0.05,
+        }
+        if not args.no_bertopic:
+            row["bertopic"] = _bertopic_novel(data, X, ref, session, is_novel)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        _write(out, meta, {"rows": rows})
+    met = sum(1 for r in rows if r["met"])
+    print(f"# emerging theme target met on {met}/{len(rows)} removed tags", flush=True)
+    _write(out, meta, {"rows": rows, "met": met})
+
+
+def _majority_match(theme_labels: IntArray, gold: IntArray, placed: int, truth: int) -> bool:
+    """Whether ``placed`` is a theme whose most common gold class is ``truth``."""
+    if placed < 0:
+        return False
+    members = gold[theme_labels == placed]
+    return bool(members.size) and int(np.bincount(members).argmax()) == int(truth)
+
+
+def _bertopic_novel(
+    data: LabelledSet, X: FloatMatrix, ref: IntArray, session: IntArray, is_novel: Any
+) -> dict[str, Any]:
+    """BERTopic fitted on the reference, then ``transform`` of the session."""
+    from bertopic import BERTopic
+    from umap import UMAP
+
+    model = BERTopic(
+        umap_model=UMAP(
+            n_neighbors=15,
+            n_components=5,
+            min_dist=0.0,
+            metric="cosine",
+            random_state=BERTOPIC_SEED,
+        )
+    )
+    model.fit_transform([data.texts[i] for i in ref], embeddings=X[ref])
+    t0 = time.perf_counter()
+    topics, _ = model.transform([data.texts[i] for i in session], embeddings=X[session])
+    seconds = time.perf_counter() - t0
+    topics = np.asarray(topics)
+    novel_topics = topics[is_novel]
+    placed = novel_topics[novel_topics >= 0]
+    top_share = float(np.bincount(placed).max() / novel_topics.size) if placed.size else 0.0
+    return {
+        "novel_outlier_share": float(np.mean(novel_topics < 0)),
+        "novel_largest_topic_share": top_share,
+        "known_outlier_share": float(np.mean(topics[~is_novel] < 0)),
+        "transform_s": round(seconds, 3),
+    }
+
+
+# --- part: stability -----------------------------------------------------------------------
+
+STABLE_MIN_SIZE = 20
+
+
+def part_stability(args: argparse.Namespace, names: list[str], out: Path) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from pipelines.themes import find_themes, match_themes
+
+    meta = _meta(args)
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        data = load_set(name, args.data)
+        X = _embeddings(data)
+        n = len(data)
+        rng = np.random.default_rng(args.seed)
+        part = np.sort(rng.choice(n, round(0.9 * n), replace=False))
+        first = find_themes(
+            [data.texts[i] for i in part], X[part], random_state=args.seed, with_map=False
+        )
+        params = (
+            {"resolution": first.parameters["resolution_used"]}
+            if args.hold_level and first.parameters.get("resolution_used") is not None
+            else None
+        )
+        full = find_themes(
+            data.texts, X, random_state=args.seed, with_map=False, clusterer_params=params
+        )
+        prev_c = {t.theme: t.centroid for t in first.themes}
+        prev_m = {t.theme: set(part[first.labels == t.theme].tolist()) for t in first.themes}
+        new_c = (
+            np.vstack([t.centroid for t in full.themes])
+            if full.themes
+            else np.zeros((0, X.shape[1]))
+        )
+        new_m = [set(np.flatnonzero(full.labels == t.theme).tolist()) for t in full.themes]
+        matching = match_themes(prev_c, prev_m, new_c, new_m, new_ids=set(range(n)))
+        kept = set(matching.kept().values())
+        big = [t.theme for t in first.themes if t.size >= STABLE_MIN_SIZE]
+        kept_big = sum(1 for t in big if t in kept)
+        ari = float(adjusted_rand_score(first.labels, full.labels[part]))
+        kinds: dict[str, int] = {}
+        for e in matching.events:
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        row = {
+            "dataset": name,
+            "level_held": params is not None,
+            "themes_first": first.n_themes,
+            "themes_full": full.n_themes,
+            "themes_ge20": len(big),
+            "kept_ge20": kept_big,
+            "kept_share": kept_big / len(big) if big else float("nan"),
+            "ari_shared": 100.0 * ari,
+            "events": kinds,
+            "met": (kept_big >= 0.9 * len(big)) and ari >= 0.85,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        _write(out, meta, {"rows": rows})
+
+
+# --- part: speed ---------------------------------------------------------------------------
+
+
+def _rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _warm_up(X: FloatMatrix) -> None:
+    """Compile the numba code both methods share (neighbour descent, UMAP, HDBSCAN) on a
+    small slice, so neither timed run pays for it."""
+    import hdbscan
+    from umap import UMAP
+
+    small = X[:3000]
+    UMAP(
+        n_neighbors=15,
+        n_components=5,
+        metric="cosine",
+        n_epochs=5,
+        random_state=0,
+        force_approximation_algorithm=True,
+        init="pca",
+    ).fit(small)
+    hdbscan.HDBSCAN(min_cluster_size=10).fit(small[:, :5])
+
+
+def part_speed(args: argparse.Namespace, out: Path) -> None:
+    from pipelines.themes import assign_incremental, find_themes
+
+    meta = _meta(args)
+    texts: list[str] = []
+    blocks: list[FloatMatrix] = []
+    gold_parts: list[IntArray] = []
+    offset = 0
+    for name in SETS:
+        data = load_set(name, args.data)
+        texts.extend(data.texts)
+        blocks.append(_embeddings(data))
+        gold_parts.append(data.labels + offset)
+        offset += data.n_classes
+    X = np.vstack(blocks)
+    gold = np.concatenate(gold_parts)
+    del blocks
+    _warm_up(X)
+    report: dict[str, Any] = {"n": len(texts), "rss_before_mib": _rss_mib()}
+    print(f"# pooled: {len(texts)} narratives, RSS {report['rss_before_mib']:.0f} MiB", flush=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = find_themes(texts, X, random_state=args.seed)
+    report["weft_s"] = round(time.perf_counter() - t0, 2)
+    report["weft_cpu_s"] = round(time.process_time() - c0, 2)
+    report["weft_timings"] = {k: round(v, 2) for k, v in result.timings.items()}
+    report["weft_themes"] = result.n_themes
+    report["weft_unclustered"] = round(100 * result.unclustered_share, 2)
+    report["weft_peak_rss_mib"] = round(_rss_mib(), 1)
+    report["weft_pooled_scores"] = asdict(score(gold, result.labels))
+    print(
+        f"# weft find_themes: {report['weft_s']} s (cpu {report['weft_cpu_s']} s) "
+        f"{report['weft_timings']}, "
+        f"peak RSS {report['weft_peak_rss_mib']} MiB",
+        flush=True,
+    )
+    _write(out, meta, report)
+
+    # Incremental placement: 200 stackoverflow titles into the other 19,800 (about 20,000),
+    # the reference labelled by the pooled analysis just made.
+    names = list(SETS)
+    start = sum(len(load_set(name, args.data)) for name in names[: names.index("stackoverflow")])
+    so = load_set("stackoverflow", args.data)
+    rows = np.arange(start, start + len(so))
+    rng = np.random.default_rng(args.seed)
+    new = np.sort(rng.choice(rows, 200, replace=False))
+    ref = np.setdiff1d(rows, new)
+    centroids = np.vstack([t.centroid for t in result.themes])
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        assign_incremental(
+            X[new],
+            X[ref],
+            result.labels[ref],
+            centroids,
+            new_texts=[texts[i] for i in new],
+            random_state=args.seed,
+        )
+        times.append(time.perf_counter() - t0)
+    report["incremental_200_into_n"] = int(ref.size)
+    report["incremental_s"] = [round(t, 3) for t in times]
+    print(f"# incremental 200 into {ref.size}: {report['incremental_s']} s", flush=True)
+    _write(out, meta, report)
+
+    if not args.no_bertopic:
+        t0, c0 = time.perf_counter(), time.process_time()
+        bt, _ = run_bertopic(texts, X)
+        report["bertopic_s"] = round(time.perf_counter() - t0, 2)
+        report["bertopic_cpu_s"] = round(time.process_time() - c0, 2)
+        report["cpu_ratio"] = round(report["weft_cpu_s"] / report["bertopic_cpu_s"], 3)
+        report["bertopic_pooled_scores"] = asdict(score(gold, bt))
+        report["ratio"] = round(report["weft_s"] / report["bertopic_s"], 3)
+        report["peak_rss_after_bertopic_mib"] = round(_rss_mib(), 1)
+        print(
+            f"# bertopic fit_transform: {report['bertopic_s']} s "
+            f"(cpu {report['bertopic_cpu_s']} s); weft/bertopic wall {report['ratio']}, "
+            f"cpu {report['cpu_ratio']}",
+            flush=True,
+        )
+    _write(out, meta, report)
+
+
+PARTS = ("large", "small", "novel", "stability", "speed")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
+    parser.add_argument("part", nargs="?", default="large", choices=PARTS, help="which part")
+    parser.add_argument(
+        "--data", default=None, help="data directory (default: $WEFT_BENCH_DATA or ../shared/data)"
+    )
+    parser.add_argument(
+        "--sets", default=",".join(SETS), help=f"comma-separated subset of {','.join(SETS)}"
+    )
+    parser.add_argument("--no-bertopic", action="store_true", help="skip the BERTopic baseline")
+    parser.add_argument("--seed", type=int, default=0, help="Weft's random_state (default 0)")
+    parser.add_argument(
+        "--no-k", action="store_true", help="large: skip Weft and k-means told the true k"
+    )
+    parser.add_argument(
+        "--tags", type=int, default=NOVEL_TAGS, help="novel: how many tags to hold out (5)"
+    )
+    parser.add_argument(
+        "--meetings",
+        default="with",
+        choices=("with", "skip", "only"),
+        help="small: run the QMSum meetings with the samples (default), skip them, or only them",
+    )
+    parser.add_argument(
+        "--hold-level",
+        action="store_true",
+        help="stability: the second run merges at the resolution the first one chose",
+    )
+    parser.add_argument("--out", default=None, help="JSON results file")
+    args = parser.parse_args(argv)
+
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SETS]
+    if unknown:
+        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    default_name = "quality.json" if args.part == "large" else f"quality_{args.part}.json"
+    out = Path(args.out) if args.out else RESULTS_DIR / default_name
+    if args.part == "large":
+        part_large(args, names, out)
+    elif args.part == "small":
+        part_small(args, out)
+    elif args.part == "novel":
+        part_novel(args, out)
+    elif args.part == "stability":
+        part_stability(args, names, out)
+    else:
+        part_speed(args, out)
+    print(f"# written {out}", flush=True)
     return 0
 
 

@@ -13,7 +13,8 @@ import numpy.typing as npt
 
 from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
-from pipelines.themes.layout import narrative_map, theme_positions
+from pipelines.themes.layout import graph_map, narrative_map, theme_positions
+from pipelines.themes.membership import theme_distribution, top_memberships
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,6 +35,32 @@ class ThemeDescription:
     size: int
     centroid: FloatArray
     subthemes: list[int] = field(default_factory=list)
+    emerging: bool = False
+
+
+@dataclass(frozen=True)
+class SubthemeDescription:
+    """One sub-theme: a dense core inside a top-level theme.
+
+    ``exemplars`` index into the texts given to :func:`find_themes`; ``size`` counts the
+    narratives whose ``subtheme_labels`` entry is this sub-theme; ``parent`` is its theme.
+    """
+
+    subtheme: int
+    parent: int
+    label: str
+    keywords: list[tuple[str, float]]
+    exemplars: list[int]
+    size: int
+    centroid: FloatArray
+
+
+def _empty_top() -> IntArray:
+    return np.zeros((0, 3), dtype=np.int64)
+
+
+def _empty_top_probabilities() -> FloatArray:
+    return np.zeros((0, 3))
 
 
 @dataclass(frozen=True)
@@ -62,6 +89,13 @@ class ThemeResult:
         Parameters actually used (including adapted ones) and library versions, JSON-ready.
     timings : dict
         Wall seconds per step (``cluster``, ``describe``, ``map``, ``total``).
+    subthemes : list of SubthemeDescription
+        One per sub-theme, in sub-theme label order, each with its parent theme.
+    top_themes : ndarray of shape (n, 3)
+        Each narrative's most likely themes, its own theme first, ``-1`` padded
+        (all ``-1`` for unclustered narratives).
+    top_probabilities : ndarray of shape (n, 3)
+        Their probabilities; each row sums to at most 1.
     """
 
     labels: IntArray
@@ -74,6 +108,9 @@ class ThemeResult:
     unclustered_share: float
     parameters: dict[str, Any]
     timings: dict[str, float]
+    subthemes: list[SubthemeDescription] = field(default_factory=list)
+    top_themes: IntArray = field(default_factory=_empty_top)
+    top_probabilities: FloatArray = field(default_factory=_empty_top_probabilities)
 
     @property
     def n_themes(self) -> int:
@@ -88,6 +125,43 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "absent"
     return out
+
+
+def _describe_subthemes(
+    texts: Sequence[str],
+    X: npt.NDArray[np.float32],
+    sub_labels: IntArray,
+    parents: IntArray,
+    n_keywords: int,
+    n_exemplars: int,
+    counts: tuple[Any, Any] | None = None,
+) -> list[SubthemeDescription]:
+    """Keywords, label, exemplars, size and centroid of every sub-theme."""
+    n_sub = int(parents.size)
+    if n_sub == 0:
+        return []
+    emb = np.asarray(X, dtype=np.float64)
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    centroids = np.zeros((n_sub, emb.shape[1]))
+    for s in range(n_sub):
+        members = sub_labels == s
+        if members.any():
+            c = emb[members].mean(axis=0)
+            centroids[s] = c / (np.linalg.norm(c) or 1.0)
+    describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
+    describer.fit(texts, sub_labels, emb, centroids, phrase_counts=counts)
+    return [
+        SubthemeDescription(
+            subtheme=s,
+            parent=int(parents[s]),
+            label=describer.theme_labels_[s],
+            keywords=describer.keywords_[s],
+            exemplars=describer.exemplars_[s],
+            size=int(describer.sizes_[s]) if s < describer.sizes_.size else 0,
+            centroid=centroids[s],
+        )
+        for s in range(n_sub)
+    ]
 
 
 def find_themes(
@@ -144,14 +218,36 @@ def find_themes(
     t_cluster = time.perf_counter()
 
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
-    describer.fit(texts, clusterer.labels_, X, clusterer.centroids_)
+    counts = describer.count(texts) if clusterer.n_themes_ else None
+    describer.fit(texts, clusterer.labels_, X, clusterer.centroids_, phrase_counts=counts)
+    subthemes = _describe_subthemes(
+        texts,
+        X,
+        clusterer.subtheme_labels_,
+        clusterer.subtheme_parents_,
+        n_keywords,
+        n_exemplars,
+        counts,
+    )
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    distribution = theme_distribution(
+        unit.astype(np.float64),
+        np.asarray(clusterer.centroids_, dtype=np.float64),
+        clusterer.graph_ if clusterer.graph_.shape[0] == X.shape[0] else None,
+        clusterer.labels_,
+    )
+    top_themes, top_probabilities = top_memberships(distribution, clusterer.labels_)
     t_describe = time.perf_counter()
 
     n = X.shape[0]
     labels = clusterer.labels_
     if with_map and n:
-        coords = narrative_map(
-            X, knn=clusterer.knn_, n_neighbors=clusterer.n_neighbors, random_state=random_state
+        coords = (
+            graph_map(clusterer.graph_, clusterer.embedding_, random_state=random_state)
+            if clusterer.embedding_.shape[1] < X.shape[1] and clusterer.graph_.nnz
+            else narrative_map(
+                X, knn=clusterer.knn_, n_neighbors=clusterer.n_neighbors, random_state=random_state
+            )
         )
     else:
         coords = np.zeros((n, 2))
@@ -174,6 +270,9 @@ def find_themes(
     params: dict[str, Any] = {
         **{k: v for k, v in clusterer.get_params().items()},
         "min_theme_size_used": clusterer.min_theme_size_,
+        "resolution_used": (
+            float(clusterer.resolution_) if np.isfinite(clusterer.resolution_) else None
+        ),
         "n_keywords": n_keywords,
         "n_exemplars": n_exemplars,
         "with_map": with_map,
@@ -190,6 +289,9 @@ def find_themes(
         subtheme_parents=parents,
         unclustered_share=float(np.mean(labels < 0)) if n else 0.0,
         parameters=params,
+        subthemes=subthemes,
+        top_themes=top_themes,
+        top_probabilities=top_probabilities,
         timings={
             "cluster": t_cluster - start,
             "describe": t_describe - t_cluster,

@@ -266,6 +266,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         labels: Any,
         embeddings: Any = None,
         centroids: Any = None,
+        phrase_counts: tuple[sp.csr_matrix, npt.NDArray[np.str_]] | None = None,
     ) -> ThemeDescriber:
         """Compute keywords, labels and exemplars for every theme in ``labels``.
 
@@ -281,6 +282,8 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             first members in order.
         centroids : array-like of shape (n_themes, n_features) or None
             Theme centroids; the mean member embedding when omitted.
+        phrase_counts : tuple of (sparse matrix, ndarray of str) or None
+            The result of :meth:`count` on the same ``texts``, to skip counting again.
 
         Returns
         -------
@@ -292,17 +295,19 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"labels must have one entry per text ({len(texts)})")
         n_themes = int(label_arr.max()) + 1 if label_arr.size and label_arr.max() >= 0 else 0
         self.n_themes_ = n_themes
+        self.phrase_counts_ = phrase_counts
         self.sizes_ = np.bincount(label_arr[label_arr >= 0], minlength=n_themes).astype(np.int64)
         self.keywords_ = self._keywords(texts, label_arr, n_themes)
         self.theme_labels_ = [short_label(k, self.label_words) for k in self.keywords_]
         self.exemplars_ = self._exemplars(texts, label_arr, n_themes, embeddings, centroids)
         return self
 
-    def _keywords(
-        self, texts: Sequence[str], labels: IntArray, n_themes: int
-    ) -> list[list[tuple[str, float]]]:
-        if n_themes == 0:
-            return []
+    def count(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, npt.NDArray[np.str_]] | None:
+        """Phrase counts of ``texts`` (narratives x phrases) and the phrases, or ``None``.
+
+        Reusable through ``fit(..., phrase_counts=...)`` when the same texts are described
+        twice (themes, then sub-themes); ``None`` when no phrase survives the stop words.
+        """
         vectorizer = CountVectorizer(
             preprocessor=clean_text,
             token_pattern=_TOKEN_PATTERN,
@@ -312,9 +317,19 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         )
         try:
             counts = sp.csr_matrix(vectorizer.fit_transform(texts))
-        except ValueError:  # nothing left after stop words
+        except ValueError:
+            return None
+        return counts, np.asarray(vectorizer.get_feature_names_out())
+
+    def _keywords(
+        self, texts: Sequence[str], labels: IntArray, n_themes: int
+    ) -> list[list[tuple[str, float]]]:
+        if n_themes == 0:
+            return []
+        counted = self.phrase_counts_ if self.phrase_counts_ is not None else self.count(texts)
+        if counted is None:  # nothing left after stop words
             return [[] for _ in range(n_themes)]
-        vocab = np.asarray(vectorizer.get_feature_names_out())
+        counts, vocab = counted
         clustered = np.flatnonzero(labels >= 0)
         member = sp.csr_matrix(
             (np.ones(clustered.size), (labels[clustered], clustered)),

@@ -94,6 +94,72 @@ def narrative_map(
     return _rescale(np.asarray(coords, dtype=np.float64))
 
 
+def graph_map(
+    graph: Any,
+    init_view: Any,
+    *,
+    n_epochs: int | None = None,
+    random_state: int = 0,
+) -> FloatArray:
+    """2-D coordinates laid out on a neighbourhood graph that is already built.
+
+    Starts from the first two principal components of ``init_view`` (for example the 5-D
+    projection the themes were clustered in) and runs a short UMAP optimisation on
+    ``graph``, so no neighbours are searched and no spectral start is computed again.
+
+    Parameters
+    ----------
+    graph : sparse matrix of shape (n_samples, n_samples)
+        Symmetric fuzzy neighbourhood graph (``ThemeClusterer.graph_``); not modified.
+    init_view : array-like of shape (n_samples, d)
+        A low-dimensional view to start from (``ThemeClusterer.embedding_``).
+    n_epochs : int or None, default=None
+        Optimisation epochs; ``None`` uses 60 up to 10,000 narratives and 30 above (the
+        start is already a good layout).
+    random_state : int, default=0
+        Seed; the same input and seed give identical coordinates.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, 2)
+        Centred and scaled to ``[-1, 1]``.
+    """
+    import scipy.sparse as sp
+    from umap.umap_ import find_ab_params, simplicial_set_embedding
+
+    view = np.asarray(init_view, dtype=np.float64)
+    n = view.shape[0]
+    if n < SMALL_MAP_N:
+        return _rescale(pca_2d(view))
+    epochs = n_epochs if n_epochs is not None else (60 if n <= 10_000 else 30)
+    start = pca_2d(view)
+    # Identical starting points would stay stuck together; a seeded nudge separates them.
+    rng = np.random.RandomState(random_state)
+    start = start + rng.normal(scale=1e-4 * (float(np.abs(start).max()) or 1.0), size=start.shape)
+    a, b = find_ab_params(1.0, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coords, _ = simplicial_set_embedding(
+            view.astype(np.float32),
+            sp.coo_matrix(graph, copy=True),
+            2,
+            1.0,
+            a,
+            b,
+            1.0,
+            5,
+            epochs,
+            start,
+            np.random.RandomState(random_state),
+            "euclidean",
+            {},
+            False,
+            {},
+            False,
+        )
+    return _rescale(np.asarray(coords, dtype=np.float64))
+
+
 def theme_positions(coords: FloatArray, labels: IntArray, n_themes: int) -> FloatArray:
     """Position of each theme on the map: the median of its members' coordinates."""
     out = np.zeros((n_themes, 2))

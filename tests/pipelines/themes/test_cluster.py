@@ -103,9 +103,9 @@ def test_outlier_stays_unclustered() -> None:
 
 
 def test_adaptive_min_theme_size_grows_slowly() -> None:
-    sizes = [adaptive_min_theme_size(n) for n in (1, 30, 2_500, 20_000, 10**7)]
+    sizes = [adaptive_min_theme_size(n) for n in (1, 30, 50, 2_500, 20_000, 10**7)]
     assert sizes == sorted(sizes)
-    assert sizes[0] == 3 and sizes[-1] == 100
+    assert sizes[0] == sizes[1] == 2 and sizes[2] == 3 and sizes[-1] == 100
 
 
 def test_bad_parameters_raise() -> None:
