@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
+from app.deps import ReadProject, SessionDep, WriteProject
+from app.routes.uploads import receiving
 from app.schemas.common import JobRead
 from app.schemas.uploads import (
     MeetingRead,
@@ -18,11 +19,7 @@ from app.services import uploads as upload_service
 router = APIRouter(prefix="/v1/projects/{project_id}/sessions", tags=["sessions"])
 
 
-async def received_export(
-    request: Request, project: WriteProject, settings: SettingsDep
-) -> upload_service.ReceivedForm:
-    # the key is checked (WriteProject) before a byte of the body is read
-    return await upload_service.receive(request, settings, project.id, upload_service.SESSION_FILES)
+received_export = receiving(upload_service.SESSION_FILES)
 
 
 _SESSION_BODY = multipart_body(

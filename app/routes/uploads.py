@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from app.config import Settings
 from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
 from app.schemas.common import JobRead
 from app.schemas.signifiers import SignifierList, SignifierRead
@@ -15,23 +17,27 @@ from app.schemas.uploads import (
     multipart_body,
 )
 from app.services import uploads as upload_service
+from models import Project
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["uploads"])
 
 
-async def received_upload(
-    request: Request, project: WriteProject, settings: SettingsDep
-) -> upload_service.ReceivedForm:
-    # the key is checked (WriteProject) before a byte of the body is read
-    return await upload_service.receive(request, settings, project.id, upload_service.UPLOAD_FILES)
+def receiving(
+    roles: frozenset[str],
+) -> Callable[[Request, Project, Settings], Awaitable[upload_service.ReceivedForm]]:
+    """A dependency that streams the multipart files named in `roles` to disk."""
+
+    async def received(
+        request: Request, project: WriteProject, settings: SettingsDep
+    ) -> upload_service.ReceivedForm:
+        # the key is checked (WriteProject) before a byte of the body is read
+        return await upload_service.receive(request, settings, project.id, roles)
+
+    return received
 
 
-async def received_definition(
-    request: Request, project: WriteProject, settings: SettingsDep
-) -> upload_service.ReceivedForm:
-    return await upload_service.receive(
-        request, settings, project.id, upload_service.DEFINITION_FILES
-    )
+received_upload = receiving(upload_service.UPLOAD_FILES)
+received_definition = receiving(upload_service.DEFINITION_FILES)
 
 
 _UPLOAD_BODY = multipart_body(
