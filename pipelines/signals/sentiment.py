@@ -30,6 +30,7 @@ from pipelines.signals._core import (
     theme_ids,
     wilson_interval,
 )
+from pipelines.signals.axes import axis_positions
 
 #: Positive and negative experience statements; embed both with the narratives' model.
 SENTIMENT_ANCHORS: tuple[tuple[str, ...], tuple[str, ...]] = (
@@ -89,10 +90,8 @@ def embedding_sentiment(
     -------
     ndarray of shape (n,)
     """
-    X = np.asarray(embeddings, dtype=float)
-    pos = np.atleast_2d(np.asarray(positive, dtype=float))
-    neg = np.atleast_2d(np.asarray(negative, dtype=float))
-    return np.asarray((X @ pos.T).mean(axis=1) - (X @ neg.T).mean(axis=1), dtype=float)
+    # sentiment is a declared axis whose poles are the negative and positive anchors
+    return axis_positions(embeddings, left=negative, right=positive)
 
 
 def sentiment_scores(
