@@ -14,7 +14,7 @@ import numpy.typing as npt
 from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
 from pipelines.themes.layout import graph_map, narrative_map, theme_positions
-from pipelines.themes.membership import theme_distribution, top_memberships
+from pipelines.themes.membership import complete_subthemes, theme_distribution, top_memberships
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -96,6 +96,9 @@ class ThemeResult:
         (all ``-1`` for unclustered narratives).
     top_probabilities : ndarray of shape (n, 3)
         Their probabilities; each row sums to at most 1.
+    leaf_labels : ndarray of shape (n,)
+        Sub-theme of every member of a theme with two or more sub-themes (members outside
+        every core go to the nearest sub-theme of their theme), ``-1`` elsewhere.
     """
 
     labels: IntArray
@@ -111,6 +114,7 @@ class ThemeResult:
     subthemes: list[SubthemeDescription] = field(default_factory=list)
     top_themes: IntArray = field(default_factory=_empty_top)
     top_probabilities: FloatArray = field(default_factory=_empty_top_probabilities)
+    leaf_labels: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_themes(self) -> int:
@@ -237,6 +241,13 @@ def find_themes(
         clusterer.labels_,
     )
     top_themes, top_probabilities = top_memberships(distribution, clusterer.labels_)
+    leaf_labels = complete_subthemes(
+        unit.astype(np.float64),
+        clusterer.labels_,
+        clusterer.subtheme_labels_,
+        clusterer.subtheme_parents_,
+        np.stack([s.centroid for s in subthemes]) if subthemes else np.zeros((0, X.shape[1])),
+    )
     t_describe = time.perf_counter()
 
     n = X.shape[0]
@@ -292,6 +303,7 @@ def find_themes(
         subthemes=subthemes,
         top_themes=top_themes,
         top_probabilities=top_probabilities,
+        leaf_labels=leaf_labels,
         timings={
             "cluster": t_cluster - start,
             "describe": t_describe - t_cluster,

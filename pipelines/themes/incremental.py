@@ -18,9 +18,11 @@ IntArray = npt.NDArray[np.int64]
 N_NEIGHBORS = 15
 #: Share of the neighbours' (similarity-weighted) vote the winning theme needs.
 MIN_VOTE = 0.5
-#: A new narrative fits its theme when its mean similarity to its reference neighbours is at
-#: least this quantile of the same figure for the theme's own members.
-FIT_QUANTILE = 0.1
+#: A new narrative fits its theme when its mean similarity to its reference neighbours is no
+#: further below this quantile of the same figure for the theme's own members than the
+#: quantile lies below their median (a sample of a few dozen members rarely shows the tail
+#: that new narratives of the same kind reach).
+FIT_QUANTILE = 0.02
 #: A new narrative whose nearest neighbours (old and new together) are new by at least this
 #: much more than its theme's share of new narratives may join an emerging theme even when
 #: an existing theme would take it.
@@ -100,7 +102,8 @@ def _neighbours(
 def _fit_thresholds(
     reference: FloatArray, labels: IntArray, n_themes: int, k: int, random_state: int
 ) -> FloatArray:
-    """Per theme, the ``FIT_QUANTILE`` of its members' mean similarity to their neighbours."""
+    """Per theme, the lowest mean similarity to its neighbours a member may have (see
+    ``FIT_QUANTILE``)."""
     rng = np.random.default_rng(random_state)
     clustered = np.flatnonzero(labels >= 0)
     if clustered.size == 0:
@@ -119,14 +122,18 @@ def _fit_thresholds(
     sims[np.arange(sample.size), sample] = -np.inf
     kk = min(k, reference.shape[0] - 1)
     top = -np.partition(-sims, kk - 1, axis=1)[:, :kk]
-    fit = top.mean(axis=1)
-    overall = float(np.quantile(fit.astype(np.float64), FIT_QUANTILE))
-    out = np.full(n_themes, overall)
+    fit = top.mean(axis=1).astype(np.float64)
+    out = np.full(n_themes, _lower_bound(fit))
     for t in range(n_themes):
         own = fit[labels[sample] == t]
         if own.size >= 10:
-            out[t] = float(np.quantile(own.astype(np.float64), FIT_QUANTILE))
+            out[t] = _lower_bound(own)
     return out
+
+
+def _lower_bound(fit: FloatArray) -> float:
+    low = float(np.quantile(fit, FIT_QUANTILE))
+    return low - (float(np.median(fit)) - low)
 
 
 def _new_neighbour_share(new: FloatArray, reference: FloatArray, k: int) -> FloatArray:
@@ -226,7 +233,7 @@ def assign_incremental(
     Each new narrative looks at its ``n_neighbors`` most similar reference narratives. It
     joins the theme with the largest similarity-weighted share of them when that share is at
     least ``min_vote`` and its mean similarity to those neighbours is no lower than that of
-    the 10% least typical members of the theme (measured on a seeded sample of the
+    the least typical members of the theme (measured on a seeded sample of the
     reference). The rest fit no theme. Those, and the new narratives whose nearest
     neighbours among old and new narratives together are mostly new, are candidates: groups
     of mutually nearest candidates at least as similar as a typical theme neighbourhood

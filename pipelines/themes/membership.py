@@ -1,4 +1,5 @@
-"""Soft membership: each narrative's few most likely themes, with probabilities."""
+"""Soft membership (each narrative's few most likely themes, with probabilities) and the
+sub-theme of every member of a theme that has sub-themes."""
 
 from __future__ import annotations
 
@@ -119,3 +120,55 @@ def top_memberships(
     themes[rows, 1 : 1 + others.shape[1]] = np.where(keep, others, -1)
     probs[rows, 1 : 1 + others.shape[1]] = np.where(keep, other_p / scale[:, None], 0.0)
     return themes, probs
+
+
+def complete_subthemes(
+    X: FloatArray,
+    labels: IntArray,
+    subtheme_labels: IntArray,
+    subtheme_parents: IntArray,
+    subtheme_centroids: FloatArray,
+) -> IntArray:
+    """Every member of a theme with two or more sub-themes placed in one of them.
+
+    A sub-theme is the dense core of a part of its theme; members outside every core go to
+    the sub-theme of their theme whose centroid is nearest, so the sub-themes of a theme
+    cover it exactly. A theme with a single sub-theme has no children: its members get
+    ``-1``, as do unclustered narratives.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, n_features)
+        Unit-length embeddings.
+    labels : ndarray of shape (n,)
+        Theme of each narrative, ``-1`` when unclustered.
+    subtheme_labels : ndarray of shape (n,)
+        Core sub-theme of each narrative, ``-1`` outside every core.
+    subtheme_parents : ndarray of shape (n_subthemes,)
+        Theme of each sub-theme.
+    subtheme_centroids : ndarray of shape (n_subthemes, n_features)
+        Unit-length sub-theme centroids.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Sub-theme of each narrative, or ``-1``.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    core = np.asarray(subtheme_labels, dtype=np.int64)
+    parents = np.asarray(subtheme_parents, dtype=np.int64)
+    out = np.full(labels.shape, -1, dtype=np.int64)
+    if parents.size == 0:
+        return out
+    counts = np.bincount(parents, minlength=int(labels.max(initial=-1)) + 1)
+    for theme in np.flatnonzero(counts >= 2):
+        children = np.flatnonzero(parents == theme)
+        members = np.flatnonzero(labels == theme)
+        own = core[members]
+        inside = np.isin(own, children)
+        out[members[inside]] = own[inside]
+        rest = members[~inside]
+        if rest.size:
+            sims = X[rest] @ np.asarray(subtheme_centroids, dtype=np.float64)[children].T
+            out[rest] = children[np.argmax(sims, axis=1)]
+    return out
