@@ -1,6 +1,6 @@
 """SQLAlchemy tables of Weft, one aggregate per module; shared by the service, jobs and Alembic."""
 
-from models.analysis import Analysis, Theme, ThemeAssignment
+from models.analysis import Analysis, Theme, ThemeAssignment, ThemeLineage, ThemeMembership
 from models.api_key import ApiKey, Scope
 from models.base import Base
 from models.embedding import Embedding
@@ -36,5 +36,7 @@ __all__ = [
     "SourceStatus",
     "Theme",
     "ThemeAssignment",
+    "ThemeLineage",
+    "ThemeMembership",
     "VoteTally",
 ]

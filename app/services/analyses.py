@@ -9,7 +9,6 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -19,13 +18,21 @@ from app.jobs.registry import job_handler
 from app.services import jobs as jobs_service
 from app.services import tensions as tension_service
 from app.services.embeddings import embed_and_store, load_vectors, missing_texts
-from models import Analysis, Job, Narrative, Project, Theme, ThemeAssignment
+from models import (
+    Analysis,
+    Job,
+    Narrative,
+    Project,
+    Theme,
+    ThemeAssignment,
+    ThemeLineage,
+    ThemeMembership,
+)
 from models.base import utcnow
 from pipelines.themes import ThemeResult, find_themes
+from pipelines.themes.identity import ThemeMatching, match_themes
 
 ANALYZE_JOB = "analyze"
-#: A theme keeps the key of a previous theme whose centroid is at least this similar.
-KEY_MATCH_SIMILARITY = 0.9
 _VERSIONED = (
     "weft",
     "numpy",
@@ -114,31 +121,67 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _new_key(project_id: str, medoid_narrative_id: int, taken: set[str]) -> str:
+def new_key(project_id: str, medoid_narrative_id: int, taken: set[str], level: int = 0) -> str:
     """A key derived from the theme's most central narrative: the same run gives the same keys."""
     salt = 0
     while True:
-        material = f"{project_id}:{medoid_narrative_id}:{salt}".encode()
+        material = f"{project_id}:{level}:{medoid_narrative_id}:{salt}".encode()
         key = "t" + hashlib.sha256(material).hexdigest()[:8]
         if key not in taken:
             return key
         salt += 1
 
 
-def _carry_keys(previous: list[tuple[str, bytes | None]], centroids: np.ndarray) -> dict[int, str]:
-    """Theme index -> previous key, for themes whose centroid matches a previous theme's."""
-    usable = [(key, np.frombuffer(blob, dtype="<f4")) for key, blob in previous if blob]
-    usable = [(key, c) for key, c in usable if c.shape[0] == centroids.shape[1]]
-    if not usable or centroids.shape[0] == 0:
-        return {}
-    old = np.stack([c for _, c in usable])
-    similarity = centroids @ old.T
-    rows, cols = linear_sum_assignment(-similarity)
-    return {
-        int(r): usable[int(c)][0]
-        for r, c in zip(rows, cols, strict=True)
-        if similarity[r, c] >= KEY_MATCH_SIMILARITY
-    }
+@dataclass
+class _Previous:
+    """What the previous analysis found, per level: keys, centroids and members."""
+
+    analysis_id: int
+    centroids: dict[int, dict[str, np.ndarray]]
+    members: dict[int, dict[str, set[int]]]
+
+
+def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | None:
+    if analysis is None:
+        return None
+    centroids: dict[int, dict[str, np.ndarray]] = {0: {}, 1: {}}
+    members: dict[int, dict[str, set[int]]] = {0: {}, 1: {}}
+    key_of: dict[int, tuple[int, str]] = {}
+    for theme_id, key, level, blob in session.execute(
+        select(Theme.id, Theme.key, Theme.level, Theme.centroid).where(
+            Theme.analysis_id == analysis.id
+        )
+    ):
+        key_of[theme_id] = (level, key)
+        members.setdefault(level, {})[key] = set()
+        if blob:
+            centroids.setdefault(level, {})[key] = np.frombuffer(blob, dtype="<f4")
+    for narrative_id, top_id, sub_id in session.execute(
+        select(
+            ThemeAssignment.narrative_id, ThemeAssignment.theme_id, ThemeAssignment.subtheme_id
+        ).where(ThemeAssignment.analysis_id == analysis.id)
+    ):
+        for owner in (top_id, sub_id):
+            if owner is not None and owner in key_of:
+                level, key = key_of[owner]
+                members[level][key].add(narrative_id)
+    return _Previous(analysis.id, centroids, members)
+
+
+def _match(
+    previous: _Previous | None,
+    level: int,
+    centroids: np.ndarray,
+    members: list[set[int]],
+    seen: set[int],
+) -> ThemeMatching | None:
+    """Match one level's new themes to the previous analysis's (keys and lineage)."""
+    if previous is None:
+        return None
+    old = {k: c for k, c in previous.centroids.get(level, {}).items() if c.shape[0]}
+    if centroids.shape[0] and any(c.shape[0] != centroids.shape[1] for c in old.values()):
+        return None  # another embedding model: nothing comparable
+    return match_themes(old, previous.members.get(level, {}), centroids, members, new_ids=seen)
 
 
 def _notes(n: int, result: ThemeResult) -> list[str]:
@@ -201,15 +244,7 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
             query = query.where(Narrative.low_content.is_(False))
         rows = session.execute(query.order_by(Narrative.id)).all()
         todo = missing_texts(session, project_id, embedder.name)
-        previous = latest(session, session.get_one(Project, project_id))
-        previous_keys: list[tuple[str, bytes | None]] = []
-        if previous is not None:
-            previous_keys = [
-                (key, blob)
-                for key, blob in session.execute(
-                    select(Theme.key, Theme.centroid).where(Theme.analysis_id == previous.id)
-                )
-            ]
+        previous = _load_previous(session, latest(session, session.get_one(Project, project_id)))
 
     total_steps = len(todo) + 2
     ctx.progress(0, total_steps)
@@ -233,10 +268,14 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
     ctx.progress(done + 1)
 
     stored_at = time.perf_counter()
-    summary = _store(
-        ctx, analysis_id, project_id, ids, result, previous_keys, embedder.name, requested
-    )
+    summary = _store(ctx, analysis_id, project_id, ids, result, previous, embedder.name, requested)
     timings["store_seconds"] = time.perf_counter() - stored_at
+    # Narratives added while this analysis ran join its themes now, as a session would.
+    from app.services.incremental import place_new
+
+    placement = place_new(ctx, project_id)
+    if placement is not None and placement.placed:
+        summary["incremental"] = placement.as_json()
     signalled_at = time.perf_counter()
     tension_service.run_step(ctx, analysis_id, project_id, ids, texts, X, result.labels)
     timings["signals_seconds"] = time.perf_counter() - signalled_at
@@ -246,59 +285,160 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
     return {"analysis_id": analysis_id, **summary}
 
 
+def _theme_row(
+    analysis_id: int,
+    key: str,
+    level: int,
+    description: Any,
+    ids: list[int],
+    size: int,
+    n: int,
+    xy: tuple[float, float],
+) -> Theme:
+    return Theme(
+        analysis_id=analysis_id,
+        key=key,
+        level=level,
+        label=description.label,
+        keywords=[[term, round(float(w), 6)] for term, w in description.keywords],
+        exemplars=[ids[i] for i in description.exemplars],
+        size=size,
+        share=size / n if n else 0.0,
+        centroid=np.asarray(description.centroid, dtype="<f4").tobytes(),
+        x=xy[0],
+        y=xy[1],
+    )
+
+
+def _keys(
+    project_id: str,
+    level: int,
+    descriptions: list[Any],
+    ids: list[int],
+    matching: ThemeMatching | None,
+    taken: set[str],
+) -> list[str]:
+    """Each theme's key: the one it keeps from the previous analysis, else a new one."""
+    kept = matching.kept() if matching is not None else {}
+    taken.update(str(k) for k in kept.values())
+    keys: list[str] = []
+    for index, description in enumerate(descriptions):
+        key = kept.get(index)
+        if key is None:
+            medoid = ids[description.exemplars[0]] if description.exemplars else index
+            key = new_key(project_id, medoid, taken, level)
+        taken.add(str(key))
+        keys.append(str(key))
+    return keys
+
+
+def _lineage_rows(
+    analysis_id: int,
+    previous: _Previous | None,
+    level: int,
+    matching: ThemeMatching | None,
+    keys: list[str],
+) -> list[dict[str, Any]]:
+    if previous is None or matching is None:
+        return []
+    return [
+        {
+            "analysis_id": analysis_id,
+            "previous_analysis_id": previous.analysis_id,
+            "level": level,
+            "kind": event.kind,
+            "previous_keys": [str(k) for k in event.previous],
+            "current_keys": [keys[i] for i in event.current],
+            "overlaps": [[str(k), keys[i], n] for k, i, n in event.overlaps],
+            "similarity": None if np.isnan(event.similarity) else float(event.similarity),
+        }
+        for event in matching.events
+    ]
+
+
 def _store(
     ctx: JobContext,
     analysis_id: int,
     project_id: str,
     ids: list[int],
     result: ThemeResult,
-    previous_keys: list[tuple[str, bytes | None]],
+    previous: _Previous | None,
     model_name: str,
     requested: dict[str, Any],
 ) -> dict[str, Any]:
+    """Themes and sub-themes (keys matched to the previous analysis), assignments, soft
+    memberships and lineage, in one transaction."""
     n = len(ids)
-    centroids = (
-        np.stack([t.centroid for t in result.themes]).astype(np.float32)
-        if result.themes
-        else np.zeros((0, 1), dtype=np.float32)
+    labels = result.labels
+    leaves = result.leaf_labels if result.leaf_labels.size == n else np.full(n, -1)
+    seen = set(ids)
+    ids_array = np.asarray(ids, dtype=np.int64)
+
+    top = result.themes
+    top_centroids = (
+        np.stack([t.centroid for t in top]) if top else np.zeros((0, 1), dtype=np.float64)
     )
-    carried = _carry_keys(previous_keys, centroids)
+    top_members = [set(ids_array[labels == t].tolist()) for t in range(len(top))]
+    top_match = _match(previous, 0, top_centroids, top_members, seen)
+    taken: set[str] = set()
+    top_keys = _keys(project_id, 0, top, ids, top_match, taken)
+
+    # Only sub-themes of a theme with two or more of them are children (see leaf_labels).
+    subs = [s for s in result.subthemes if np.any(leaves == s.subtheme)]
+    sub_centroids = (
+        np.stack([s.centroid for s in subs]) if subs else np.zeros((0, 1), dtype=np.float64)
+    )
+    sub_members = [set(ids_array[leaves == s.subtheme].tolist()) for s in subs]
+    sub_match = _match(previous, 1, sub_centroids, sub_members, seen)
+    sub_keys = _keys(project_id, 1, subs, ids, sub_match, taken)
+
     with ctx.session() as session:
-        taken: set[str] = set(carried.values())
         theme_ids: list[int] = []
-        for index, theme in enumerate(result.themes):
-            medoid = ids[theme.exemplars[0]] if theme.exemplars else index
-            key = carried.get(index) or _new_key(project_id, medoid, taken)
-            taken.add(key)
-            record = Theme(
-                analysis_id=analysis_id,
-                key=key,
-                level=0,
-                label=theme.label,
-                keywords=[[term, round(float(w), 6)] for term, w in theme.keywords],
-                exemplars=[ids[i] for i in theme.exemplars],
-                size=theme.size,
-                share=theme.size / n if n else 0.0,
-                centroid=np.asarray(theme.centroid, dtype="<f4").tobytes(),
-                x=float(result.theme_coords[index, 0]),
-                y=float(result.theme_coords[index, 1]),
-            )
+        for index, theme in enumerate(top):
+            xy = (float(result.theme_coords[index, 0]), float(result.theme_coords[index, 1]))
+            record = _theme_row(analysis_id, top_keys[index], 0, theme, ids, theme.size, n, xy)
             session.add(record)
             session.flush()
             theme_ids.append(record.id)
+        sub_ids: dict[int, int] = {}
+        for sub, key, members in zip(subs, sub_keys, sub_members, strict=True):
+            inside = leaves == sub.subtheme
+            xy = (float(result.coords[inside, 0].mean()), float(result.coords[inside, 1].mean()))
+            record = _theme_row(analysis_id, key, 1, sub, ids, len(members), n, xy)
+            record.parent_id = theme_ids[sub.parent]
+            session.add(record)
+            session.flush()
+            sub_ids[sub.subtheme] = record.id
         assignment_rows = [
             {
                 "analysis_id": analysis_id,
                 "narrative_id": narrative_id,
                 "theme_id": theme_ids[label] if label >= 0 else None,
+                "subtheme_id": sub_ids.get(int(leaves[i])),
                 "probability": float(result.probabilities[i]),
                 "x": float(result.coords[i, 0]),
                 "y": float(result.coords[i, 1]),
             }
-            for i, (narrative_id, label) in enumerate(zip(ids, result.labels, strict=True))
+            for i, (narrative_id, label) in enumerate(zip(ids, labels, strict=True))
         ]
         if assignment_rows:
             session.execute(insert(ThemeAssignment), assignment_rows)
+        membership_rows = [
+            {
+                "analysis_id": analysis_id,
+                "narrative_id": ids[int(i)],
+                "rank": int(rank),
+                "theme_id": theme_ids[int(result.top_themes[i, rank])],
+                "probability": float(result.top_probabilities[i, rank]),
+            }
+            for i, rank in zip(*np.nonzero(result.top_themes >= 0), strict=True)
+        ]
+        if membership_rows:
+            session.execute(insert(ThemeMembership), membership_rows)
+        lineage = _lineage_rows(analysis_id, previous, 0, top_match, top_keys)
+        lineage += _lineage_rows(analysis_id, previous, 1, sub_match, sub_keys)
+        if lineage:
+            session.execute(insert(ThemeLineage), lineage)
         session.execute(
             update(Analysis)
             .where(Analysis.id == analysis_id)
@@ -308,13 +448,13 @@ def _store(
                 model_name=model_name,
                 versions=_versions(),
                 narrative_count=n,
-                theme_count=len(result.themes),
+                theme_count=len(top),
                 unclustered_share=float(result.unclustered_share),
                 notes=_notes(n, result),
                 parameters={"requested": requested, "used": result.parameters},
             )
         )
-    return {"themes": len(result.themes), "narratives": n}
+    return {"themes": len(top), "subthemes": len(subs), "narratives": n}
 
 
 def recent(session: Session, project: Project, limit: int) -> list[Analysis]:

@@ -96,7 +96,9 @@ def embed_and_store(ctx: JobContext, items: list[tuple[str, str]]) -> int:
 
 @job_handler(EMBED_JOB)
 def embed_project(ctx: JobContext) -> dict[str, Any]:
-    """Embed every narrative of the project that the cache does not hold yet."""
+    """Embed every narrative of the project that the cache does not hold yet, then place the
+    new narratives into the latest analysis's themes. With auto-analysis on, a full analysis
+    is queued when there is none yet or when the re-analysis rule says one is due."""
     assert ctx.project_id is not None
     embedder = ctx.deps.embedder
     with ctx.session() as session:
@@ -104,7 +106,14 @@ def embed_project(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0, len(todo))
     done = embed_and_store(ctx, todo)
     result: dict[str, Any] = {"embedded": done, "model": embedder.name}
-    if ctx.deps.settings.auto_analyze and not ctx.payload.get("no_analysis"):
+    # imported here: placing uses the analyses service, which uses this module
+    from app.services.incremental import place_new
+
+    placement = place_new(ctx, ctx.project_id)
+    if placement is not None:
+        result["incremental"] = placement.as_json()
+    wanted = ctx.deps.settings.auto_analyze and not ctx.payload.get("no_analysis")
+    if wanted and (placement is None or placement.advice.due):
         result["analysis_id"] = _queue_analysis(ctx, ctx.project_id, embedder.name)
     return result
 

@@ -5,16 +5,25 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, UnprocessableEntity
 from app.services.narratives import NarrativeFilter, filtered
-from models import Analysis, Embedding, Narrative, Project, Theme, ThemeAssignment
+from models import (
+    Analysis,
+    Embedding,
+    Narrative,
+    Project,
+    Theme,
+    ThemeAssignment,
+    ThemeLineage,
+    ThemeMembership,
+)
 
 SNIPPET_CHARS = 240
 
@@ -24,11 +33,16 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+Level = Literal["top", "leaf"]
+Membership = Literal["primary", "any"]
+
+
 @dataclass
 class ThemeCount:
     theme: Theme
     size: int
     share: float
+    children: list[ThemeCount] = field(default_factory=list)
 
 
 @dataclass
@@ -42,36 +56,74 @@ def _is_filtered(flt: NarrativeFilter) -> bool:
     return bool(flt.attributes or flt.source_id or flt.session_id or flt.since or flt.until)
 
 
-def list_themes(
-    session: Session, project: Project, analysis: Analysis, flt: NarrativeFilter
-) -> ThemeListing:
-    """Themes by size; within a filter, sizes and shares are recounted from the assignments."""
-    themes = list(session.scalars(select(Theme).where(Theme.analysis_id == analysis.id)))
-    if not _is_filtered(flt):
-        counted = [ThemeCount(t, t.size, t.share) for t in themes]
-        total = analysis.narrative_count
-        unclustered = total - sum(t.size for t in themes)
-    else:
+def _count(
+    session: Session,
+    project: Project,
+    analysis: Analysis,
+    flt: NarrativeFilter,
+    column: Any,
+    table: type[ThemeAssignment] | type[ThemeMembership] = ThemeAssignment,
+) -> dict[int | None, int]:
+    """Narratives per value of `column` (a theme id) within the filter, one GROUP BY."""
+    stmt = select(column, func.count()).where(table.analysis_id == analysis.id)
+    if _is_filtered(flt):
         members = filtered(project, flt).with_only_columns(Narrative.id).scalar_subquery()
-        counts = dict(
-            session.execute(
-                select(ThemeAssignment.theme_id, func.count())
-                .where(
-                    ThemeAssignment.analysis_id == analysis.id,
-                    ThemeAssignment.narrative_id.in_(members),
-                )
-                .group_by(ThemeAssignment.theme_id)
-            ).all()
+        stmt = stmt.where(table.narrative_id.in_(members))
+    return {k: int(v) for k, v in session.execute(stmt.group_by(column)).all()}
+
+
+def list_themes(
+    session: Session,
+    project: Project,
+    analysis: Analysis,
+    flt: NarrativeFilter,
+    level: Level = "top",
+    membership: Membership = "primary",
+) -> ThemeListing:
+    """Themes by size, each top-level one with its sub-themes.
+
+    ``level="top"`` lists the top-level themes; ``level="leaf"`` the most specific ones: the
+    sub-themes, and the top-level themes that have none. With ``membership="any"``, a
+    narrative counts in each of its (up to three) top-level themes, so shares may sum past
+    1. Within a filter, sizes and shares are recounted from the stored assignments.
+    """
+    if level == "leaf" and membership == "any":
+        raise UnprocessableEntity(
+            "soft membership is kept between top-level themes; use level=top with "
+            "membership=any, or membership=primary with level=leaf"
         )
-        total = int(sum(counts.values()))
-        unclustered = int(counts.get(None, 0))
-        counted = [
-            ThemeCount(t, int(counts[t.id]), counts[t.id] / total)
-            for t in themes
-            if counts.get(t.id)
-        ]
-    counted.sort(key=lambda c: (-c.size, c.theme.key))
-    return ThemeListing(total_narratives=total, unclustered=unclustered, themes=counted)
+    themes = list(session.scalars(select(Theme).where(Theme.analysis_id == analysis.id)))
+    kids: dict[int, list[Theme]] = {}
+    for t in themes:
+        if t.level == 1 and t.parent_id is not None:
+            kids.setdefault(t.parent_id, []).append(t)
+    top = [t for t in themes if t.level == 0]
+    chosen = top if level == "top" else [t for t in themes if t.level == 1 or t.id not in kids]
+
+    filtering = _is_filtered(flt)
+    if not filtering:
+        total = analysis.narrative_count
+        unclustered = total - sum(t.size for t in top)
+        sizes: dict[int | None, int] = {t.id: t.size for t in themes}
+    else:
+        primary = _count(session, project, analysis, flt, ThemeAssignment.theme_id)
+        total = sum(primary.values())
+        unclustered = primary.get(None, 0)
+        sizes = {**_count(session, project, analysis, flt, ThemeAssignment.subtheme_id), **primary}
+    if membership == "any":
+        sizes.update(
+            _count(session, project, analysis, flt, ThemeMembership.theme_id, ThemeMembership)
+        )
+
+    def counted(theme: Theme) -> ThemeCount:
+        size = int(sizes.get(theme.id, 0))
+        children = [counted(k) for k in kids.get(theme.id, []) if sizes.get(k.id)]
+        children.sort(key=lambda c: (-c.size, c.theme.key))
+        return ThemeCount(theme, size, size / total if total else 0.0, children)
+
+    listed = [counted(t) for t in chosen if sizes.get(t.id)]
+    listed.sort(key=lambda c: (-c.size, c.theme.key))
+    return ThemeListing(total_narratives=total, unclustered=unclustered, themes=listed)
 
 
 def get_theme(session: Session, analysis: Analysis, key: str) -> Theme:
@@ -83,17 +135,38 @@ def get_theme(session: Session, analysis: Analysis, key: str) -> Theme:
     return theme
 
 
+def children(session: Session, theme: Theme) -> list[Theme]:
+    """Sub-themes of a theme, largest first."""
+    return list(
+        session.scalars(
+            select(Theme).where(Theme.parent_id == theme.id).order_by(Theme.size.desc(), Theme.key)
+        )
+    )
+
+
+def parents(session: Session, themes: Sequence[Theme]) -> list[Theme]:
+    """The parent themes of the given sub-themes."""
+    ids = {t.parent_id for t in themes if t.parent_id is not None}
+    if not ids:
+        return []
+    return list(session.scalars(select(Theme).where(Theme.id.in_(ids))))
+
+
+def parent_key(session: Session, theme: Theme) -> str | None:
+    if theme.parent_id is None:
+        return None
+    return session.scalar(select(Theme.key).where(Theme.id == theme.parent_id))
+
+
 def members(
     session: Session, theme: Theme, limit: int, offset: int
 ) -> list[tuple[int, str, float]]:
     """(narrative id, text, probability) of a theme's members, most typical first."""
+    column = ThemeAssignment.subtheme_id if theme.level else ThemeAssignment.theme_id
     rows = session.execute(
         select(Narrative.id, Narrative.text, ThemeAssignment.probability)
         .join(ThemeAssignment, ThemeAssignment.narrative_id == Narrative.id)
-        .where(
-            ThemeAssignment.analysis_id == theme.analysis_id,
-            ThemeAssignment.theme_id == theme.id,
-        )
+        .where(ThemeAssignment.analysis_id == theme.analysis_id, column == theme.id)
         .order_by(ThemeAssignment.probability.desc(), Narrative.id)
         .limit(limit)
         .offset(offset)
@@ -180,11 +253,24 @@ def similar(
     return [(ids[i], float(scores[i])) for i in top]
 
 
+@dataclass(frozen=True)
+class AssignmentRow:
+    narrative_id: int
+    external_id: str | None
+    theme_key: str | None
+    subtheme_key: str | None
+    probability: float
+    incremental: bool
+    #: (theme key, probability) of the narrative's top themes, its own first
+    memberships: list[tuple[str, float]]
+
+
 def iter_assignments(
     session_factory: sessionmaker[Session], analysis_id: int, chunk: int = 2000
-) -> Iterator[list[tuple[int, str | None, str | None, float]]]:
-    """(narrative id, external id, theme key, probability) in chunks, each chunk read in its
-    own short session so a slow client holds no transaction open."""
+) -> Iterator[list[AssignmentRow]]:
+    """Every narrative's assignment in chunks, each chunk read in its own short session so a
+    slow client holds no transaction open."""
+    sub = aliased(Theme)
     last = 0
     while True:
         with session_factory() as session:
@@ -193,10 +279,13 @@ def iter_assignments(
                     ThemeAssignment.narrative_id,
                     Narrative.external_id,
                     Theme.key,
+                    sub.key,
                     ThemeAssignment.probability,
+                    ThemeAssignment.incremental,
                 )
                 .join(Narrative, Narrative.id == ThemeAssignment.narrative_id)
                 .outerjoin(Theme, Theme.id == ThemeAssignment.theme_id)
+                .outerjoin(sub, sub.id == ThemeAssignment.subtheme_id)
                 .where(
                     ThemeAssignment.analysis_id == analysis_id,
                     ThemeAssignment.narrative_id > last,
@@ -204,7 +293,70 @@ def iter_assignments(
                 .order_by(ThemeAssignment.narrative_id)
                 .limit(chunk)
             ).all()
-        if not rows:
-            return
-        yield [(r[0], r[1], r[2], float(r[3])) for r in rows]
+            if not rows:
+                return
+            soft: dict[int, list[tuple[str, float]]] = {}
+            for narrative_id, key, probability in session.execute(
+                select(ThemeMembership.narrative_id, Theme.key, ThemeMembership.probability)
+                .join(Theme, Theme.id == ThemeMembership.theme_id)
+                .where(
+                    ThemeMembership.analysis_id == analysis_id,
+                    ThemeMembership.narrative_id > last,
+                    ThemeMembership.narrative_id <= rows[-1][0],
+                )
+                .order_by(ThemeMembership.narrative_id, ThemeMembership.rank)
+            ):
+                soft.setdefault(narrative_id, []).append((key, float(probability)))
+        yield [
+            AssignmentRow(r[0], r[1], r[2], r[3], float(r[4]), bool(r[5]), soft.get(r[0], []))
+            for r in rows
+        ]
         last = rows[-1][0]
+
+
+@dataclass
+class Appearance:
+    analysis: Analysis
+    theme: Theme
+    parent_key: str | None
+
+
+@dataclass
+class History:
+    key: str
+    appearances: list[Appearance]
+    events: list[ThemeLineage]
+
+
+def history(session: Session, project: Project, key: str) -> History:
+    """Every finished analysis that held the key, and every lineage event that names it."""
+    parent = aliased(Theme)
+    appearances = [
+        Appearance(analysis, theme, parent_key)
+        for analysis, theme, parent_key in session.execute(
+            select(Analysis, Theme, parent.key)
+            .join(Theme, Theme.analysis_id == Analysis.id)
+            .outerjoin(parent, parent.id == Theme.parent_id)
+            .where(
+                Analysis.project_id == project.id,
+                Analysis.status == "succeeded",
+                Theme.key == key,
+            )
+            .order_by(Analysis.finished_at, Analysis.id)
+        ).all()
+    ]
+    # Lineage rows are few (themes x analyses); the key is matched in Python so the JSON
+    # lists need no dialect-specific operators.
+    events = [
+        event
+        for event in session.scalars(
+            select(ThemeLineage)
+            .join(Analysis, Analysis.id == ThemeLineage.analysis_id)
+            .where(Analysis.project_id == project.id)
+            .order_by(ThemeLineage.analysis_id, ThemeLineage.id)
+        )
+        if key in event.previous_keys or key in event.current_keys
+    ]
+    if not appearances and not events:
+        raise NotFound(f"theme {key!r} is in no analysis of this project")
+    return History(key, appearances, events)
