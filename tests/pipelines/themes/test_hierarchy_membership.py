@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pipelines.themes import ThemeResult, find_themes, top_memberships
+from pipelines.themes.membership import complete_subthemes
 
 TOPICS = [
     ("nurses", "ward"),
@@ -101,3 +102,33 @@ def test_old_fields_are_unchanged() -> None:
     result = find_themes(texts[:40], X[:40], with_map=False)
     assert result.top_themes.shape == (40, 3)
     assert all(not t.emerging for t in result.themes)
+
+
+def test_complete_subthemes_covers_divided_themes_only() -> None:
+    X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.7, 0.7], [1.0, 0.0]])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    labels = np.array([0, 0, 0, 0, 0, 1])
+    core = np.array([0, -1, 1, -1, -1, 2])
+    parents = np.array([0, 0, 1])
+    centroids = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    leaves = complete_subthemes(X, labels, core, parents, centroids)
+    # theme 0 has two sub-themes: cores keep theme, the rest go to the nearest one
+    assert leaves[:4].tolist() == [0, 0, 1, 1]
+    assert leaves[4] in (0, 1)
+    # theme 1 has a single sub-theme, so no level below it
+    assert leaves[5] == -1
+
+
+def test_leaf_labels_nest_inside_themes(nested: tuple[ThemeResult, np.ndarray]) -> None:
+    result, _ = nested
+    leaves = result.leaf_labels
+    assert leaves.shape == result.labels.shape
+    for theme in range(result.n_themes):
+        members = result.labels == theme
+        kids = result.themes[theme].subthemes
+        if len(kids) >= 2:
+            assert set(leaves[members].tolist()) <= set(kids)
+            assert (leaves[members] >= 0).all()
+        else:
+            assert (leaves[members] == -1).all()
+    assert (leaves[result.labels < 0] == -1).all()
