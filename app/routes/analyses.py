@@ -19,7 +19,10 @@ def request_analysis(
 ) -> AnalysisQueued:
     """Queue a clustering run over the project's narratives; poll its job."""
     params = analysis_service.AnalysisParams(
-        n_themes=body.n_themes, seed=body.seed, include_low_content=body.include_low_content
+        n_themes=body.n_themes,
+        seed=body.seed,
+        include_low_content=body.include_low_content,
+        keep_level=body.keep_level,
     )
     analysis, job = analysis_service.request_analysis(
         session, project, params, runtime.embedder.name, debounce=False

@@ -23,6 +23,11 @@ class AnalysisCreate(InputSchema):
     include_low_content: bool = Field(
         False, description="Cluster low-content chat lines ('thanks!', '+1') too."
     )
+    keep_level: bool = Field(
+        True,
+        description="Keep the previous analysis's level of detail (merge resolution) when the "
+        "project grew by at most half; false chooses it afresh.",
+    )
 
 
 class Reanalysis(Schema):

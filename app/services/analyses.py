@@ -30,9 +30,12 @@ from models import (
 )
 from models.base import utcnow
 from pipelines.themes import ThemeResult, find_themes
+from pipelines.themes.cluster import AUTO_FIXED_MAX_N
 from pipelines.themes.identity import ThemeMatching, match_themes
 
 ANALYZE_JOB = "analyze"
+#: A re-analysis keeps the previous level of detail up to this growth in narratives.
+HOLD_MAX_GROWTH = 1.5
 _VERSIONED = (
     "weft",
     "numpy",
@@ -50,12 +53,14 @@ class AnalysisParams:
     n_themes: int | None = None
     seed: int = 0
     include_low_content: bool = False
+    keep_level: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
             "n_themes": self.n_themes,
             "seed": self.seed,
             "include_low_content": self.include_low_content,
+            "keep_level": self.keep_level,
         }
 
 
@@ -139,6 +144,29 @@ class _Previous:
     analysis_id: int
     centroids: dict[int, dict[str, np.ndarray]]
     members: dict[int, dict[str, set[int]]]
+    narrative_count: int = 0
+    resolution: float | None = None
+    #: narratives of the analysis that chose ``resolution`` (it may have been held since)
+    chosen_at: int = 0
+
+
+def held_resolution(previous: _Previous | None, n: int, params: AnalysisParams) -> float | None:
+    """The previous analysis's level of detail, when this one should keep it.
+
+    Re-choosing the merge resolution on slightly more data can move many theme boundaries at
+    once; holding it keeps themes comparable. It is held when the previous analysis chose it
+    (more than ``AUTO_FIXED_MAX_N`` narratives, no ``n_themes``), this one has at most
+    ``HOLD_MAX_GROWTH`` times as many narratives as the analysis that chose it (so a growing
+    project gets a fresh choice at each half again) and no ``n_themes`` either, and the
+    request did not ask for a fresh choice.
+    """
+    if previous is None or previous.resolution is None or params.n_themes is not None:
+        return None
+    if not params.keep_level or previous.chosen_at <= AUTO_FIXED_MAX_N:
+        return None
+    if n > HOLD_MAX_GROWTH * previous.chosen_at:
+        return None
+    return previous.resolution
 
 
 def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | None:
@@ -165,7 +193,20 @@ def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | N
             if owner is not None and owner in key_of:
                 level, key = key_of[owner]
                 members[level][key].add(narrative_id)
-    return _Previous(analysis.id, centroids, members)
+    used = dict(analysis.parameters.get("used") or {})  # type: ignore[call-overload]
+    requested = dict(analysis.parameters.get("requested") or {})  # type: ignore[call-overload]
+    resolution = used.get("resolution_used") if requested.get("n_themes") is None else None
+    # the count it clustered, before any narratives were placed into it incrementally
+    count = analysis.narrative_count - analysis.incremental_count
+    chosen_at = used.get("resolution_chosen_at", count)
+    return _Previous(
+        analysis.id,
+        centroids,
+        members,
+        count,
+        float(resolution) if isinstance(resolution, int | float) else None,
+        int(chosen_at) if isinstance(chosen_at, int) else count,
+    )
 
 
 def _match(
@@ -235,6 +276,7 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
             n_themes=requested.get("n_themes"),
             seed=analysis.seed,
             include_low_content=bool(requested.get("include_low_content")),
+            keep_level=bool(requested.get("keep_level", True)),
         )
         project_id = analysis.project_id
         query = select(Narrative.id, Narrative.text, Narrative.text_hash).where(
@@ -262,7 +304,19 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
     )
 
     clustered_at = time.perf_counter()
-    result = find_themes(texts, X, n_themes=params.n_themes, random_state=params.seed)
+    resolution = held_resolution(previous, len(rows), params)
+    result = find_themes(
+        texts,
+        X,
+        n_themes=params.n_themes,
+        random_state=params.seed,
+        clusterer_params={"resolution": resolution} if resolution is not None else None,
+    )
+    if resolution is not None and previous is not None:
+        result.parameters["resolution_held_from"] = previous.analysis_id
+        result.parameters["resolution_chosen_at"] = previous.chosen_at
+    else:
+        result.parameters["resolution_chosen_at"] = len(rows)
     timings["cluster_seconds"] = time.perf_counter() - clustered_at
     timings.update({f"pipeline_{k}_seconds": v for k, v in result.timings.items()})
     ctx.progress(done + 1)

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from app.services import analyses as analysis_service
 from pipelines.embed import FloatMatrix, SentenceTransformerEmbedder
 from tests.app.test_themes import TOPICS, TopicEmbedder, analyse, corpus, topic_of
 from tests.conftest import ProjectHandle, auth, make_project, wait_for_job
@@ -360,3 +361,24 @@ class TestIncremental:
             big = self.post_more(project, NEW_TOPIC)
             assert big["incremental"]["reanalysis_due"] is True
             assert big["analysis_id"] != first["analysis_id"]
+
+
+class TestHeldLevel:
+    def previous(self, chosen_at: int, resolution: float | None = 0.6) -> Any:
+        return analysis_service._Previous(1, {}, {}, chosen_at, resolution, chosen_at)
+
+    def test_kept_while_the_project_grows_by_at_most_half(self) -> None:
+        params = analysis_service.AnalysisParams()
+        assert analysis_service.held_resolution(self.previous(2000), 2900, params) == 0.6
+        assert analysis_service.held_resolution(self.previous(2000), 3100, params) is None
+
+    def test_chosen_afresh_when_asked_or_not_chosen_before(self) -> None:
+        fresh = analysis_service.AnalysisParams(keep_level=False)
+        told = analysis_service.AnalysisParams(n_themes=5)
+        default = analysis_service.AnalysisParams()
+        assert analysis_service.held_resolution(self.previous(2000), 2100, fresh) is None
+        assert analysis_service.held_resolution(self.previous(2000), 2100, told) is None
+        # small analyses merge at the standard resolution without choosing one
+        assert analysis_service.held_resolution(self.previous(800), 900, default) is None
+        assert analysis_service.held_resolution(self.previous(2000, None), 2100, default) is None
+        assert analysis_service.held_resolution(None, 2100, default) is None

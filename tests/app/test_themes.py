@@ -123,6 +123,7 @@ class TestAnalysisJob:
             "n_themes": None,
             "seed": 3,
             "include_low_content": False,
+            "keep_level": True,
         }
         assert analysis["parameters"]["used"]["min_theme_size_used"] >= 3
         assert {"numpy", "scikit-learn", "hdbscan"} <= set(analysis["versions"])
