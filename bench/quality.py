@@ -462,7 +462,9 @@ STABLE_MIN_SIZE = 20
 def part_stability(args: argparse.Namespace, names: list[str], out: Path) -> None:
     from sklearn.metrics import adjusted_rand_score
 
+    from app.services.analyses import HOLD_MAX_GROWTH
     from pipelines.themes import find_themes, match_themes
+    from pipelines.themes.cluster import AUTO_FIXED_MAX_N
 
     meta = _meta(args)
     rows: list[dict[str, Any]] = []
@@ -475,11 +477,15 @@ def part_stability(args: argparse.Namespace, names: list[str], out: Path) -> Non
         first = find_themes(
             [data.texts[i] for i in part], X[part], random_state=args.seed, with_map=False
         )
-        params = (
-            {"resolution": first.parameters["resolution_used"]}
-            if args.hold_level and first.parameters.get("resolution_used") is not None
-            else None
+        # As the service does (app.services.analyses.held_resolution): the second analysis
+        # keeps the merge resolution the first chose, unless --fresh-level.
+        held = (
+            not args.fresh_level
+            and first.parameters.get("resolution_used") is not None
+            and part.size > AUTO_FIXED_MAX_N
+            and n <= HOLD_MAX_GROWTH * part.size
         )
+        params = {"resolution": first.parameters["resolution_used"]} if held else None
         full = find_themes(
             data.texts, X, random_state=args.seed, with_map=False, clusterer_params=params
         )
@@ -653,9 +659,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="small: run the QMSum meetings with the samples (default), skip them, or only them",
     )
     parser.add_argument(
-        "--hold-level",
+        "--fresh-level",
         action="store_true",
-        help="stability: the second run merges at the resolution the first one chose",
+        help="stability: the second run chooses its merge resolution afresh instead of "
+        "keeping the first one's, as the service does by default",
     )
     parser.add_argument("--out", default=None, help="JSON results file")
     args = parser.parse_args(argv)

@@ -157,6 +157,10 @@ def _davies_bouldin(points: FloatArray, labels: IntArray) -> float:
     return float(davies_bouldin_score(points, labels))
 
 
+#: With ``resolution="auto"``, a partition whose largest theme holds more than this share of
+#: the dense narratives is not chosen (patient feedback merged into one theme of 75% at the
+#: coarsest resolution, which Davies-Bouldin preferred).
+AUTO_MAX_THEME_SHARE = 0.5
 #: Resolutions tried when ``resolution="auto"``: coarse (0.25) to the standard modularity (1.0).
 AUTO_RESOLUTIONS = tuple(round(1.0 - 0.05 * i, 2) for i in range(16))
 
@@ -556,7 +560,13 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             if key in seen:
                 continue
             seen.add(key)
-            index = _davies_bouldin(reduced[core], parent[seeds[core]])
+            groups = parent[seeds[core]]
+            # A partition with one theme holding most of the narratives is a catch-all, not
+            # a compact theme, however well it scores; the finest partition stays eligible.
+            largest = np.bincount(groups).max() / max(groups.size, 1)
+            if largest > AUTO_MAX_THEME_SHARE and gamma != AUTO_RESOLUTIONS[0]:
+                continue
+            index = _davies_bouldin(reduced[core], groups)
             if best is None or index < best[0]:
                 best = (index, gamma, parent)
         if best is None or not np.isfinite(best[0]):

@@ -114,3 +114,17 @@ def test_bad_parameters_raise() -> None:
         ThemeClusterer(n_themes=0).fit(X)
     with pytest.raises(ValueError):
         ThemeClusterer(min_theme_size=0).fit(X)
+
+
+def test_auto_resolution_never_picks_a_catch_all_theme(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.themes import cluster
+
+    # Six sub-themes, weakly linked: the coarse resolutions merge them all into one theme.
+    weights = np.full((6, 6), 0.08) + np.eye(6)
+    seeds = np.repeat(np.arange(6), 200)
+    reduced = np.random.default_rng(0).normal(size=(seeds.size, 5))
+    # A criterion that always prefers fewer themes would choose the single catch-all.
+    monkeypatch.setattr(cluster, "_davies_bouldin", lambda _, labels: float(np.unique(labels).size))
+    parent, gamma = ThemeClusterer()._merge(weights, None, reduced, seeds)
+    assert np.unique(parent).size == 6
+    assert gamma >= 0.35
