@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
@@ -29,7 +29,10 @@ def read_trends(
     theme: Annotated[
         list[str], Query(description="Theme keys to report, repeatable; all by default")
     ] = [],  # noqa: B006
-    level: Annotated[int, Query(ge=0, le=10, description="Theme level; 0 = top-level")] = 0,
+    level: Annotated[
+        Literal["top", "leaf"],
+        Query(description="top: top-level themes; leaf: sub-themes and childless themes"),
+    ] = "top",
     alpha: Annotated[
         float, Query(gt=0, lt=0.5, description="False-discovery rate of every flag")
     ] = 0.05,

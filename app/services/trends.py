@@ -102,7 +102,7 @@ class TrendQuery:
     by: list[Dimension]
     flt: NarrativeFilter = field(default_factory=NarrativeFilter)
     themes: list[str] = field(default_factory=list)
-    level: int = 0
+    level: Literal["top", "leaf"] = "top"
     alpha: float = 0.05
     window: int = 8
     baseline: int = 3
@@ -164,7 +164,13 @@ def _aggregate(
     # or a narrative column to group by, the narratives table need not be read at all.
     needs_narrative = _is_filtered(query.flt) or any(d.kind != "attribute" for d in query.by)
     narrative_id = Narrative.id if needs_narrative else ThemeAssignment.narrative_id
-    stmt = select(ThemeAssignment.theme_id).where(ThemeAssignment.analysis_id == analysis.id)
+    # Leaf level: the sub-theme where the theme has them, else the theme itself.
+    theme_column = (
+        ThemeAssignment.theme_id
+        if query.level == "top"
+        else func.coalesce(ThemeAssignment.subtheme_id, ThemeAssignment.theme_id)
+    )
+    stmt = select(theme_column).where(ThemeAssignment.analysis_id == analysis.id)
     if needs_narrative:
         stmt = stmt.join(Narrative, Narrative.id == ThemeAssignment.narrative_id)
         where = filtered(project, query.flt).whereclause
@@ -182,7 +188,7 @@ def _aggregate(
             columns.append(Narrative.session_id)
         else:
             columns.append(_period_column(_dialect(session), dim.period))
-    stmt = stmt.add_columns(*columns, func.count()).group_by(ThemeAssignment.theme_id, *columns)
+    stmt = stmt.add_columns(*columns, func.count()).group_by(theme_column, *columns)
 
     counts: dict[tuple[int | None, tuple[str, ...]], int] = defaultdict(int)
     totals: dict[tuple[str, ...], int] = defaultdict(int)
@@ -259,14 +265,24 @@ def _dimension_values(
 
 
 def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[Theme]:
-    stmt = select(Theme).where(Theme.analysis_id == analysis.id, Theme.level == query.level)
+    """The themes of the level: top-level ones, or sub-themes and childless top-level ones."""
+    stmt = select(Theme).where(Theme.analysis_id == analysis.id)
+    if query.level == "top":
+        stmt = stmt.where(Theme.level == 0)
+    else:
+        divided = (
+            select(Theme.parent_id)
+            .where(Theme.analysis_id == analysis.id, Theme.parent_id.is_not(None))
+            .scalar_subquery()
+        )
+        stmt = stmt.where((Theme.level == 1) | Theme.id.not_in(divided))
     if query.themes:
         stmt = stmt.where(Theme.key.in_(query.themes))
     themes = list(session.scalars(stmt))
     missing = sorted(set(query.themes) - {t.key for t in themes})
     if missing:
         raise NotFound(
-            f"theme {', '.join(map(repr, missing))} is not a level-{query.level} theme of the "
+            f"theme {', '.join(map(repr, missing))} is not a {query.level}-level theme of the "
             "latest analysis"
         )
     return themes

@@ -145,6 +145,13 @@ class TestHierarchy:
         for theme in half["themes"]:
             assert theme["share"] == pytest.approx(theme["size"] / 200)
 
+    def test_trends_count_subthemes_at_leaf_level(self, nested: ProjectHandle) -> None:
+        listed = nested.get("/themes", level="leaf", limit=500).json()["themes"]
+        body = nested.get("/trends", by="attribute:half", level="leaf").json()
+        counts = {t["key"]: t["count"] for t in body["themes"]}
+        assert counts == {t["key"]: t["size"] for t in listed}
+        assert any(t["level"] == 1 for t in body["themes"])
+
     def test_unknown_level_is_422(self, nested: ProjectHandle) -> None:
         response = nested.get("/themes", level="middle")
         assert response.status_code == 422

@@ -329,10 +329,17 @@ class TestTrendFilters:
         assert only["cells"] == everything["cells"]
         assert only["themes"][0]["trends"][0]["status"] == "rising"
 
-    def test_level_without_themes(self, seeded: tuple[ProjectHandle, dict[str, str]]) -> None:
+    def test_leaf_level_without_subthemes_is_the_top_level(
+        self, seeded: tuple[ProjectHandle, dict[str, str]]
+    ) -> None:
         project, _ = seeded
-        body = trends(project, "period:month", level=1)
-        assert body["themes"] == [] and len(body["cells"]) == 6
+        top = trends(project, "period:month")
+        leaf = trends(project, "period:month", level="leaf")
+        assert leaf["themes"] == top["themes"] and leaf["cells"] == top["cells"]
+
+    def test_unknown_level_is_422(self, seeded: tuple[ProjectHandle, dict[str, str]]) -> None:
+        project, _ = seeded
+        assert project.get("/trends", by="period:month", level="1").status_code == 422
 
     def test_unknown_theme_is_404(self, seeded: tuple[ProjectHandle, dict[str, str]]) -> None:
         project, _ = seeded
