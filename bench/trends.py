@@ -247,9 +247,14 @@ class Project:
         answer: dict[str, Any] = response.json()
         return answer
 
-    def assignments(self) -> dict[str, str | None]:
-        """Theme key of every narrative, by external id."""
+    def assignments(self, level: str = "top") -> dict[str, str | None]:
+        """Theme key of every narrative, by external id (at ``leaf`` level, its sub-theme's
+        where its theme has sub-themes)."""
         body = self.get("/assignments")
+        if level == "leaf":
+            return {
+                a["external_id"]: a["subtheme_key"] or a["theme_key"] for a in body["assignments"]
+            }
         return {a["external_id"]: a["theme_key"] for a in body["assignments"]}
 
 
@@ -284,8 +289,10 @@ def map_themes(data: Comments, assigned: dict[str, str | None]) -> dict[str, str
     return {key: counts.most_common(1)[0][0] for key, counts in carried.items() if counts}
 
 
-def prevalence(data: Comments, project: Project, mapping: dict[str, str]) -> dict[str, Any]:
-    body = project.get("/trends", by="attribute:trust")
+def prevalence(
+    data: Comments, project: Project, mapping: dict[str, str], level: str = "top"
+) -> dict[str, Any]:
+    body = project.get("/trends", by="attribute:trust", level=level)
     column = {cell["key"][0]: j for j, cell in enumerate(body["cells"])}
     weft_diff: dict[str, float] = {}
     for theme in body["themes"]:
@@ -609,6 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "prevalence" in sections:
             out["prevalence"] = prevalence(data, base, map_themes(data, assigned))
             report_prevalence("default", out["prevalence"])
+            # the same analysis read at the finer level: sub-themes where themes have them
+            leaf = prevalence(data, base, map_themes(data, base.assignments("leaf")), "leaf")
+            out["prevalence_leaf"] = {"level": "leaf", **leaf}
+            report_prevalence("default, level=leaf", leaf)
             # as bench.quality does, Weft told the number of gold themes it is scored against
             k = out["prevalence"]["gold_themes"]
             assert args.limit is not None or k == GOLD_K

@@ -391,7 +391,8 @@ def contrast_keywords(
         words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
         counts[0 if is_a else 1].update(set(words))
     vocab = sorted(set(counts[0]) | set(counts[1]))
-    if not vocab:
+    if len(vocab) < 2:
+        # the log-odds of a word are taken against the rest of the vocabulary: none here
         return [], []
     a = np.array([counts[0][w] for w in vocab], dtype=float)
     b = np.array([counts[1][w] for w in vocab], dtype=float)
