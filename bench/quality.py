@@ -218,10 +218,13 @@ def _safe_bertopic(texts: Sequence[str], X: FloatMatrix) -> tuple[IntArray, str]
         return np.full(len(texts), -1, dtype=np.int64), f"{type(exc).__name__}: {exc}"[:200]
 
 
-def _weft_labels(texts: Sequence[str], X: FloatMatrix, seed: int) -> IntArray:
+def _weft_labels(
+    texts: Sequence[str], X: FloatMatrix, seed: int, resolution: float | None = None
+) -> IntArray:
     from pipelines.themes import find_themes
 
-    return find_themes(texts, X, random_state=seed, with_map=False).labels
+    params = {"resolution": resolution} if resolution is not None else None
+    return find_themes(texts, X, random_state=seed, with_map=False, clusterer_params=params).labels
 
 
 def part_small(args: argparse.Namespace, out: Path) -> None:
@@ -238,7 +241,7 @@ def part_small(args: argparse.Namespace, out: Path) -> None:
                 idx = np.sort(rng.choice(len(data), n, replace=False))
                 texts = [data.texts[i] for i in idx]
                 truth = data.labels[idx]
-                weft = _weft_labels(texts, X[idx], args.seed)
+                weft = _weft_labels(texts, X[idx], args.seed, args.resolution)
                 row: dict[str, Any] = {
                     "set": name,
                     "n": n,
@@ -277,7 +280,7 @@ def part_small(args: argparse.Namespace, out: Path) -> None:
         texts = [qm.texts[i] for i in idx]
         truth = qm.labels[idx]
         scored = ~none[truth]
-        weft = _weft_labels(texts, Xq[idx], args.seed)
+        weft = _weft_labels(texts, Xq[idx], args.seed, args.resolution)
         row = {
             "meeting": meeting,
             "n": int(idx.size),
@@ -632,7 +635,66 @@ def part_speed(args: argparse.Namespace, out: Path) -> None:
     _write(out, meta, report)
 
 
-PARTS = ("large", "small", "novel", "stability", "speed")
+# --- part: incremental (through the service) ---------------------------------------------------
+
+INCREMENTAL_SESSIONS = 3
+INCREMENTAL_SESSION_N = 200
+
+
+def part_incremental(args: argparse.Namespace, out: Path) -> None:
+    """A 20,000-narrative project on SQLite, analysed; then sessions of 200 posted one by one.
+
+    Timed: the placement step inside the embedding job (``incremental.seconds``: reading the
+    analysis and the vectors, ``assign_incremental``, writing), and the wall time from the POST
+    until the job is done (with embeddings served from the bench cache, so it is the service's
+    own overhead plus the placement)."""
+    import tempfile
+
+    from bench.trends import CachedEmbedder, Service
+
+    meta = _meta(args)
+    data = load_set("stackoverflow", args.data)
+    _embeddings(data)  # fill the cache the service's embedder reads
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(data))
+    held = INCREMENTAL_SESSIONS * INCREMENTAL_SESSION_N
+    reference, sessions = order[held:], order[:held].reshape(INCREMENTAL_SESSIONS, -1)
+
+    def items(rows: Any) -> list[dict[str, Any]]:
+        return [{"text": data.texts[i], "external_id": f"so-{i}"} for i in rows]
+
+    report: dict[str, Any] = {"reference_n": int(reference.size), "sessions": []}
+    embedder = CachedEmbedder(data.texts, set_name=data.name)
+    with (
+        tempfile.TemporaryDirectory(prefix="weft-bench-inc-") as tmp,
+        Service(Path(tmp), embedder) as service,
+    ):
+        project = service.project("incremental", items(reference))
+        report["analysis_s"] = round(project.analysis_seconds, 1)
+        print(f"# analysed {reference.size} in {report['analysis_s']} s", flush=True)
+        for rows in sessions:
+            t0 = time.perf_counter()
+            answer = project.post("/narratives", {"narratives": items(rows)})
+            job = service.wait(project.key, answer["job"]["id"])
+            wall = time.perf_counter() - t0
+            placed = job["result"]["incremental"]
+            row = {
+                "placed": placed["placed"],
+                "unassigned": placed["unassigned"],
+                "emerging": len(placed["emerging"]),
+                "placement_s": placed["seconds"],
+                "post_to_done_s": round(wall, 2),
+                "reanalysis_due": placed["reanalysis_due"],
+            }
+            report["sessions"].append(row)
+            print(json.dumps(row), flush=True)
+            _write(out, meta, report)
+        # the sessions were placed, not re-clustered: still the one analysis
+        report["analyses_run"] = len(project.get("/analyses"))
+    _write(out, meta, report)
+
+
+PARTS = ("large", "small", "novel", "stability", "speed", "incremental")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -659,6 +721,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="small: run the QMSum meetings with the samples (default), skip them, or only them",
     )
     parser.add_argument(
+        "--resolution",
+        type=float,
+        default=None,
+        help="small: merge at this modularity resolution instead of the default (an experiment)",
+    )
+    parser.add_argument(
         "--fresh-level",
         action="store_true",
         help="stability: the second run chooses its merge resolution afresh instead of "
@@ -681,8 +749,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         part_novel(args, out)
     elif args.part == "stability":
         part_stability(args, names, out)
-    else:
+    elif args.part == "speed":
         part_speed(args, out)
+    else:
+        part_incremental(args, out)
     print(f"# written {out}", flush=True)
     return 0
 

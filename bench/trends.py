@@ -122,10 +122,8 @@ class CachedEmbedder:
     """The real model's vectors for the data set's texts, from the bench cache; the model is
     only loaded for a text the cache lacks."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        data = LabelledSet(
-            "nhs_patient_experience_v6", list(texts), np.zeros(len(texts), np.int64), []
-        )
+    def __init__(self, texts: Sequence[str], set_name: str = "nhs_patient_experience_v6") -> None:
+        data = LabelledSet(set_name, list(texts), np.zeros(len(texts), np.int64), [])
         self._loaded: Any = None
         self.misses = 0
         vectors = cached_embeddings(data, self._model, DEFAULT_MODEL_NAME)

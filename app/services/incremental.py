@@ -10,6 +10,7 @@ analysis is due.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ class Placement:
     unassigned: int
     emerging: list[str]
     advice: ReanalysisAdvice
+    seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class Placement:
             "emerging": self.emerging,
             "reanalysis_due": self.advice.due,
             "reanalysis_reason": self.advice.reason,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -78,7 +81,11 @@ def place_new(ctx: JobContext, project_id: str) -> Placement | None:
         if found is None or found.model_name != model:
             return None
         analysis = session.get_one(Analysis, found.id, with_for_update=True)
-        return _place(session, project_id, analysis, model)
+        started = time.perf_counter()
+        placement = _place(session, project_id, analysis, model)
+        session.flush()
+        placement.seconds = time.perf_counter() - started
+        return placement
 
 
 def _nearest(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
