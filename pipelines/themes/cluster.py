@@ -20,8 +20,8 @@ SMALL_N = 64
 #: Below this many narratives a theme may be as small as two.
 SMALL_SESSION_N = 50
 #: Up to this many narratives ``resolution="auto"`` merges at the standard resolution 1.0:
-#: choosing by Davies-Bouldin over-merged samples of 120-500 short texts (10-15 NMI points
-#: lower on stackoverflow and tweet89 samples).
+#: choosing by the Davies-Bouldin index (the criterion before the silhouette) over-merged
+#: samples of 120-500 short texts (10-15 NMI points lower on stackoverflow and tweet89 samples).
 AUTO_FIXED_MAX_N = 1000
 #: Up to this many narratives neighbours are found exactly (blocked dot products); above it
 #: by nearest-neighbour descent, which is faster at that size and nearly as accurate.
@@ -147,19 +147,29 @@ def _greedy_modularity(weights: FloatArray, resolution: float, target: int | Non
     return merged.astype(np.int64)
 
 
-def _davies_bouldin(points: FloatArray, labels: IntArray) -> float:
-    """Davies-Bouldin index (lower is better); ``inf`` for fewer than two groups."""
-    groups = np.unique(labels)
-    if groups.size < 2:
-        return float("inf")
-    from sklearn.metrics import davies_bouldin_score
+#: Narratives whose silhouette scores a candidate partition (a seeded sample above this).
+SILHOUETTE_SAMPLE = 4000
 
-    return float(davies_bouldin_score(points, labels))
+
+def _spread(points: FloatArray, labels: IntArray, random_state: int) -> float:
+    """Minus the mean silhouette of a seeded sample (lower is better: compact, separated
+    themes); ``inf`` for fewer than two groups."""
+    if np.unique(labels).size < 2:
+        return float("inf")
+    from sklearn.metrics import silhouette_score
+
+    if labels.size > SILHOUETTE_SAMPLE:
+        rng = np.random.default_rng(random_state)
+        pick = np.sort(rng.choice(labels.size, SILHOUETTE_SAMPLE, replace=False))
+        points, labels = points[pick], labels[pick]
+        if np.unique(labels).size < 2:
+            return float("inf")
+    return -float(silhouette_score(points, labels))
 
 
 #: With ``resolution="auto"``, a partition whose largest theme holds more than this share of
 #: the dense narratives is not chosen (patient feedback merged into one theme of 75% at the
-#: coarsest resolution, which Davies-Bouldin preferred).
+#: coarsest resolution).
 AUTO_MAX_THEME_SHARE = 0.5
 #: Resolutions tried when ``resolution="auto"``: coarse (0.25) to the standard modularity (1.0).
 AUTO_RESOLUTIONS = tuple(round(1.0 - 0.05 * i, 2) for i in range(16))
@@ -261,10 +271,11 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     resolution : float or "auto", default="auto"
         Modularity resolution for merging sub-themes: lower merges more, higher keeps more
         themes apart. ``"auto"`` tries resolutions from 1.0 down to 0.25 and keeps the
-        partition with the lowest Davies-Bouldin index of the dense sub-theme members in the
-        clustered space, so coarse data get a few broad themes and finely structured data
-        many; up to 1,000 narratives ``"auto"`` means 1.0. Ignored when ``n_themes`` is
-        given (sub-themes are merged at resolution 1).
+        partition whose dense sub-theme members have the highest mean silhouette in the
+        clustered space (on a seeded sample), so coarse data get a few broad themes and
+        finely structured data many, never one catch-all theme; up to 1,000 narratives
+        ``"auto"`` means 1.0. Ignored when ``n_themes`` is given (sub-themes are merged at
+        resolution 1).
     min_agreement : float, default=0.4
         Share of its graph neighbourhood (by edge weight) that must lie in a theme for a
         narrative HDBSCAN left out to be attached to that theme. Without ``n_themes`` every
@@ -550,7 +561,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if seeds.size <= AUTO_FIXED_MAX_N:
             return _greedy_modularity(weights, 1.0, None), 1.0
         # Among the partitions modularity gives at a range of resolutions, keep the one whose
-        # themes are most compact and separated in the clustered space (Davies-Bouldin).
+        # themes are most compact and separated in the clustered space (mean silhouette).
         core = np.flatnonzero(seeds >= 0)
         best: tuple[float, float, IntArray] | None = None
         seen: set[bytes] = set()
@@ -566,7 +577,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             largest = np.bincount(groups).max() / max(groups.size, 1)
             if largest > AUTO_MAX_THEME_SHARE and gamma != AUTO_RESOLUTIONS[0]:
                 continue
-            index = _davies_bouldin(reduced[core], groups)
+            index = _spread(reduced[core], groups, self.random_state)
             if best is None or index < best[0]:
                 best = (index, gamma, parent)
         if best is None or not np.isfinite(best[0]):

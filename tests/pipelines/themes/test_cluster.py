@@ -124,7 +124,7 @@ def test_auto_resolution_never_picks_a_catch_all_theme(monkeypatch: pytest.Monke
     seeds = np.repeat(np.arange(6), 200)
     reduced = np.random.default_rng(0).normal(size=(seeds.size, 5))
     # A criterion that always prefers fewer themes would choose the single catch-all.
-    monkeypatch.setattr(cluster, "_davies_bouldin", lambda _, labels: float(np.unique(labels).size))
+    monkeypatch.setattr(cluster, "_spread", lambda _, labels, __: float(np.unique(labels).size))
     parent, gamma = ThemeClusterer()._merge(weights, None, reduced, seeds)
     assert np.unique(parent).size == 6
     assert gamma >= 0.35
