@@ -148,7 +148,7 @@ def _greedy_modularity(weights: FloatArray, resolution: float, target: int | Non
 
 
 #: Narratives whose silhouette scores a candidate partition (a seeded sample above this).
-SILHOUETTE_SAMPLE = 4000
+SILHOUETTE_SAMPLE = 2000
 
 
 def _spread(points: FloatArray, labels: IntArray, random_state: int) -> float:
