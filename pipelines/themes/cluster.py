@@ -28,8 +28,9 @@ AUTO_FIXED_MAX_N = 1000
 EXACT_KNN_N = 25_000
 #: Above ``EXACT_KNN_N`` narratives the projection starts from PCA rather than a spectral
 #: layout and runs at most this many epochs: on large inputs the spectral start and the
-#: epochs dominate the run time, and the clustering needs only the coarse shape.
-LARGE_N_EPOCHS = 80
+#: epochs dominate the run time, and the clustering needs only the coarse shape (on the five
+#: labelled sets pooled, 55,895 texts, 60 epochs gave NMI/ARI 70.8/39.1 against 70.3/38.4 at 80).
+LARGE_N_EPOCHS = 60
 
 
 def adaptive_min_theme_size(n: int) -> int:
