@@ -99,6 +99,8 @@ def test_axis_positions_and_planted_polarised_theme() -> None:
     )
     polarised = {s.themes[0]: s for s in signals if s.kind == "axis_polarised"}
     assert polarised[0].flagged and not polarised[1].flagged
+
+
 def test_contrast_keywords_with_a_one_word_vocabulary_is_empty() -> None:
     import warnings
 
