@@ -458,7 +458,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         graph = view.graph
         self.graph_ = graph
         self.embedding_ = view.reduced
-        seeds, seed_prob = self._seeds(view.reduced, min_size, leaf=False)
+        # A short chat (under SMALL_SESSION_N) takes HDBSCAN's finest clusters: the
+        # excess-of-mass choice tends to keep one broad group of a few dozen messages.
+        seeds, seed_prob = self._seeds(view.reduced, min_size, leaf=n < SMALL_SESSION_N)
         target = None if self.n_themes is None else min(int(self.n_themes), n)
         n_seeds = int(seeds.max()) + 1
         if target is not None and n_seeds < target:

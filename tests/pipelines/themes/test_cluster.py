@@ -128,3 +128,19 @@ def test_auto_resolution_never_picks_a_catch_all_theme(monkeypatch: pytest.Monke
     parent, gamma = ThemeClusterer()._merge(weights, None, reduced, seeds)
     assert np.unique(parent).size == 6
     assert gamma >= 0.35
+
+
+def test_short_chat_keeps_its_small_groups_apart() -> None:
+    # 28 messages in four groups of seven around one broad topic: a short session's themes.
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=16)
+    base /= np.linalg.norm(base)
+    rows, truth = [], []
+    for group in range(4):
+        centre = base + 0.5 * rng.normal(size=16) / 4.0
+        for _ in range(7):
+            rows.append(centre + 0.1 * rng.normal(size=16))
+            truth.append(group)
+    model = ThemeClusterer(random_state=0).fit(np.asarray(rows))
+    assert model.n_themes_ == 4
+    assert adjusted_rand_score(truth, model.labels_) > 0.8
