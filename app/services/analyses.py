@@ -339,7 +339,7 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
     return {"analysis_id": analysis_id, **summary}
 
 
-def _theme_row(
+def theme_row(
     analysis_id: int,
     key: str,
     level: int,
@@ -349,6 +349,7 @@ def _theme_row(
     n: int,
     xy: tuple[float, float],
 ) -> Theme:
+    """A theme row from a description (its ``exemplars`` index into ``ids``) out of ``n``."""
     return Theme(
         analysis_id=analysis_id,
         key=key,
@@ -450,7 +451,7 @@ def _store(
         theme_ids: list[int] = []
         for index, theme in enumerate(top):
             xy = (float(result.theme_coords[index, 0]), float(result.theme_coords[index, 1]))
-            record = _theme_row(analysis_id, top_keys[index], 0, theme, ids, theme.size, n, xy)
+            record = theme_row(analysis_id, top_keys[index], 0, theme, ids, theme.size, n, xy)
             session.add(record)
             session.flush()
             theme_ids.append(record.id)
@@ -458,7 +459,7 @@ def _store(
         for sub, key, members in zip(subs, sub_keys, sub_members, strict=True):
             inside = leaves == sub.subtheme
             xy = (float(result.coords[inside, 0].mean()), float(result.coords[inside, 1].mean()))
-            record = _theme_row(analysis_id, key, 1, sub, ids, len(members), n, xy)
+            record = theme_row(analysis_id, key, 1, sub, ids, len(members), n, xy)
             record.parent_id = theme_ids[sub.parent]
             session.add(record)
             session.flush()

@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.jobs.context import JobContext
-from app.services.analyses import latest, new_key
+from app.services.analyses import latest, new_key, theme_row
 from app.services.embeddings import load_vectors
 from models import Analysis, Embedding, Narrative, Project, Theme, ThemeAssignment, ThemeMembership
 from pipelines.themes.incremental import ReanalysisAdvice, assign_incremental, reanalysis_due
@@ -183,39 +183,22 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
         members = result.labels == description.theme
         key = new_key(project_id, new_ids[description.exemplars[0]], taken)
         taken.add(key)
-        record = Theme(
-            analysis_id=analysis.id,
-            key=key,
-            level=0,
-            label=description.label,
-            keywords=[[term, round(float(w), 6)] for term, w in description.keywords],
-            exemplars=[new_ids[i] for i in description.exemplars],
-            size=0,
-            share=0.0,
-            centroid=np.asarray(description.centroid, dtype="<f4").tobytes(),
-            x=float(xs[members].mean()),
-            y=float(ys[members].mean()),
-            flags=[EMERGING],
-        )
+        # size and share are recounted with the rest below
+        xy = (float(xs[members].mean()), float(ys[members].mean()))
+        record = theme_row(analysis.id, key, 0, description, new_ids, 0, total, xy)
+        record.flags = [EMERGING]
         session.add(record)
         session.flush()
         theme_ids.append(record.id)
         emerging_keys.append(key)
 
-    children: dict[int, list[Theme]] = defaultdict(list)
-    for t in themes:
-        if t.level == 1 and t.parent_id is not None and t.centroid:
-            children[t.parent_id].append(t)
+    subtheme_of = _nearest_subthemes(themes, result.labels, theme_ids, new_x)
     rows: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
     for i, narrative_id in enumerate(new_ids):
         label = int(result.labels[i])
         theme_id = theme_ids[label] if label >= 0 else None
-        subtheme_id = None
-        if theme_id is not None and children.get(theme_id):
-            kids = children[theme_id]
-            sims = [float(new_x[i] @ np.frombuffer(k.centroid or b"", dtype="<f4")) for k in kids]
-            subtheme_id = kids[int(np.argmax(sims))].id
+        subtheme_id = subtheme_of.get(i)
         probability = float(result.probabilities[i])
         rows.append(
             {
@@ -249,6 +232,27 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
     return Placement(
         analysis.id, len(new_rows), int(result.n_unassigned), emerging_keys, advice(analysis)
     )
+
+
+def _nearest_subthemes(
+    themes: list[Theme], labels: np.ndarray, theme_ids: list[int], new_x: np.ndarray
+) -> dict[int, int]:
+    """New narrative index -> the sub-theme of its theme with the nearest centroid, for the
+    narratives placed in a theme that has sub-themes."""
+    children: dict[int, list[Theme]] = defaultdict(list)
+    for t in themes:
+        if t.level == 1 and t.parent_id is not None and t.centroid:
+            children[t.parent_id].append(t)
+    out: dict[int, int] = {}
+    for label, theme_id in enumerate(theme_ids):
+        kids = children.get(theme_id)
+        rows = np.flatnonzero(labels == label)
+        if not kids or rows.size == 0:
+            continue
+        centroids = np.stack([np.frombuffer(k.centroid or b"", dtype="<f4") for k in kids])
+        nearest = np.argmax(new_x[rows] @ centroids.T, axis=1)
+        out.update({int(r): kids[int(j)].id for r, j in zip(rows, nearest, strict=True)})
+    return out
 
 
 def _recount(session: Session, analysis: Analysis, total: int) -> None:
