@@ -382,6 +382,13 @@ class NarrativeFilter:
     since: datetime | None = None
     until: datetime | None = None
 
+    @property
+    def active(self) -> bool:
+        """Whether any filter narrows the narratives."""
+        return bool(
+            self.attributes or self.source_id or self.session_id or self.since or self.until
+        )
+
 
 def filtered(project: Project, flt: NarrativeFilter) -> Select[Narrative]:
     """Narratives of the project that pass every filter."""

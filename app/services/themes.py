@@ -52,10 +52,6 @@ class ThemeListing:
     themes: list[ThemeCount]
 
 
-def _is_filtered(flt: NarrativeFilter) -> bool:
-    return bool(flt.attributes or flt.source_id or flt.session_id or flt.since or flt.until)
-
-
 def _count(
     session: Session,
     project: Project,
@@ -66,7 +62,7 @@ def _count(
 ) -> dict[int | None, int]:
     """Narratives per value of `column` (a theme id) within the filter, one GROUP BY."""
     stmt = select(column, func.count()).where(table.analysis_id == analysis.id)
-    if _is_filtered(flt):
+    if flt.active:
         members = filtered(project, flt).with_only_columns(Narrative.id).scalar_subquery()
         stmt = stmt.where(table.narrative_id.in_(members))
     return {k: int(v) for k, v in session.execute(stmt.group_by(column)).all()}
@@ -100,7 +96,7 @@ def list_themes(
     top = [t for t in themes if t.level == 0]
     chosen = top if level == "top" else [t for t in themes if t.level == 1 or t.id not in kids]
 
-    filtering = _is_filtered(flt)
+    filtering = flt.active
     if not filtering:
         total = analysis.narrative_count
         unclustered = total - sum(t.size for t in top)

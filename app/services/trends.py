@@ -148,10 +148,6 @@ class _Counts:
     unclustered: int
 
 
-def _is_filtered(flt: NarrativeFilter) -> bool:
-    return bool(flt.attributes or flt.source_id or flt.session_id or flt.since or flt.until)
-
-
 def _aggregate(
     session: Session, project: Project, analysis: Analysis, query: TrendQuery
 ) -> _Counts:
@@ -162,7 +158,7 @@ def _aggregate(
     """
     # The analysis holds exactly the project's narratives it clustered, so without a filter
     # or a narrative column to group by, the narratives table need not be read at all.
-    needs_narrative = _is_filtered(query.flt) or any(d.kind != "attribute" for d in query.by)
+    needs_narrative = query.flt.active or any(d.kind != "attribute" for d in query.by)
     narrative_id = Narrative.id if needs_narrative else ThemeAssignment.narrative_id
     # Leaf level: the sub-theme where the theme has them, else the theme itself.
     theme_column = (
