@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +62,7 @@ from sqlalchemy import Engine, bindparam, create_engine, update
 from app.config import Settings
 from app.main import create_app
 from bench.common import RESULTS_DIR, LabelledSet, cached_embeddings, data_dir
+from bench.quality import run_kmeans
 from models import Narrative
 from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix, normalize_text
 
@@ -277,7 +278,7 @@ def narrative_items(
 # --- figures --------------------------------------------------------------------------------
 
 
-def map_themes(data: Comments, assigned: dict[str, str | None]) -> dict[str, str]:
+def map_themes(data: Comments, assigned: Mapping[str, str | None]) -> dict[str, str]:
     """Weft theme key -> the gold theme most of its members carry."""
     carried: dict[str, Counter[str]] = {}
     for cid, gold in zip(data.ids, data.gold, strict=True):
@@ -299,6 +300,28 @@ def prevalence(
             continue
         a, b = (theme["cells"][column[t]]["share"] or 0.0 for t in TRUSTS)
         weft_diff[gold] = weft_diff.get(gold, 0.0) + a - b
+    return score_prevalence(data, weft_diff, mapping)
+
+
+def kmeans_prevalence(data: Comments, labels: np.ndarray) -> dict[str, Any]:
+    """The same figure for a k-means partition of the same embeddings (the anchor): each
+    cluster mapped the same way, its trust shares counted directly."""
+    assigned = {cid: str(label) for cid, label in zip(data.ids, labels, strict=True)}
+    mapping = map_themes(data, assigned)
+    trusts = np.array(data.trusts)
+    in_trust = [trusts == t for t in TRUSTS]
+    weft_diff: dict[str, float] = {}
+    for key, gold in mapping.items():
+        member = labels == int(key)
+        a, b = ((member & m).sum() / max(int(m.sum()), 1) for m in in_trust)
+        weft_diff[gold] = weft_diff.get(gold, 0.0) + float(a - b)
+    return score_prevalence(data, weft_diff, mapping)
+
+
+def score_prevalence(
+    data: Comments, weft_diff: dict[str, float], mapping: dict[str, str]
+) -> dict[str, Any]:
+    """Spearman between the gold trust differences and the ones read from the mapped themes."""
     size = Counter(g for gold in data.gold for g in gold)
     in_trust = {
         t: [g for g, tr in zip(data.gold, data.trusts, strict=True) if tr == t] for t in TRUSTS
@@ -321,6 +344,7 @@ def prevalence(
     mapped = [r for r in rows if r["mapped_themes"]]
     rho_mapped = spearmanr([r["gold_diff"] for r in mapped], [r["weft_diff"] for r in mapped])[0]
     return {
+        "themes": len(mapping),
         "gold_themes": len(rows),
         "gold_themes_mapped": len(mapped),
         "spearman": round(float(rho_all), 4),
@@ -364,6 +388,11 @@ def planted_choices(data: Comments, count: int, low: int = 80) -> list[tuple[str
     return best[:count]
 
 
+def largest_share(labels: np.ndarray) -> float:
+    """The share of the comments the commonest label holds."""
+    return round(Counter(labels.tolist()).most_common(1)[0][1] / len(labels), 4)
+
+
 def planted(
     data: Comments,
     service: Service,
@@ -372,7 +401,10 @@ def planted(
     n_themes: int | None = None,
     cap: int = 150,
     seed: int = 0,
+    anchors: dict[int, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
+    """``anchors``: k-means labels of every comment by k; for each, the largest share of the
+    moved comments one cluster holds is reported (the ceiling a partition that coarse gives)."""
     first, end = last_two_months(data.dates)
     until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
     span = (end - first).days
@@ -429,6 +461,9 @@ def planted(
                     "theme": top_theme[0],
                     "share": round(top_theme[1] / len(moved_ids), 4),
                 },
+                "kmeans_largest_share_of_moved": {
+                    str(k): largest_share(labels[moved]) for k, labels in (anchors or {}).items()
+                },
                 "timeline_reason": body["timelines"][timeline]["reason"],
                 "analysis_seconds": round(project.analysis_seconds, 1),
                 "met": best >= 0.7,
@@ -436,7 +471,8 @@ def planted(
         )
         print(
             f"planted (n_themes={n_themes}) {theme!r} in {stype!r}: best flagged theme "
-            f"holds {best:.0%} of {len(moved)} moved (union {union:.0%}); {len(flagged)} flagged",
+            f"holds {best:.0%} of {len(moved)} moved (union {union:.0%}); {len(flagged)} flagged; "
+            f"largest k-means cluster {results[-1]['kmeans_largest_share_of_moved']}",
             flush=True,
         )
     return results
@@ -556,6 +592,10 @@ def speed(project: Project, calls: int) -> list[dict[str, Any]]:
 #: "n_themes=k" runs, as bench.quality tells it the number of classes.
 GOLD_K = 31
 
+#: The coarse k-means anchor of the planted trend: three clusters of about two thousand
+#: comments each, the broadest partition that still separates anything.
+COARSE_K = 3
+
 SECTIONS = ("prevalence", "speed", "null", "planted", "large")
 
 
@@ -611,13 +651,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         assigned = base.assignments()
         out["meta"]["weft_themes"] = len(set(k for k in assigned.values() if k))
         out["meta"]["unclustered"] = sum(k is None for k in assigned.values())
+        # the anchor: k-means on the same embeddings, as many clusters as Weft has themes
+        vectors = embedder.encode(data.texts)
+        leaf_assigned = base.assignments("leaf")
+        counts = {
+            "top": out["meta"]["weft_themes"],
+            "leaf": len(set(k for k in leaf_assigned.values() if k)),
+        }
+        kmeans = {k: run_kmeans(vectors, k)[0] for k in sorted({COARSE_K, *counts.values()})}
         if "prevalence" in sections:
             out["prevalence"] = prevalence(data, base, map_themes(data, assigned))
             report_prevalence("default", out["prevalence"])
             # the same analysis read at the finer level: sub-themes where themes have them
-            leaf = prevalence(data, base, map_themes(data, base.assignments("leaf")), "leaf")
+            leaf = prevalence(data, base, map_themes(data, leaf_assigned), "leaf")
             out["prevalence_leaf"] = {"level": "leaf", **leaf}
             report_prevalence("default, level=leaf", leaf)
+            for level, k in counts.items():
+                anchor = kmeans_prevalence(data, kmeans[k])
+                out[f"prevalence_kmeans_{level}"] = {"k": k, **anchor}
+                report_prevalence(f"k-means k={k} (as many as Weft's {level} level)", anchor)
             # as bench.quality does, Weft told the number of gold themes it is scored against
             k = out["prevalence"]["gold_themes"]
             assert args.limit is not None or k == GOLD_K
@@ -634,7 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = {k: out["null"][k] for k in ("overall", "per_service")}
             print(f"null: {json.dumps(summary)}", flush=True)
         if "planted" in sections:
-            out["planted"] = planted(data, service, args.planted, args.min_planted)
+            anchors = {k: kmeans[k] for k in (COARSE_K, counts["top"])}
+            out["planted"] = planted(data, service, args.planted, args.min_planted, anchors=anchors)
             k = GOLD_K if args.limit is None else None
             out["planted_n_themes_k"] = planted(data, service, args.planted, args.min_planted, k)
         if "large" in sections:
