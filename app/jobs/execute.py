@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, select, update
 
 from app.errors import WeftError
 from app.jobs.context import JobContext, JobDeps
-from app.jobs.registry import handler_for
+from app.jobs.registry import abandon_hook, handler_for
 from models import Job, JobStatus
 from models.base import utcnow
 
@@ -79,11 +79,18 @@ def execute(deps: JobDeps, job_id: str) -> JobStatus | None:
 def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
     """Jobs left `running` by a stopped process: re-queue them, or fail them after too many tries.
 
-    Returns (requeued, failed). Only safe where this process is the only worker, as in the
-    embedded default.
+    A failed job's abandon hook, where its kind has one, marks what it was working on as
+    failed in the same transaction. Returns (requeued, failed). Only safe where this process
+    is the only worker, as in the embedded default.
     """
     max_attempts = deps.settings.job_max_attempts
+    error = f"interrupted: the worker stopped while running it {max_attempts} times"
     with deps.session_factory() as session, session.begin():
+        abandoned = session.execute(
+            select(Job.id, Job.kind, Job.payload).where(
+                Job.status == JobStatus.running, Job.attempts >= max_attempts
+            )
+        ).all()
         requeued = _rowcount(
             session.execute(
                 update(Job)
@@ -91,15 +98,14 @@ def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
                 .values(status=JobStatus.queued, started_at=None)
             )
         )
-        failed = _rowcount(
+        if abandoned:
             session.execute(
                 update(Job)
-                .where(Job.status == JobStatus.running)
-                .values(
-                    status=JobStatus.failed,
-                    finished_at=utcnow(),
-                    error=f"interrupted: the worker stopped while running it {max_attempts} times",
-                )
+                .where(Job.id.in_([job.id for job in abandoned]))
+                .values(status=JobStatus.failed, finished_at=utcnow(), error=error)
             )
-        )
-    return requeued, failed
+        for job in abandoned:
+            hook = abandon_hook(job.kind)
+            if hook is not None:
+                hook(session, job.payload or {}, error)
+    return requeued, len(abandoned)

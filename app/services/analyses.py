@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -244,16 +245,24 @@ def _notes(n: int, result: ThemeResult) -> list[str]:
     return notes
 
 
+def _mark_failed(session: Session, analysis_id: int, message: str) -> None:
+    session.execute(
+        update(Analysis)
+        .where(Analysis.id == analysis_id)
+        .values(status="failed", error=message, finished_at=utcnow())
+    )
+
+
 def _fail(ctx: JobContext, analysis_id: int, message: str) -> None:
     with ctx.session() as session:
-        session.execute(
-            update(Analysis)
-            .where(Analysis.id == analysis_id)
-            .values(status="failed", error=message, finished_at=utcnow())
-        )
+        _mark_failed(session, analysis_id, message)
 
 
-@job_handler(ANALYZE_JOB)
+def _abandoned(session: Session, payload: Mapping[str, Any], message: str) -> None:
+    _mark_failed(session, int(payload["analysis_id"]), message)
+
+
+@job_handler(ANALYZE_JOB, on_abandon=_abandoned)
 def run_analysis(ctx: JobContext) -> dict[str, Any]:
     """Embed what is missing, cluster, describe, and store the analysis in one transaction."""
     analysis_id = int(ctx.payload["analysis_id"])

@@ -666,15 +666,21 @@ def _load(ctx: JobContext, source_id: int) -> _Job:
         )
 
 
+def _mark_failed(session: Session, source_id: int, message: str) -> None:
+    session.execute(
+        update(Source)
+        .where(Source.id == source_id)
+        .values(status=SourceStatus.failed, error=message[:2000], finished_at=utcnow(), report={})
+    )
+
+
 def _fail(ctx: JobContext, source_id: int, message: str) -> None:
     with ctx.session() as session:
-        session.execute(
-            update(Source)
-            .where(Source.id == source_id)
-            .values(
-                status=SourceStatus.failed, error=message[:2000], finished_at=utcnow(), report={}
-            )
-        )
+        _mark_failed(session, source_id, message)
+
+
+def _abandoned(session: Session, payload: Mapping[str, Any], message: str) -> None:
+    _mark_failed(session, int(payload["source_id"]), message)
 
 
 class _Checker:
@@ -979,7 +985,7 @@ def _open_all(files: Mapping[str, Path]) -> Iterator[dict[str, BinaryIO]]:
         yield {role: stack.enter_context(open(path, "rb")) for role, path in files.items()}
 
 
-@job_handler(INGEST_JOB)
+@job_handler(INGEST_JOB, on_abandon=_abandoned)
 def ingest_source(ctx: JobContext) -> dict[str, Any]:
     """Parse an uploaded source and store its narratives, all or nothing."""
     source_id = int(ctx.payload["source_id"])

@@ -14,7 +14,9 @@ from app.config import Settings
 from app.jobs.context import JobContext
 from app.jobs.registry import job_handler
 from app.main import create_app
-from models import Job, JobStatus
+from app.services.analyses import ANALYZE_JOB
+from app.services.uploads import INGEST_JOB
+from models import Analysis, Job, JobStatus, Source, SourceStatus
 from pipelines.embed import FloatMatrix
 from tests.conftest import CountingEmbedder, ProjectHandle, auth, make_project, wait_for_job
 
@@ -121,3 +123,45 @@ class TestRecoveryAtStart:
             assert body["result"] == {"echo": {"n": 1}}
         else:
             assert "interrupted" in body["error"]
+
+    def test_an_abandoned_job_fails_the_upload_and_analysis_it_was_running(
+        self, settings: Settings, embedder: CountingEmbedder, engine: Engine
+    ) -> None:
+        with TestClient(create_app(settings, embedder=embedder)) as client:
+            project = make_project(client)
+        # an upload and an analysis whose jobs a killed process left running, for the last time
+        with Session(engine) as session, session.begin():
+            ingest = Job(
+                project_id=project.id, kind=INGEST_JOB, status=JobStatus.running, attempts=2
+            )
+            analyze = Job(
+                project_id=project.id, kind=ANALYZE_JOB, status=JobStatus.running, attempts=2
+            )
+            session.add_all([ingest, analyze])
+            session.flush()
+            source = Source(
+                project_id=project.id,
+                kind="csv",
+                sha256="0" * 64,
+                status=SourceStatus.running,
+                job_id=ingest.id,
+            )
+            analysis = Analysis(
+                project_id=project.id, job_id=analyze.id, status="running", model_name="m"
+            )
+            session.add_all([source, analysis])
+            session.flush()
+            ingest.payload = {"source_id": source.id}
+            analyze.payload = {"analysis_id": analysis.id}
+            ids = (ingest.id, analyze.id, source.id, analysis.id)
+        with TestClient(create_app(settings, embedder=embedder)) as client:
+            headers = auth(project.admin_key)
+            base = f"/v1/projects/{project.id}"
+            for job_id in ids[:2]:
+                assert wait_for_job(client, project.admin_key, job_id)["status"] == "failed"
+            upload = client.get(f"{base}/uploads/{ids[2]}", headers=headers).json()
+            run = client.get(f"{base}/analyses/{ids[3]}", headers=headers).json()
+        assert upload["status"] == "failed"
+        assert "interrupted" in upload["error"]
+        assert run["status"] == "failed"
+        assert "interrupted" in run["error"]
