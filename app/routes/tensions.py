@@ -97,10 +97,18 @@ def list_tensions(
     )
     total, rows = tension_service.list_signals(session, analysis, flt, limit, offset)
     context = tension_service.context(session, analysis, rows)
+    notes = list(analysis.notes)
+    placed = analysis.incremental_count
+    if placed:
+        notes.append(
+            f"{placed} narratives placed into themes since this analysis ran are not in these "
+            "signals; run an analysis to include them"
+        )
     return TensionsPage(
         analysis_id=analysis.id,
         computed=tension_service.computed(analysis),
-        notes=list(analysis.notes),
+        notes=notes,
+        placed_since=placed,
         total=total,
         limit=limit,
         offset=offset,

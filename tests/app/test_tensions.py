@@ -230,6 +230,7 @@ class TestTensions:
             "analysis_id": None,
             "computed": False,
             "notes": [],
+            "placed_since": 0,
             "total": 0,
             "limit": 100,
             "offset": 0,

@@ -325,6 +325,9 @@ class TestIncremental:
         assert body["total_narratives"] == 69
         assert body["analysis"]["incremental_count"] == 9
         assert sum(t["size"] for t in body["themes"]) + body["unclustered"] == 69
+        tensions = project.get("/tensions").json()
+        assert tensions["placed_since"] == 9
+        assert any("9 narratives placed" in note for note in tensions["notes"])
 
     def test_a_planted_new_group_becomes_an_emerging_theme(self, topic_client: TestClient) -> None:
         project = seed_topics(topic_client)
