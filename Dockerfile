@@ -10,7 +10,7 @@ COPY pipelines pipelines
 RUN python -m venv /opt/weft \
     && /opt/weft/bin/pip install --no-cache-dir \
        --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
-    && /opt/weft/bin/pip install --no-cache-dir '.[postgres]'
+    && /opt/weft/bin/pip install --no-cache-dir '.[postgres,workers]'
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 weft && mkdir /data && chown weft /data

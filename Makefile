@@ -34,10 +34,10 @@ run: migrate
 	$(BIN)/python -m app
 
 test: install-dev
-	$(BIN)/python -m pytest
+	scripts/with-redis.sh $(BIN)/python -m pytest
 
 test-postgres: install-dev
-	scripts/with-postgres.sh $(BIN)/python -m pytest
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -34,9 +34,16 @@ class Settings(BaseSettings):
         2048, ge=1, description="Texts embedded and stored per step of an embedding job."
     )
 
-    job_runner: Literal["thread"] = Field(
-        "thread", description="How jobs run: 'thread' is an in-process background worker."
+    job_runner: Literal["thread", "celery"] = Field(
+        "thread",
+        description="How jobs run: 'thread' is an in-process background worker; 'celery' "
+        "sends them to Celery workers over the broker (`celery -A app.jobs.celery_runner "
+        "worker`), which share the database and data directory.",
     )
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker (Redis) when job_runner=celery."
+    )
+    job_queue: str = Field("weft", description="Celery queue the jobs are sent to and read from.")
     job_poll_seconds: float = Field(
         2.0, gt=0, description="How often an idle worker looks for queued jobs."
     )

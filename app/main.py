@@ -46,7 +46,13 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
         )
         deps = JobDeps(settings=settings, session_factory=session_factory, embedder=model)
-        runner: JobRunner = ThreadJobRunner(deps, poll_seconds=settings.job_poll_seconds)
+        runner: JobRunner
+        if settings.job_runner == "celery":
+            from app.jobs.celery_runner import CeleryJobRunner
+
+            runner = CeleryJobRunner(deps)
+        else:
+            runner = ThreadJobRunner(deps, poll_seconds=settings.job_poll_seconds)
         attach_runner(session_factory, runner)
         runner.start()
         app.state.runtime = Runtime(settings, engine, session_factory, model, runner)
