@@ -10,8 +10,7 @@ from fastapi import FastAPI
 
 from app import problems
 from app.config import Settings
-from app.db import build_engine, build_session_factory
-from app.jobs.context import JobDeps
+from app.jobs.context import build_deps
 from app.jobs.runner import JobRunner, ThreadJobRunner
 from app.limits import BodySizeLimit
 from app.routes import (
@@ -29,7 +28,7 @@ from app.routes import (
 )
 from app.runtime import Runtime
 from app.services.jobs import attach_runner
-from pipelines.embed import Embedder, SentenceTransformerEmbedder
+from pipelines.embed import Embedder
 
 log = logging.getLogger("weft")
 
@@ -40,12 +39,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = build_engine(settings.database_url)
-        session_factory = build_session_factory(engine)
-        model = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
-        )
-        deps = JobDeps(settings=settings, session_factory=session_factory, embedder=model)
+        engine, deps = build_deps(settings, embedder)
+        session_factory, model = deps.session_factory, deps.embedder
         runner: JobRunner
         if settings.job_runner == "celery":
             from app.jobs.celery_runner import CeleryJobRunner

@@ -22,7 +22,7 @@ from celery import Celery
 from sqlalchemy import select
 
 from app.config import Settings
-from app.jobs.context import JobDeps
+from app.jobs.context import JobDeps, build_deps
 from app.jobs.execute import execute
 from models import Job, JobStatus
 
@@ -92,18 +92,11 @@ def worker_deps() -> JobDeps:
     global _deps
     with _deps_lock:
         if _deps is None:
-            from app.db import build_engine, build_session_factory
             from app.services.jobs import attach_runner
-            from pipelines.embed import SentenceTransformerEmbedder
 
-            settings = Settings()
-            session_factory = build_session_factory(build_engine(settings.database_url))
-            model = SentenceTransformerEmbedder(
-                settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
-            )
-            _deps = JobDeps(settings=settings, session_factory=session_factory, embedder=model)
+            _deps = build_deps(Settings())[1]
             # jobs queued by jobs go to the queue too
-            attach_runner(session_factory, CeleryJobRunner(_deps, celery_app))
+            attach_runner(_deps.session_factory, CeleryJobRunner(_deps, celery_app))
         return _deps
 
 

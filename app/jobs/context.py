@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -22,6 +22,19 @@ class JobDeps:
     settings: Settings
     session_factory: sessionmaker[Session]
     embedder: Embedder
+
+
+def build_deps(settings: Settings, embedder: Embedder | None = None) -> tuple[Engine, JobDeps]:
+    """A process's engine, session factory and model (the configured one unless given)."""
+    from app.db import build_engine, build_session_factory
+    from pipelines.embed import SentenceTransformerEmbedder
+
+    engine = build_engine(settings.database_url)
+    model = embedder or SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
+    )
+    deps = JobDeps(settings=settings, session_factory=build_session_factory(engine), embedder=model)
+    return engine, deps
 
 
 @dataclass
