@@ -19,12 +19,10 @@ import threading
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import select
 
 from app.config import Settings
 from app.jobs.context import JobDeps, build_deps
-from app.jobs.execute import execute
-from models import Job, JobStatus
+from app.jobs.execute import execute, queued_ids
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +54,7 @@ class CeleryJobRunner:
         self.celery = celery or make_celery(deps.settings)
 
     def start(self) -> None:
-        with self.deps.session_factory() as session:
-            queued = list(
-                session.scalars(
-                    select(Job.id).where(Job.status == JobStatus.queued).order_by(Job.created_at)
-                )
-            )
+        queued = queued_ids(self.deps)
         for job_id in queued:
             self.submit(job_id)
         if queued:

@@ -76,6 +76,13 @@ def execute(deps: JobDeps, job_id: str) -> JobStatus | None:
     return JobStatus.succeeded
 
 
+def queued_ids(deps: JobDeps, limit: int | None = None) -> list[str]:
+    """Ids of queued jobs, oldest first."""
+    with deps.session_factory() as session:
+        stmt = select(Job.id).where(Job.status == JobStatus.queued).order_by(Job.created_at)
+        return list(session.scalars(stmt.limit(limit)))
+
+
 def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
     """Jobs left `running` by a stopped process: re-queue them, or fail them after too many tries.
 

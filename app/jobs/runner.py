@@ -7,11 +7,8 @@ import queue
 import threading
 from typing import Protocol
 
-from sqlalchemy import select
-
 from app.jobs.context import JobDeps
-from app.jobs.execute import execute, recover_interrupted
-from models import Job, JobStatus
+from app.jobs.execute import execute, queued_ids, recover_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +55,6 @@ class ThreadJobRunner:
     def submit(self, job_id: str) -> None:
         self._queue.put(job_id)
 
-    def _queued_ids(self) -> list[str]:
-        with self.deps.session_factory() as session:
-            return list(
-                session.scalars(
-                    select(Job.id)
-                    .where(Job.status == JobStatus.queued)
-                    .order_by(Job.created_at)
-                    .limit(20)
-                )
-            )
-
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
@@ -76,7 +62,7 @@ class ThreadJobRunner:
                 ids = [job_id] if job_id is not None else []
             except queue.Empty:
                 try:
-                    ids = self._queued_ids()
+                    ids = queued_ids(self.deps, limit=20)
                 except Exception:
                     log.exception("could not look for queued jobs")
                     continue
