@@ -42,8 +42,18 @@ class PayloadTooLarge(WeftError):
     status_code, title = 413, "Payload too large"
 
 
+class UnsupportedMediaType(WeftError):
+    status_code, title = 415, "Unsupported media type"
+
+
 class UnprocessableEntity(WeftError):
     status_code, title = 422, "Invalid input"
+
+
+class UnreadableUpload(WeftError):
+    """A file that cannot be read at all (empty, binary, the wrong format, no text column)."""
+
+    status_code, title = 422, "Unreadable file"
 
 
 class ServiceUnavailable(WeftError):

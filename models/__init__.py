@@ -1,6 +1,13 @@
 """SQLAlchemy tables of Weft, one aggregate per module; shared by the service, jobs and Alembic."""
 
-from models.analysis import Analysis, Theme, ThemeAssignment, ThemeLineage, ThemeMembership
+from models.analysis import (
+    Analysis,
+    AnalysisStatus,
+    Theme,
+    ThemeAssignment,
+    ThemeLineage,
+    ThemeMembership,
+)
 from models.api_key import ApiKey, Scope
 from models.base import Base
 from models.embedding import Embedding
@@ -15,6 +22,7 @@ from models.source import Source, SourceStatus
 
 __all__ = [
     "Analysis",
+    "AnalysisStatus",
     "ApiKey",
     "Base",
     "Embedding",

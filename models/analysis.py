@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -21,6 +23,13 @@ from sqlalchemy.sql import false
 from models.base import Base, JSONType, UTCDateTime, utcnow
 
 
+class AnalysisStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
 class Analysis(Base):
     __tablename__ = "analyses"
     __table_args__ = (Index("ix_analyses_project_id_created_at", "project_id", "created_at"),)
@@ -30,7 +39,11 @@ class Analysis(Base):
     job_id: Mapped[str | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), default=None
     )
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    # stored as VARCHAR(16) without a CHECK constraint, as it always was
+    status: Mapped[AnalysisStatus] = mapped_column(
+        Enum(AnalysisStatus, name="analysis_status", native_enum=False, length=16),
+        default=AnalysisStatus.running,
+    )
     # everything needed to reproduce the run
     parameters: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
     seed: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,6 +17,16 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 FloatMatrix = npt.NDArray[np.float32]
 
 
+def unit_rows(rows: npt.ArrayLike, eps: float = 1e-12) -> npt.NDArray[np.floating[Any]]:
+    """Each row of a 2-D array scaled to unit length; all-zero rows stay zero. A float array
+    keeps its precision, anything else becomes float64."""
+    matrix = np.asarray(rows)
+    if not np.issubdtype(matrix.dtype, np.floating):
+        matrix = matrix.astype(np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.maximum(norms, eps))
+
+
 def normalize_text(text: str) -> str:
     """Canonical form of a text for hashing: NFC, whitespace collapsed, stripped."""
     return " ".join(unicodedata.normalize("NFC", text).split())

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,56 +9,13 @@ from app.schemas.tensions import (
     PolaritiesDeclare,
     PolarityList,
     PolarityRead,
-    SignalExemplar,
-    SignalRead,
-    SignalTheme,
     TensionsPage,
 )
 from app.services import analyses as analysis_service
 from app.services import tensions as tension_service
 from models import PolarityAxis
-from models import Signal as SignalRow
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["tensions"])
-
-
-def render_signals(
-    rows: Sequence[SignalRow], context: tension_service.SignalContext
-) -> list[SignalRead]:
-    return [
-        SignalRead(
-            id=row.id,
-            kind=row.kind,
-            themes=[
-                SignalTheme(key=str(k), label=context.labels.get(str(k))) for k in row.theme_keys
-            ],
-            subject=row.subject,
-            attribute=row.attribute,
-            strength=row.strength,
-            strength_name=row.strength_name,
-            flagged=row.flagged,
-            test=row.test,
-            p_value=row.p_value,
-            p_adjusted=row.p_adjusted,
-            correction=row.correction,
-            interval=(
-                None
-                if row.interval_low is None or row.interval_high is None
-                else [row.interval_low, row.interval_high]
-            ),
-            evidence=row.evidence,
-            exemplars={
-                side: [
-                    SignalExemplar(id=i, snippet=context.snippet(i))
-                    for i in members
-                    if isinstance(i, int)
-                ]
-                for side, members in row.exemplars.items()
-                if isinstance(members, list)
-            },
-        )
-        for row in rows
-    ]
 
 
 @router.get("/tensions", response_model=TensionsPage)
@@ -112,7 +68,7 @@ def list_tensions(
         total=total,
         limit=limit,
         offset=offset,
-        signals=render_signals(rows, context),
+        signals=tension_service.render_signals(rows, context),
     )
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.deps import ReadProject, RuntimeDep, SessionDep
 from app.errors import NotFound
 from app.routes.filters import FilterDep
-from app.routes.tensions import render_signals
 from app.schemas.themes import (
     AnalysisRead,
     Exemplar,
@@ -173,9 +172,7 @@ def read_theme(
     summary = _summary(
         theme, theme.size, theme.share, texts, children, theme_service.parent_key(session, theme)
     )
-    flt = tension_service.SignalFilter(themes=(theme.key,))
-    _, signal_rows = tension_service.list_signals(session, analysis, flt, limit=200, offset=0)
-    signals = render_signals(signal_rows, tension_service.context(session, analysis, signal_rows))
+    signals = tension_service.theme_signals(session, analysis, theme.key)
     return ThemeDetail(
         **summary.model_dump(),
         analysis_id=analysis.id,

@@ -21,7 +21,9 @@ from app.services import tensions as tension_service
 from app.services.embeddings import embed_and_store, load_vectors, missing_texts
 from models import (
     Analysis,
+    AnalysisStatus,
     Job,
+    JobStatus,
     Narrative,
     Project,
     Theme,
@@ -75,8 +77,8 @@ def request_analysis(
             .join(Job, Job.id == Analysis.job_id)
             .where(
                 Analysis.project_id == project.id,
-                Analysis.status == "queued",
-                Job.status == "queued",
+                Analysis.status == AnalysisStatus.queued,
+                Job.status == JobStatus.queued,
             )
             .order_by(Analysis.id.desc())
             .limit(1)
@@ -85,7 +87,7 @@ def request_analysis(
             return waiting[0], waiting[1]
     analysis = Analysis(
         project_id=project.id,
-        status="queued",
+        status=AnalysisStatus.queued,
         parameters={"requested": params.as_json()},
         seed=params.seed,
         model_name=model_name,
@@ -104,10 +106,33 @@ def latest(session: Session, project: Project) -> Analysis | None:
     """The project's most recent analysis that finished successfully."""
     return session.scalars(
         select(Analysis)
-        .where(Analysis.project_id == project.id, Analysis.status == "succeeded")
+        .where(Analysis.project_id == project.id, Analysis.status == AnalysisStatus.succeeded)
         .order_by(Analysis.finished_at.desc(), Analysis.id.desc())
         .limit(1)
     ).first()
+
+
+def no_analysis_notes(session: Session, project: Project) -> list[str]:
+    """What every read of results (themes, tensions, trends, assignments) says while the
+    project has no succeeded analysis: the answer is the usual page, empty, with
+    ``"analysis": null`` and these notes."""
+    last = session.scalars(
+        select(Analysis).where(Analysis.project_id == project.id).order_by(Analysis.id.desc())
+    ).first()
+    if last is not None and last.status in (AnalysisStatus.queued, AnalysisStatus.running):
+        return [
+            f"no analysis has finished yet: analysis {last.id} is {last.status.value}; "
+            "results appear here when it succeeds"
+        ]
+    if last is not None and last.status == AnalysisStatus.failed:
+        return [
+            f"no analysis has finished yet: analysis {last.id} failed ({last.error}); "
+            f"POST /v1/projects/{project.id}/analyses to run another"
+        ]
+    return [
+        f"no analysis yet: POST /v1/projects/{project.id}/analyses to run one (with "
+        "auto-analysis on, one starts when the first upload has been embedded)"
+    ]
 
 
 def get(session: Session, project: Project, analysis_id: int) -> Analysis:
@@ -249,7 +274,7 @@ def _mark_failed(session: Session, analysis_id: int, message: str) -> None:
     session.execute(
         update(Analysis)
         .where(Analysis.id == analysis_id)
-        .values(status="failed", error=message, finished_at=utcnow())
+        .values(status=AnalysisStatus.failed, error=message, finished_at=utcnow())
     )
 
 
@@ -279,7 +304,7 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
     started = time.perf_counter()
     with ctx.session() as session:
         analysis = session.get_one(Analysis, analysis_id)
-        analysis.status = "running"
+        analysis.status = AnalysisStatus.running
         requested = dict(analysis.parameters.get("requested") or {})  # type: ignore[call-overload]
         params = AnalysisParams(
             n_themes=requested.get("n_themes"),
@@ -507,7 +532,7 @@ def _store(
             update(Analysis)
             .where(Analysis.id == analysis_id)
             .values(
-                status="succeeded",
+                status=AnalysisStatus.succeeded,
                 finished_at=utcnow(),
                 model_name=model_name,
                 versions=_versions(),

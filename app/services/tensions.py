@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.jobs.context import JobContext
+from app.schemas.tensions import SignalExemplar, SignalRead, SignalTheme
 from app.services.themes import snippet, texts_by_id
 from models import (
     Analysis,
@@ -676,3 +677,49 @@ def context(session: Session, analysis: Analysis, rows: Sequence[SignalRow]) -> 
         if isinstance(i, int)
     ]
     return SignalContext(labels=labels, texts=texts_by_id(session, wanted))
+
+
+def render_signals(rows: Sequence[SignalRow], context: SignalContext) -> list[SignalRead]:
+    """Stored signal rows as the API shows them, with theme labels and exemplar snippets."""
+    return [
+        SignalRead(
+            id=row.id,
+            kind=row.kind,
+            themes=[
+                SignalTheme(key=str(k), label=context.labels.get(str(k))) for k in row.theme_keys
+            ],
+            subject=row.subject,
+            attribute=row.attribute,
+            strength=row.strength,
+            strength_name=row.strength_name,
+            flagged=row.flagged,
+            test=row.test,
+            p_value=row.p_value,
+            p_adjusted=row.p_adjusted,
+            correction=row.correction,
+            interval=(
+                None
+                if row.interval_low is None or row.interval_high is None
+                else [row.interval_low, row.interval_high]
+            ),
+            evidence=row.evidence,
+            exemplars={
+                side: [
+                    SignalExemplar(id=i, snippet=context.snippet(i))
+                    for i in members
+                    if isinstance(i, int)
+                ]
+                for side, members in row.exemplars.items()
+                if isinstance(members, list)
+            },
+        )
+        for row in rows
+    ]
+
+
+def theme_signals(
+    session: Session, analysis: Analysis, theme_key: str, limit: int = 200
+) -> list[SignalRead]:
+    """The signals of one theme of the analysis, as `GET /themes/{key}` lists them."""
+    _, rows = list_signals(session, analysis, SignalFilter(themes=(theme_key,)), limit, 0)
+    return render_signals(rows, context(session, analysis, rows))

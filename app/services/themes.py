@@ -16,6 +16,7 @@ from app.errors import Conflict, NotFound, UnprocessableEntity
 from app.services.narratives import NarrativeFilter, filtered
 from models import (
     Analysis,
+    AnalysisStatus,
     Embedding,
     Narrative,
     Project,
@@ -335,7 +336,7 @@ def history(session: Session, project: Project, key: str) -> History:
             .outerjoin(parent, parent.id == Theme.parent_id)
             .where(
                 Analysis.project_id == project.id,
-                Analysis.status == "succeeded",
+                Analysis.status == AnalysisStatus.succeeded,
                 Theme.key == key,
             )
             .order_by(Analysis.finished_at, Analysis.id)

@@ -37,7 +37,15 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.config import Settings
-from app.errors import BadRequest, NotFound, PayloadTooLarge, UnprocessableEntity, WeftError
+from app.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnprocessableEntity,
+    UnreadableUpload,
+    UnsupportedMediaType,
+    WeftError,
+)
 from app.jobs.context import JobContext
 from app.jobs.registry import job_handler
 from app.services import jobs as jobs_service
@@ -86,14 +94,6 @@ _HEAD_BYTES = 8192
 _COPY_BUFFER = 1024 * 1024
 _MAX_FIELD_BYTES = 256 * 1024
 _TITLE_MAX, _ID_MAX, _AUTHOR_MAX, _EMOJI_MAX = 500, 200, 200, 200
-
-
-class UnsupportedMediaType(WeftError):
-    status_code, title = 415, "Unsupported media type"
-
-
-class UnreadableUpload(WeftError):
-    status_code, title = 422, "Unreadable file"
 
 
 # --- receiving -------------------------------------------------------------------------------
