@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -34,3 +36,19 @@ def build_engine(url: str) -> Engine:
 def build_session_factory(engine: Engine, **info: Any) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit; `info` is shared by all of them."""
     return sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+#: Opens one short unit of work: committed when the block ends, rolled back on error. Job code
+#: hands it to services that must commit between steps (per embedded chunk, before computing).
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+def transactions(session_factory: sessionmaker[Session]) -> Transaction:
+    """A `Transaction` over `session_factory`."""
+
+    @contextmanager
+    def transaction() -> Iterator[Session]:
+        with session_factory() as session, session.begin():
+            yield session
+
+    return transaction
