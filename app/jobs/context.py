@@ -11,8 +11,9 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.db import build_engine, build_session_factory
 from models import Job
-from pipelines.embed import Embedder
+from pipelines.embed import Embedder, SentenceTransformerEmbedder
 
 
 @dataclass
@@ -26,9 +27,6 @@ class JobDeps:
 
 def build_deps(settings: Settings, embedder: Embedder | None = None) -> tuple[Engine, JobDeps]:
     """A process's engine, session factory and model (the configured one unless given)."""
-    from app.db import build_engine, build_session_factory
-    from pipelines.embed import SentenceTransformerEmbedder
-
     engine = build_engine(settings.database_url)
     model = embedder or SentenceTransformerEmbedder(
         settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads

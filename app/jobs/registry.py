@@ -1,59 +1,56 @@
-"""Job kinds and their handlers; a handler takes a `JobContext` and returns a JSON result.
+"""The table the executor reads: each job kind's handler, and its abandon hook.
 
-A kind may also name what to do when its job is abandoned (failed at start-up after a
-stopped process left it running too many times): the handler's own failure path never ran,
-so the hook marks whatever the job was working on (an upload, an analysis) as failed too.
+A handler takes a `JobContext` and returns a JSON result. A kind may also name what to do
+when its job is abandoned (failed at start-up after a stopped process left it running too
+many times): the handler's own failure path never ran, so the hook marks whatever the job
+was working on (an upload, an analysis) as failed too, in the recovery transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.jobs.context import JobContext
+from app.jobs.handlers import analyze, embed, ingest
+from app.jobs.kinds import JobKind
 
 JobHandler = Callable[[JobContext], dict[str, Any] | None]
 #: (session, the job's payload, the job's error) -> None; runs in the recovery transaction
 AbandonHook = Callable[[Session, Mapping[str, Any], str], None]
 
-_HANDLERS: dict[str, JobHandler] = {}
-_ABANDON_HOOKS: dict[str, AbandonHook] = {}
+
+@dataclass(frozen=True)
+class Handler:
+    run: JobHandler
+    on_abandon: AbandonHook | None = None
 
 
-def job_handler(
-    kind: str, on_abandon: AbandonHook | None = None
-) -> Callable[[JobHandler], JobHandler]:
-    """Register `fn` as the handler of jobs of `kind`, and `on_abandon` as its abandon hook."""
-
-    def register(fn: JobHandler) -> JobHandler:
-        if kind in _HANDLERS and _HANDLERS[kind] is not fn:
-            raise RuntimeError(f"job kind {kind!r} registered twice")
-        _HANDLERS[kind] = fn
-        if on_abandon is not None:
-            _ABANDON_HOOKS[kind] = on_abandon
-        return fn
-
-    return register
+HANDLERS: dict[str, Handler] = {
+    JobKind.ingest: Handler(ingest.run, on_abandon=ingest.abandon),
+    JobKind.embed: Handler(embed.run),
+    JobKind.analyze: Handler(analyze.run, on_abandon=analyze.abandon),
+}
 
 
-def _import_handlers() -> None:
-    # Importing the handler modules registers them; done here so the registry has no cycle.
-    import app.services.analyses
-    import app.services.embeddings
-    import app.services.uploads  # noqa: F401
+def register(kind: str, run: JobHandler, on_abandon: AbandonHook | None = None) -> None:
+    """Add a kind to the table (tests and extensions); a kind is registered once."""
+    if kind in HANDLERS and HANDLERS[kind].run is not run:
+        raise RuntimeError(f"job kind {kind!r} registered twice")
+    HANDLERS[kind] = Handler(run, on_abandon)
 
 
 def handler_for(kind: str) -> JobHandler:
-    _import_handlers()
     try:
-        return _HANDLERS[kind]
+        return HANDLERS[kind].run
     except KeyError:
         raise LookupError(f"no handler for job kind {kind!r}") from None
 
 
 def abandon_hook(kind: str) -> AbandonHook | None:
     """The hook of jobs of `kind`, if it has one."""
-    _import_handlers()
-    return _ABANDON_HOOKS.get(kind)
+    handler = HANDLERS.get(kind)
+    return handler.on_abandon if handler is not None else None

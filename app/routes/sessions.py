@@ -5,21 +5,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.deps import ReadProject, SessionDep, WriteProject
-from app.routes.uploads import receiving
-from app.schemas.common import JobRead
-from app.schemas.uploads import (
-    MeetingRead,
-    SessionFields,
-    SourceRead,
-    UploadAccepted,
-    multipart_body,
-)
+from app.routes.multipart import SESSION_FILES, receiving, validate_fields
+from app.schemas.uploads import MeetingRead, SessionFields, UploadAccepted, multipart_body
+from app.services import meetings as meeting_service
 from app.services import uploads as upload_service
+from app.services.uploads import ReceivedForm
 
 router = APIRouter(prefix="/v1/projects/{project_id}/sessions", tags=["sessions"])
 
 
-received_export = receiving(upload_service.SESSION_FILES)
+received_export = receiving(SESSION_FILES)
 
 
 _SESSION_BODY = multipart_body(
@@ -39,37 +34,21 @@ _SESSION_BODY = multipart_body(
 @router.post("", status_code=202, response_model=UploadAccepted, openapi_extra=_SESSION_BODY)
 def post_session(
     project: WriteProject,
-    received: Annotated[upload_service.ReceivedForm, Depends(received_export)],
+    received: Annotated[ReceivedForm, Depends(received_export)],
     session: SessionDep,
 ) -> UploadAccepted:
     """Keep a session's chat export or transcript and queue its parsing."""
-    fields = upload_service.validate_fields(SessionFields, received.fields)
-    accepted = upload_service.accept_session(
-        session,
-        project,
-        received,
-        name=fields.name,
-        held_on=fields.held_on,
-        started_at=fields.started_at,
-        timezone=fields.timezone,
-        attributes=dict(fields.attributes),
-        fmt=fields.format,
-    )
-    return UploadAccepted(
-        source=SourceRead.model_validate(accepted.source),
-        job=JobRead.model_validate(accepted.job) if accepted.job else None,
-        duplicate=accepted.duplicate,
-        session=MeetingRead.model_validate(accepted.meeting) if accepted.meeting else None,
-    )
+    fields = validate_fields(SessionFields, received.fields)
+    return upload_service.accept_session(session, project, received, fields)
 
 
 @router.get("", response_model=list[MeetingRead])
 def list_sessions(project: ReadProject, session: SessionDep) -> list[MeetingRead]:
     """The project's sessions, by date."""
-    return [MeetingRead.model_validate(m) for m in upload_service.list_meetings(session, project)]
+    return [MeetingRead.model_validate(m) for m in meeting_service.list_meetings(session, project)]
 
 
 @router.get("/{session_id}", response_model=MeetingRead)
 def read_session(session_id: int, project: ReadProject, session: SessionDep) -> MeetingRead:
     """One session."""
-    return MeetingRead.model_validate(upload_service.get_meeting(session, project, session_id))
+    return MeetingRead.model_validate(meeting_service.get_meeting(session, project, session_id))

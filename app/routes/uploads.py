@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from app.config import Settings
 from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
-from app.schemas.common import JobRead
+from app.routes.multipart import DEFINITION_FILES, UPLOAD_FILES, receiving, validate_fields
 from app.schemas.signifiers import SignifierList, SignifierRead
 from app.schemas.uploads import (
     SourceRead,
@@ -17,27 +15,13 @@ from app.schemas.uploads import (
     multipart_body,
 )
 from app.services import uploads as upload_service
-from models import Project
+from app.services.uploads import ReceivedForm
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["uploads"])
 
 
-def receiving(
-    roles: frozenset[str],
-) -> Callable[[Request, Project, Settings], Awaitable[upload_service.ReceivedForm]]:
-    """A dependency that streams the multipart files named in `roles` to disk."""
-
-    async def received(
-        request: Request, project: WriteProject, settings: SettingsDep
-    ) -> upload_service.ReceivedForm:
-        # the key is checked (WriteProject) before a byte of the body is read
-        return await upload_service.receive(request, settings, project.id, roles)
-
-    return received
-
-
-received_upload = receiving(upload_service.UPLOAD_FILES)
-received_definition = receiving(upload_service.DEFINITION_FILES)
+received_upload = receiving(UPLOAD_FILES)
+received_definition = receiving(DEFINITION_FILES)
 
 
 _UPLOAD_BODY = multipart_body(
@@ -62,17 +46,12 @@ _UPLOAD_BODY = multipart_body(
 @router.post("/uploads", status_code=202, response_model=UploadAccepted, openapi_extra=_UPLOAD_BODY)
 def post_upload(
     project: WriteProject,
-    received: Annotated[upload_service.ReceivedForm, Depends(received_upload)],
+    received: Annotated[ReceivedForm, Depends(received_upload)],
     session: SessionDep,
 ) -> UploadAccepted:
     """Keep the file(s) and queue their parsing; the same bytes again return their source."""
-    fields = upload_service.validate_fields(UploadFields, received.fields)
-    accepted = upload_service.accept_upload(session, project, received, fields.options())
-    return UploadAccepted(
-        source=SourceRead.model_validate(accepted.source),
-        job=JobRead.model_validate(accepted.job) if accepted.job else None,
-        duplicate=accepted.duplicate,
-    )
+    fields = validate_fields(UploadFields, received.fields)
+    return upload_service.accept_upload(session, project, received, fields.options())
 
 
 @router.get("/uploads/{source_id}", response_model=SourceRead)
@@ -90,7 +69,7 @@ def read_upload(source_id: int, project: ReadProject, session: SessionDep) -> So
 )
 def import_signifiers(
     project: WriteProject,
-    received: Annotated[upload_service.ReceivedForm, Depends(received_definition)],
+    received: Annotated[ReceivedForm, Depends(received_definition)],
     session: SessionDep,
     settings: SettingsDep,
 ) -> SignifierList:

@@ -1,9 +1,9 @@
-"""Analyses: queue a clustering run, run it as a job, and store its themes and assignments."""
+"""Analyses: queueing a clustering run, the steps of running one, and storing its themes,
+assignments and lineage; the `analyze` job (app/jobs/handlers/analyze.py) runs the steps."""
 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -14,11 +14,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.jobs.context import JobContext
-from app.jobs.registry import job_handler
+from app.jobs.kinds import JobKind
 from app.services import jobs as jobs_service
-from app.services import tensions as tension_service
-from app.services.embeddings import embed_and_store, load_vectors, missing_texts
+from app.services.embeddings import load_vectors, missing_texts
 from models import (
     Analysis,
     AnalysisStatus,
@@ -32,11 +30,11 @@ from models import (
     ThemeMembership,
 )
 from models.base import utcnow
+from pipelines.embed import Embedder, FloatMatrix
 from pipelines.themes import ThemeResult, find_themes
 from pipelines.themes.cluster import AUTO_FIXED_MAX_N
 from pipelines.themes.identity import ThemeMatching, match_themes
 
-ANALYZE_JOB = "analyze"
 #: A re-analysis keeps the previous level of detail up to this growth in narratives.
 HOLD_MAX_GROWTH = 1.5
 _VERSIONED = (
@@ -65,6 +63,33 @@ class AnalysisParams:
             "include_low_content": self.include_low_content,
             "keep_level": self.keep_level,
         }
+
+    @classmethod
+    def from_row(cls, analysis: Analysis) -> AnalysisParams:
+        """The parameters an analysis was requested with, as stored in its row."""
+        requested = requested_parameters(analysis)
+        n_themes = requested.get("n_themes")
+        return cls(
+            n_themes=n_themes if isinstance(n_themes, int) else None,
+            seed=analysis.seed,
+            include_low_content=bool(requested.get("include_low_content")),
+            keep_level=bool(requested.get("keep_level", True)),
+        )
+
+
+def _section(analysis: Analysis, name: str) -> dict[str, Any]:
+    value = analysis.parameters.get(name)
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def requested_parameters(analysis: Analysis) -> dict[str, Any]:
+    """The parameters as the request gave them (``parameters.requested``)."""
+    return _section(analysis, "requested")
+
+
+def used_parameters(analysis: Analysis) -> dict[str, Any]:
+    """The parameters the clustering used, chosen ones included (``parameters.used``)."""
+    return _section(analysis, "used")
 
 
 def request_analysis(
@@ -95,7 +120,7 @@ def request_analysis(
     session.add(analysis)
     session.flush()
     job = jobs_service.enqueue(
-        session, ANALYZE_JOB, project_id=project.id, payload={"analysis_id": analysis.id}
+        session, JobKind.analyze, project_id=project.id, payload={"analysis_id": analysis.id}
     )
     analysis.job_id = job.id
     session.flush()
@@ -219,9 +244,9 @@ def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | N
             if owner is not None and owner in key_of:
                 level, key = key_of[owner]
                 members[level][key].add(narrative_id)
-    used = dict(analysis.parameters.get("used") or {})  # type: ignore[call-overload]
-    requested = dict(analysis.parameters.get("requested") or {})  # type: ignore[call-overload]
-    resolution = used.get("resolution_used") if requested.get("n_themes") is None else None
+    used = used_parameters(analysis)
+    told = AnalysisParams.from_row(analysis).n_themes is not None
+    resolution = None if told else used.get("resolution_used")
     # the count it clustered, before any narratives were placed into it incrementally
     count = analysis.narrative_count - analysis.incremental_count
     chosen_at = used.get("resolution_chosen_at", count)
@@ -270,7 +295,8 @@ def _notes(n: int, result: ThemeResult) -> list[str]:
     return notes
 
 
-def _mark_failed(session: Session, analysis_id: int, message: str) -> None:
+def mark_failed(session: Session, analysis_id: int, message: str) -> None:
+    """The analysis ends `failed` with `message` (its job failed, or was abandoned)."""
     session.execute(
         update(Analysis)
         .where(Analysis.id == analysis_id)
@@ -278,69 +304,62 @@ def _mark_failed(session: Session, analysis_id: int, message: str) -> None:
     )
 
 
-def _fail(ctx: JobContext, analysis_id: int, message: str) -> None:
-    with ctx.session() as session:
-        _mark_failed(session, analysis_id, message)
+@dataclass
+class Prepared:
+    """What an analysis run reads before computing: its narratives, the texts the embedding
+    cache lacks and the previous analysis's themes (plain values, no session)."""
+
+    analysis_id: int
+    project_id: str
+    params: AnalysisParams
+    requested: dict[str, Any]
+    ids: list[int]
+    texts: list[str]
+    hashes: list[str]
+    missing: list[tuple[str, str]]
+    previous: _Previous | None
 
 
-def _abandoned(session: Session, payload: Mapping[str, Any], message: str) -> None:
-    _mark_failed(session, int(payload["analysis_id"]), message)
-
-
-@job_handler(ANALYZE_JOB, on_abandon=_abandoned)
-def run_analysis(ctx: JobContext) -> dict[str, Any]:
-    """Embed what is missing, cluster, describe, and store the analysis in one transaction."""
-    analysis_id = int(ctx.payload["analysis_id"])
-    try:
-        return _run(ctx, analysis_id)
-    except BaseException as exc:
-        _fail(ctx, analysis_id, f"{type(exc).__name__}: {exc}"[:2000])
-        raise
-
-
-def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
-    embedder = ctx.deps.embedder
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    with ctx.session() as session:
-        analysis = session.get_one(Analysis, analysis_id)
-        analysis.status = AnalysisStatus.running
-        requested = dict(analysis.parameters.get("requested") or {})  # type: ignore[call-overload]
-        params = AnalysisParams(
-            n_themes=requested.get("n_themes"),
-            seed=analysis.seed,
-            include_low_content=bool(requested.get("include_low_content")),
-            keep_level=bool(requested.get("keep_level", True)),
-        )
-        project_id = analysis.project_id
-        query = select(Narrative.id, Narrative.text, Narrative.text_hash).where(
-            Narrative.project_id == project_id
-        )
-        if not params.include_low_content:
-            query = query.where(Narrative.low_content.is_(False))
-        rows = session.execute(query.order_by(Narrative.id)).all()
-        todo = missing_texts(session, project_id, embedder.name)
-        previous = _load_previous(session, latest(session, session.get_one(Project, project_id)))
-
-    total_steps = len(todo) + 2
-    ctx.progress(0, total_steps)
-    done = embed_and_store(ctx, todo)
-    timings["embed_seconds"] = time.perf_counter() - started
-
-    ids = [r.id for r in rows]
-    texts = [r.text for r in rows]
-    with ctx.session() as session:
-        by_hash = load_vectors(session, embedder.name, [r.text_hash for r in rows])
-    X = (
-        np.stack([by_hash[r.text_hash] for r in rows])
-        if rows
-        else np.zeros((0, embedder.dimension), dtype=np.float32)
+def begin(session: Session, analysis_id: int, model: str) -> Prepared:
+    """Mark the analysis running and read what it will cluster."""
+    analysis = session.get_one(Analysis, analysis_id)
+    analysis.status = AnalysisStatus.running
+    params = AnalysisParams.from_row(analysis)
+    project_id = analysis.project_id
+    query = select(Narrative.id, Narrative.text, Narrative.text_hash).where(
+        Narrative.project_id == project_id
+    )
+    if not params.include_low_content:
+        query = query.where(Narrative.low_content.is_(False))
+    rows = session.execute(query.order_by(Narrative.id)).all()
+    previous = _load_previous(session, latest(session, session.get_one(Project, project_id)))
+    return Prepared(
+        analysis_id=analysis_id,
+        project_id=project_id,
+        params=params,
+        requested=requested_parameters(analysis),
+        ids=[r.id for r in rows],
+        texts=[r.text for r in rows],
+        hashes=[r.text_hash for r in rows],
+        missing=missing_texts(session, project_id, model),
+        previous=previous,
     )
 
-    clustered_at = time.perf_counter()
-    resolution = held_resolution(previous, len(rows), params)
+
+def load_matrix(session: Session, prepared: Prepared, embedder: Embedder) -> FloatMatrix:
+    """The cached vectors of the run's narratives, one row each, in order."""
+    by_hash = load_vectors(session, embedder.name, prepared.hashes)
+    if not prepared.hashes:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.stack([by_hash[h] for h in prepared.hashes])
+
+
+def cluster(prepared: Prepared, X: FloatMatrix) -> ThemeResult:
+    """Find the themes, at the previous analysis's level of detail when it is held."""
+    previous, params = prepared.previous, prepared.params
+    resolution = held_resolution(previous, len(prepared.ids), params)
     result = find_themes(
-        texts,
+        prepared.texts,
         X,
         n_themes=params.n_themes,
         random_state=params.seed,
@@ -350,27 +369,14 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
         result.parameters["resolution_held_from"] = previous.analysis_id
         result.parameters["resolution_chosen_at"] = previous.chosen_at
     else:
-        result.parameters["resolution_chosen_at"] = len(rows)
-    timings["cluster_seconds"] = time.perf_counter() - clustered_at
-    timings.update({f"pipeline_{k}_seconds": v for k, v in result.timings.items()})
-    ctx.progress(done + 1)
+        result.parameters["resolution_chosen_at"] = len(prepared.ids)
+    return result
 
-    stored_at = time.perf_counter()
-    summary = _store(ctx, analysis_id, project_id, ids, result, previous, embedder.name, requested)
-    timings["store_seconds"] = time.perf_counter() - stored_at
-    # Narratives added while this analysis ran join its themes now, as a session would.
-    from app.services.incremental import place_new
 
-    placement = place_new(ctx, project_id)
-    if placement is not None and placement.placed:
-        summary["incremental"] = placement.as_json()
-    signalled_at = time.perf_counter()
-    tension_service.run_step(ctx, analysis_id, project_id, ids, texts, X, result.labels)
-    timings["signals_seconds"] = time.perf_counter() - signalled_at
-    timings["total_seconds"] = time.perf_counter() - started
-    with ctx.session() as session:
-        session.execute(update(Analysis).where(Analysis.id == analysis_id).values(timings=timings))
-    return {"analysis_id": analysis_id, **summary}
+def record_timings(session: Session, analysis_id: int, timings: Mapping[str, float]) -> None:
+    session.execute(
+        update(Analysis).where(Analysis.id == analysis_id).values(timings=dict(timings))
+    )
 
 
 def theme_row(
@@ -445,18 +451,14 @@ def _lineage_rows(
     ]
 
 
-def _store(
-    ctx: JobContext,
-    analysis_id: int,
-    project_id: str,
-    ids: list[int],
-    result: ThemeResult,
-    previous: _Previous | None,
-    model_name: str,
-    requested: dict[str, Any],
+def store(
+    session: Session, prepared: Prepared, result: ThemeResult, model_name: str
 ) -> dict[str, Any]:
-    """Themes and sub-themes (keys matched to the previous analysis), assignments, soft
-    memberships and lineage, in one transaction."""
+    """Store themes and sub-themes (keys matched to the previous analysis), assignments, soft
+    memberships and lineage, and mark the analysis succeeded; the caller's transaction holds
+    them all, so readers never see half an analysis."""
+    analysis_id, project_id, ids = prepared.analysis_id, prepared.project_id, prepared.ids
+    previous, requested = prepared.previous, prepared.requested
     n = len(ids)
     labels = result.labels
     leaves = result.leaf_labels if result.leaf_labels.size == n else np.full(n, -1)
@@ -481,68 +483,67 @@ def _store(
     sub_match = _match(previous, 1, sub_centroids, sub_members, seen)
     sub_keys = _keys(project_id, 1, subs, ids, sub_match, taken)
 
-    with ctx.session() as session:
-        theme_ids: list[int] = []
-        for index, theme in enumerate(top):
-            xy = (float(result.theme_coords[index, 0]), float(result.theme_coords[index, 1]))
-            record = theme_row(analysis_id, top_keys[index], 0, theme, ids, theme.size, n, xy)
-            session.add(record)
-            session.flush()
-            theme_ids.append(record.id)
-        sub_ids: dict[int, int] = {}
-        for sub, key, members in zip(subs, sub_keys, sub_members, strict=True):
-            inside = leaves == sub.subtheme
-            xy = (float(result.coords[inside, 0].mean()), float(result.coords[inside, 1].mean()))
-            record = theme_row(analysis_id, key, 1, sub, ids, len(members), n, xy)
-            record.parent_id = theme_ids[sub.parent]
-            session.add(record)
-            session.flush()
-            sub_ids[sub.subtheme] = record.id
-        assignment_rows = [
-            {
-                "analysis_id": analysis_id,
-                "narrative_id": narrative_id,
-                "theme_id": theme_ids[label] if label >= 0 else None,
-                "subtheme_id": sub_ids.get(int(leaves[i])),
-                "probability": float(result.probabilities[i]),
-                "x": float(result.coords[i, 0]),
-                "y": float(result.coords[i, 1]),
-            }
-            for i, (narrative_id, label) in enumerate(zip(ids, labels, strict=True))
-        ]
-        if assignment_rows:
-            session.execute(insert(ThemeAssignment), assignment_rows)
-        membership_rows = [
-            {
-                "analysis_id": analysis_id,
-                "narrative_id": ids[int(i)],
-                "rank": int(rank),
-                "theme_id": theme_ids[int(result.top_themes[i, rank])],
-                "probability": float(result.top_probabilities[i, rank]),
-            }
-            for i, rank in zip(*np.nonzero(result.top_themes >= 0), strict=True)
-        ]
-        if membership_rows:
-            session.execute(insert(ThemeMembership), membership_rows)
-        lineage = _lineage_rows(analysis_id, previous, 0, top_match, top_keys)
-        lineage += _lineage_rows(analysis_id, previous, 1, sub_match, sub_keys)
-        if lineage:
-            session.execute(insert(ThemeLineage), lineage)
-        session.execute(
-            update(Analysis)
-            .where(Analysis.id == analysis_id)
-            .values(
-                status=AnalysisStatus.succeeded,
-                finished_at=utcnow(),
-                model_name=model_name,
-                versions=_versions(),
-                narrative_count=n,
-                theme_count=len(top),
-                unclustered_share=float(result.unclustered_share),
-                notes=_notes(n, result),
-                parameters={"requested": requested, "used": result.parameters},
-            )
+    theme_ids: list[int] = []
+    for index, theme in enumerate(top):
+        xy = (float(result.theme_coords[index, 0]), float(result.theme_coords[index, 1]))
+        record = theme_row(analysis_id, top_keys[index], 0, theme, ids, theme.size, n, xy)
+        session.add(record)
+        session.flush()
+        theme_ids.append(record.id)
+    sub_ids: dict[int, int] = {}
+    for sub, key, members in zip(subs, sub_keys, sub_members, strict=True):
+        inside = leaves == sub.subtheme
+        xy = (float(result.coords[inside, 0].mean()), float(result.coords[inside, 1].mean()))
+        record = theme_row(analysis_id, key, 1, sub, ids, len(members), n, xy)
+        record.parent_id = theme_ids[sub.parent]
+        session.add(record)
+        session.flush()
+        sub_ids[sub.subtheme] = record.id
+    assignment_rows = [
+        {
+            "analysis_id": analysis_id,
+            "narrative_id": narrative_id,
+            "theme_id": theme_ids[label] if label >= 0 else None,
+            "subtheme_id": sub_ids.get(int(leaves[i])),
+            "probability": float(result.probabilities[i]),
+            "x": float(result.coords[i, 0]),
+            "y": float(result.coords[i, 1]),
+        }
+        for i, (narrative_id, label) in enumerate(zip(ids, labels, strict=True))
+    ]
+    if assignment_rows:
+        session.execute(insert(ThemeAssignment), assignment_rows)
+    membership_rows = [
+        {
+            "analysis_id": analysis_id,
+            "narrative_id": ids[int(i)],
+            "rank": int(rank),
+            "theme_id": theme_ids[int(result.top_themes[i, rank])],
+            "probability": float(result.top_probabilities[i, rank]),
+        }
+        for i, rank in zip(*np.nonzero(result.top_themes >= 0), strict=True)
+    ]
+    if membership_rows:
+        session.execute(insert(ThemeMembership), membership_rows)
+    lineage = _lineage_rows(analysis_id, previous, 0, top_match, top_keys)
+    lineage += _lineage_rows(analysis_id, previous, 1, sub_match, sub_keys)
+    if lineage:
+        session.execute(insert(ThemeLineage), lineage)
+    session.execute(
+        update(Analysis)
+        .where(Analysis.id == analysis_id)
+        .values(
+            status=AnalysisStatus.succeeded,
+            finished_at=utcnow(),
+            model_name=model_name,
+            versions=_versions(),
+            narrative_count=n,
+            theme_count=len(top),
+            unclustered_share=float(result.unclustered_share),
+            notes=_notes(n, result),
+            parameters={"requested": requested, "used": result.parameters},
         )
+    )
     return {"themes": len(top), "subthemes": len(subs), "narratives": n}
 
 

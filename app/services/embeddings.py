@@ -1,8 +1,8 @@
-"""The embedding cache and the job that fills it for a project's narratives."""
+"""The embedding cache: which texts it lacks, storing and loading vectors, filling it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,12 +11,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.jobs.context import JobContext
-from app.jobs.registry import job_handler
+from app.db import Transaction
 from models import Embedding, Narrative
-from pipelines.embed import FloatMatrix, normalize_text
+from pipelines.embed import Embedder, FloatMatrix, normalize_text
 
-EMBED_JOB = "embed"
 _IN_CHUNK = 500
 
 
@@ -75,57 +73,25 @@ def load_vectors(session: Session, model: str, hashes: Sequence[str]) -> dict[st
     return found
 
 
-def embed_and_store(ctx: JobContext, items: list[tuple[str, str]]) -> int:
-    """Embed (hash, text) pairs and cache the vectors, reporting progress after each chunk.
+def embed_and_store(
+    transaction: Transaction,
+    embedder: Embedder,
+    items: list[tuple[str, str]],
+    chunk_size: int,
+    progress: Callable[[int], None],
+) -> int:
+    """Embed (hash, text) pairs and cache the vectors, calling `progress(done)` after each chunk.
 
     Shortest texts go first so batches pad little; each chunk is stored in its own short
     transaction, so nothing is held open while the model computes. Returns how many were done.
     """
-    embedder = ctx.deps.embedder
     ordered = sorted(items, key=lambda item: len(item[1]))
     done = 0
-    for chunk in _chunks(ordered, ctx.deps.settings.embedding_chunk_size):
+    for chunk in _chunks(ordered, chunk_size):
         hashes = [h for h, _ in chunk]
         vectors = embedder.encode([normalize_text(t) for _, t in chunk])
-        with ctx.session() as session:
+        with transaction() as session:
             store_vectors(session, embedder.name, hashes, vectors)
         done += len(hashes)
-        ctx.progress(done)
+        progress(done)
     return done
-
-
-@job_handler(EMBED_JOB)
-def embed_project(ctx: JobContext) -> dict[str, Any]:
-    """Embed every narrative of the project that the cache does not hold yet, then place the
-    new narratives into the latest analysis's themes. With auto-analysis on, a full analysis
-    is queued when there is none yet or when the re-analysis rule says one is due."""
-    assert ctx.project_id is not None
-    embedder = ctx.deps.embedder
-    with ctx.session() as session:
-        todo = missing_texts(session, ctx.project_id, embedder.name)
-    ctx.progress(0, len(todo))
-    done = embed_and_store(ctx, todo)
-    result: dict[str, Any] = {"embedded": done, "model": embedder.name}
-    # imported here: placing uses the analyses service, which uses this module
-    from app.services.incremental import place_new
-
-    placement = place_new(ctx, ctx.project_id)
-    if placement is not None:
-        result["incremental"] = placement.as_json()
-    wanted = ctx.deps.settings.auto_analyze and not ctx.payload.get("no_analysis")
-    if wanted and (placement is None or placement.advice.due):
-        result["analysis_id"] = _queue_analysis(ctx, ctx.project_id, embedder.name)
-    return result
-
-
-def _queue_analysis(ctx: JobContext, project_id: str, model_name: str) -> int:
-    # imported here: the analysis job itself uses this module's embedding functions
-    from app.services.analyses import AnalysisParams, request_analysis
-    from models import Project
-
-    with ctx.session() as session:
-        project = session.get_one(Project, project_id)
-        analysis, _job = request_analysis(
-            session, project, AnalysisParams(), model_name, debounce=True
-        )
-        return analysis.id

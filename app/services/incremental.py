@@ -19,10 +19,11 @@ import numpy as np
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.jobs.context import JobContext
-from app.services.analyses import latest, new_key, theme_row
+from app.db import Transaction
+from app.services.analyses import AnalysisParams, latest, new_key, theme_row
 from app.services.embeddings import load_vectors
 from models import Analysis, Embedding, Narrative, Project, Theme, ThemeAssignment, ThemeMembership
+from pipelines.embed import unit_rows
 from pipelines.themes.incremental import ReanalysisAdvice, assign_incremental, reanalysis_due
 
 EMERGING = "emerging"
@@ -68,15 +69,14 @@ class Placement:
         }
 
 
-def place_new(ctx: JobContext, project_id: str) -> Placement | None:
-    """Place the project's embedded narratives that the latest analysis does not hold.
+def place_new(transaction: Transaction, project_id: str, model: str) -> Placement | None:
+    """Place the project's narratives embedded by `model` that the latest analysis lacks.
 
     Returns ``None`` when there is no analysis to place into (or it used another model).
     Runs in one transaction with the analysis row locked, so two jobs never place the same
     narratives twice.
     """
-    model = ctx.deps.embedder.name
-    with _lock(project_id), ctx.session() as session:
+    with _lock(project_id), transaction() as session:
         found = latest(session, session.get_one(Project, project_id))
         if found is None or found.model_name != model:
             return None
@@ -95,12 +95,8 @@ def _nearest(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return np.asarray(rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12))
-
-
 def _place(session: Session, project_id: str, analysis: Analysis, model: str) -> Placement:
-    requested = dict(analysis.parameters.get("requested") or {})  # type: ignore[call-overload]
+    params = AnalysisParams.from_row(analysis)
     assigned = select(ThemeAssignment.narrative_id).where(
         ThemeAssignment.analysis_id == analysis.id
     )
@@ -109,7 +105,7 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
         .join(Embedding, (Embedding.model == model) & (Embedding.text_hash == Narrative.text_hash))
         .where(Narrative.project_id == project_id, Narrative.id.not_in(assigned))
     )
-    if not requested.get("include_low_content"):
+    if not params.include_low_content:
         query = query.where(Narrative.low_content.is_(False))
     new_rows = session.execute(query.order_by(Narrative.id)).all()
     if not new_rows:
@@ -135,11 +131,11 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
     vectors = load_vectors(
         session, model, [r.text_hash for r in ref_rows] + [r.text_hash for r in new_rows]
     )
-    new_x = _unit(np.stack([vectors[r.text_hash] for r in new_rows]).astype(np.float64))
+    new_x = unit_rows(np.stack([vectors[r.text_hash] for r in new_rows]).astype(np.float64))
     ref_kept = [r for r in ref_rows if r.text_hash in vectors]
     dim = new_x.shape[1]
     ref_x = (
-        _unit(np.stack([vectors[r.text_hash] for r in ref_kept]).astype(np.float64))
+        unit_rows(np.stack([vectors[r.text_hash] for r in ref_kept]).astype(np.float64))
         if ref_kept
         else np.zeros((0, dim))
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import NotFound, UnprocessableEntity
+from app.jobs.kinds import JobKind
 from app.services import jobs as jobs_service
 from app.services.authors import pseudonym
-from app.services.embeddings import EMBED_JOB
 from app.services.signifiers import InvalidValue, check_value, list_signifiers
 from models import (
     Base,
@@ -82,7 +82,8 @@ def dedupe_key(
     return "h:" + hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def _attribute_text(value: Any) -> str:
+def attribute_text(value: Any) -> str:
+    """An attribute value as the group-filter index holds it."""
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -100,44 +101,89 @@ def get_or_create_source(
     return source
 
 
-def _check_items(
-    items: Sequence[NarrativeInput], signifiers: dict[str, Signifier], settings: Settings
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Per-item checked signifier values, and every error found (index, field, message)."""
-    errors: list[dict[str, Any]] = []
-    checked: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        if not item.text.strip():
-            errors.append({"index": index, "field": "text", "message": "text is empty"})
-        elif len(item.text) > settings.max_text_length:
-            errors.append(
-                {
-                    "index": index,
-                    "field": "text",
-                    "message": f"text has {len(item.text)} characters; "
-                    f"the limit is {settings.max_text_length}",
-                }
+#: Longest values the columns hold (narratives.title, .external_id, .author; the
+#: narrative_attributes key and value that group filters and statistics read).
+TITLE_MAX, EXTERNAL_ID_MAX, AUTHOR_MAX = 500, 200, 200
+ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX = 100, 500
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a narrative: `field` names it (``text``, ``attributes.role``)."""
+
+    field: str
+    message: str
+    #: True: the narrative cannot be stored at all; False: only this field is left out
+    refuses: bool
+    #: what a file's report adds to the message when the row is stored without the field
+    consequence: str = "not stored"
+
+
+@dataclass
+class Checked:
+    """A narrative after the checks: what can be stored of it, and every problem found."""
+
+    title: str | None
+    attributes: dict[str, Any]
+    #: signifier key -> (not applicable?, normalised value)
+    values: dict[str, tuple[bool, Any]]
+    problems: list[Problem]
+
+    @property
+    def refused(self) -> bool:
+        return any(p.refuses for p in self.problems)
+
+
+def check(item: NarrativeInput, signifiers: Mapping[str, Signifier], max_text: int) -> Checked:
+    """The one set of rules every narrative passes, from a JSON batch or from a file: text
+    present and within `max_text`, id, title and attributes within their columns, signifier
+    values declared and valid. A JSON batch refuses any problem; a file row is skipped for
+    the refusing ones and stored without the field for the others."""
+    problems: list[Problem] = []
+    if not item.text.strip():
+        problems.append(Problem("text", "empty text", refuses=True))
+    elif len(item.text) > max_text:
+        message = (
+            f"text of {len(item.text)} characters is over the limit of {max_text} (the limit "
+            f"is {max_text} characters, set by WEFT_MAX_TEXT_LENGTH); split it"
+        )
+        problems.append(Problem("text", message, refuses=True))
+    if item.external_id and len(item.external_id) > EXTERNAL_ID_MAX:
+        message = f"id longer than {EXTERNAL_ID_MAX} characters"
+        problems.append(Problem("external_id", message, refuses=True))
+    if item.author and len(normalize_text(item.author)) > AUTHOR_MAX:
+        message = f"author name cut to {AUTHOR_MAX} characters"
+        problems.append(Problem("author", message, refuses=False, consequence=""))
+    title = item.title
+    if title and len(title) > TITLE_MAX:
+        problems.append(Problem("title", f"title longer than {TITLE_MAX} characters", False))
+        title = None
+    attributes: dict[str, Any] = {}
+    for key, value in item.attributes.items():
+        if len(key) > ATTRIBUTE_KEY_MAX:
+            message = f"attribute name longer than {ATTRIBUTE_KEY_MAX} characters"
+            problems.append(Problem(f"attributes.{key[:40]}…", message, refuses=False))
+        elif value is not None and len(attribute_text(value)) > ATTRIBUTE_VALUE_MAX:
+            message = f"attribute {key!r} is longer than {ATTRIBUTE_VALUE_MAX} characters"
+            problems.append(Problem(f"attributes.{key}", message, refuses=False))
+        else:
+            attributes[key] = value
+    values: dict[str, tuple[bool, Any]] = {}
+    for key, raw in item.signifiers.items():
+        signifier = signifiers.get(key)
+        if signifier is None:
+            known = ", ".join(sorted(signifiers)) or "none declared"
+            message = (
+                f"signifier {key!r} is not declared (declared: {known}); declare it with "
+                "POST /v1/projects/{project}/signifiers first"
             )
-        values: dict[str, Any] = {}
-        for key, raw in item.signifiers.items():
-            signifier = signifiers.get(key)
-            if signifier is None:
-                known = ", ".join(sorted(signifiers)) or "none declared"
-                errors.append(
-                    {
-                        "index": index,
-                        "field": f"signifiers.{key}",
-                        "message": f"unknown signifier {key!r} (declared: {known}); "
-                        "declare it with POST /v1/projects/{project}/signifiers first",
-                    }
-                )
-                continue
-            try:
-                values[key] = check_value(signifier, raw)
-            except InvalidValue as exc:
-                errors.append({"index": index, "field": f"signifiers.{key}", "message": str(exc)})
-        checked.append(values)
-    return checked, errors
+            problems.append(Problem(f"signifiers.{key}", message, refuses=False))
+            continue
+        try:
+            values[key] = check_value(signifier, raw)
+        except InvalidValue as exc:
+            problems.append(Problem(f"signifiers.{key}", f"signifier {key!r}: {exc}", False))
+    return Checked(title=title, attributes=attributes, values=values, problems=problems)
 
 
 def existing_ids(session: Session, project: Project, keys: Iterable[str]) -> dict[str, int]:
@@ -165,8 +211,9 @@ def store_batch(
 ) -> StoreResult:
     """Check every item, then store the new ones with their attributes and signifier values.
 
-    Any invalid item rejects the whole batch with all errors listed; items already stored
-    (same external id, or same text + author + time) are returned, not stored again.
+    Any problem with any item rejects the whole batch with all problems listed (index and
+    field); items already stored (same external id, or same text + author + time) are
+    returned, not stored again.
     """
     if len(items) > settings.max_batch_items:
         raise UnprocessableEntity(
@@ -174,89 +221,33 @@ def store_batch(
             f"{len(items)}. Split it, or upload a file to /uploads."
         )
     signifiers = {s.key: s for s in list_signifiers(session, project)}
-    checked, errors = _check_items(items, signifiers, settings)
+    checked = [check(item, signifiers, settings.max_text_length) for item in items]
+    errors = [
+        {"index": index, "field": problem.field, "message": problem.message}
+        for index, result in enumerate(checked)
+        for problem in result.problems
+    ]
     if errors:
         raise UnprocessableEntity(
             f"{len({e['index'] for e in errors})} of {len(items)} narratives are invalid; "
             "nothing was stored",
             errors=errors,
         )
-
-    authors = [pseudonym(project, item.author) for item in items]
-    moments = [_as_utc(item.occurred_at) for item in items]
-    keys = [
-        dedupe_key(item.external_id, item.text, author, at)
-        for item, author, at in zip(items, authors, moments, strict=True)
+    prepared = [
+        prepare(project, item, result, {k: s.id for k, s in signifiers.items()})
+        for item, result in zip(items, checked, strict=True)
     ]
-    ids_by_key = existing_ids(session, project, keys)
-
-    new_rows: list[dict[str, Any]] = []
-    new_indexes: list[int] = []
-    for index, (item, author, at, key) in enumerate(
-        zip(items, authors, moments, keys, strict=True)
-    ):
-        if key in ids_by_key:
-            continue
-        ids_by_key[key] = -1  # claimed by this batch; the real id comes from the insert
-        new_indexes.append(index)
-        new_rows.append(
-            {
-                "project_id": project.id,
-                "source_id": source.id,
-                "session_id": item.session_id,
-                "external_id": item.external_id,
-                "title": item.title,
-                "text": item.text,
-                "author": author,
-                "occurred_at": at,
-                "attributes": item.attributes,
-                "text_hash": text_hash(item.text),
-                "dedupe_key": key,
-                "low_content": item.low_content,
-            }
-        )
-
-    if new_rows:
-        new_ids = session.scalars(
-            insert(Narrative).returning(Narrative.id, sort_by_parameter_order=True), new_rows
-        ).all()
-        attribute_rows: list[dict[str, Any]] = []
-        value_rows: list[dict[str, Any]] = []
-        for index, narrative_id, row in zip(new_indexes, new_ids, new_rows, strict=True):
-            ids_by_key[row["dedupe_key"]] = narrative_id
-            for attr_key, attr_value in items[index].attributes.items():
-                if attr_value is not None:
-                    attribute_rows.append(
-                        {
-                            "narrative_id": narrative_id,
-                            "project_id": project.id,
-                            "key": attr_key,
-                            "value": _attribute_text(attr_value),
-                        }
-                    )
-            for sig_key, (not_applicable, value) in checked[index].items():
-                value_rows.append(
-                    {
-                        "narrative_id": narrative_id,
-                        "signifier_id": signifiers[sig_key].id,
-                        "not_applicable": not_applicable,
-                        "value": value,
-                    }
-                )
-        if attribute_rows:
-            session.execute(insert(NarrativeAttribute), attribute_rows)
-        if value_rows:
-            session.execute(insert(SignifierValue), value_rows)
-
+    results = insert_chunk(session, project, source.id, prepared)
+    created = sum(1 for _, new in results if new)
     job = None
-    if new_rows:
-        job = jobs_service.enqueue(session, EMBED_JOB, project_id=project.id, debounce=True)
+    if created:
+        job = jobs_service.enqueue(session, JobKind.embed, project_id=project.id, debounce=True)
     session.flush()
     return StoreResult(
         source=source,
-        narrative_ids=[ids_by_key[k] for k in keys],
-        created=len(new_rows),
-        duplicates=len(items) - len(new_rows),
+        narrative_ids=[narrative_id for narrative_id, _ in results],
+        created=created,
+        duplicates=len(items) - created,
         job=job,
     )
 
@@ -278,21 +269,43 @@ class PreparedNarrative:
     low_content: bool = False
 
 
+def prepare(
+    project: Project,
+    item: NarrativeInput,
+    checked: Checked,
+    signifier_ids: Mapping[str, int],
+    context: str = "",
+) -> PreparedNarrative:
+    """A checked narrative ready to insert: author pseudonymised, its dedupe key computed.
+    `context` tells apart lines that carry no time (see `dedupe_key`)."""
+    author = pseudonym(project, item.author)
+    author = author[:AUTHOR_MAX] if author else author
+    at = _as_utc(item.occurred_at)
+    return PreparedNarrative(
+        text=item.text,
+        dedupe_key=dedupe_key(item.external_id, item.text, author, at, context=context),
+        title=checked.title,
+        external_id=item.external_id,
+        author=author,
+        occurred_at=at,
+        attributes=checked.attributes,
+        values={signifier_ids[k]: v for k, v in checked.values.items()},
+        session_id=item.session_id,
+        low_content=item.low_content,
+    )
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
 
 
-#: Longest attribute key and value the group-filter index holds; longer ones stay in the
-#: narrative's attributes JSON only.
-_ATTRIBUTE_KEY_MAX, _ATTRIBUTE_VALUE_MAX = 100, 500
-
-
 def insert_chunk(
     session: Session, project: Project, source_id: int, items: Sequence[PreparedNarrative]
 ) -> list[tuple[int, bool]]:
-    """Insert the new narratives of a chunk with Core inserts; (id, created) per item.
+    """Insert the new narratives of a chunk with Core inserts; (id, created) per item. The one
+    insert path of JSON batches and files; items have passed `check` and `prepare`.
 
     Items whose dedupe key is already stored, earlier in this transaction included, get
     the stored id and are not inserted. The caller owns the transaction, so a file stored
@@ -339,19 +352,16 @@ def insert_chunk(
         for item, narrative_id in zip(new_items, new_ids, strict=True):
             ids_by_key[item.dedupe_key] = narrative_id
             created.add(item.dedupe_key)
-            for key, value in item.attributes.items():
-                text = _attribute_text(value)
-                if value is None or len(key) > _ATTRIBUTE_KEY_MAX:
-                    continue
-                if len(text) <= _ATTRIBUTE_VALUE_MAX:
-                    attribute_rows.append(
-                        {
-                            "narrative_id": narrative_id,
-                            "project_id": project.id,
-                            "key": key,
-                            "value": text,
-                        }
-                    )
+            attribute_rows.extend(
+                {
+                    "narrative_id": narrative_id,
+                    "project_id": project.id,
+                    "key": key,
+                    "value": attribute_text(value),
+                }
+                for key, value in item.attributes.items()
+                if value is not None
+            )
             for signifier_id, (not_applicable, value) in item.values.items():
                 value_rows.append(
                     {

@@ -15,7 +15,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.jobs.context import JobContext
+from app.db import Transaction
 from app.schemas.tensions import SignalExemplar, SignalRead, SignalTheme
 from app.services.themes import snippet, texts_by_id
 from models import (
@@ -560,7 +560,9 @@ def store(
 
 
 def run_step(
-    ctx: JobContext,
+    transaction: Transaction,
+    settings: Settings,
+    embedder: Embedder,
     analysis_id: int,
     project_id: str,
     ids: list[int],
@@ -570,14 +572,13 @@ def run_step(
 ) -> list[str]:
     """Compute and store an analysis's signals; returns notes. Never raises: the themes are
     already stored, and a failure here is recorded in the notes instead of failing them."""
-    settings = ctx.deps.settings
     if not settings.signals_enabled:
         return []
     try:
-        with ctx.session() as session:
+        with transaction() as session:
             inputs = load_inputs(session, analysis_id, project_id, ids)
-        computed = compute(settings, ctx.deps.embedder, texts, X, labels, inputs)
-        with ctx.session() as session:
+        computed = compute(settings, embedder, texts, X, labels, inputs)
+        with transaction() as session:
             count = store(session, analysis_id, ids, inputs.theme_keys, computed)
             flagged = sum(1 for f in computed.found if f.signal.flagged)
             notes = [*computed.notes]
@@ -588,7 +589,7 @@ def run_step(
     except Exception as exc:
         log.exception("signals of analysis %s failed", analysis_id)
         note = f"signals could not be computed ({type(exc).__name__}: {exc}"[:500] + ")"
-        with ctx.session() as session:
+        with transaction() as session:
             _add_notes(session, analysis_id, [note])
         return [note]
 

@@ -12,24 +12,25 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.jobs.context import JobContext
-from app.jobs.registry import job_handler
+from app.jobs import registry
+from app.jobs.kinds import JobKind
 from app.main import create_app
-from app.services.analyses import ANALYZE_JOB
-from app.services.uploads import INGEST_JOB
 from models import Analysis, Job, JobStatus, Source, SourceStatus
 from pipelines.embed import FloatMatrix
 from tests.conftest import CountingEmbedder, ProjectHandle, auth, make_project, wait_for_job
 
 
-@job_handler("test-crash")
 def _crash(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(1, 3)
     raise RuntimeError("the disk caught fire")
 
 
-@job_handler("test-echo")
 def _echo(ctx: JobContext) -> dict[str, Any]:
     return {"echo": ctx.payload}
+
+
+registry.register("test-crash", _crash)
+registry.register("test-echo", _echo)
 
 
 def _insert_job(engine: Engine, project_id: str, **fields: Any) -> str:
@@ -132,10 +133,10 @@ class TestRecoveryAtStart:
         # an upload and an analysis whose jobs a killed process left running, for the last time
         with Session(engine) as session, session.begin():
             ingest = Job(
-                project_id=project.id, kind=INGEST_JOB, status=JobStatus.running, attempts=2
+                project_id=project.id, kind=JobKind.ingest, status=JobStatus.running, attempts=2
             )
             analyze = Job(
-                project_id=project.id, kind=ANALYZE_JOB, status=JobStatus.running, attempts=2
+                project_id=project.id, kind=JobKind.analyze, status=JobStatus.running, attempts=2
             )
             session.add_all([ingest, analyze])
             session.flush()

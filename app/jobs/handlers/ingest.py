@@ -1,0 +1,50 @@
+"""The `ingest` job: parse an uploaded source and store its narratives, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.errors import UnreadableUpload, WeftError
+from app.jobs.context import JobContext
+from app.services import ingest as ingest_service
+from pipelines.ingest import UnreadableFile
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """Read the source the payload names (no transaction open), then store it in one."""
+    source_id = int(ctx.payload["source_id"])
+    settings = ctx.deps.settings
+    spool = ingest_service.spool_path(Path(settings.data_dir), ctx.job_id)
+    try:
+        with ctx.session() as session:
+            job = ingest_service.load(session, source_id, Path(settings.data_dir))
+        plan = ingest_service.read(job, settings, spool, ctx.progress)
+        with ctx.session() as session:
+            return ingest_service.store(session, job, plan, spool, settings.ingest_chunk_size)
+    except UnreadableFile as exc:
+        _fail(ctx, source_id, str(exc))
+        raise UnreadableUpload(str(exc)) from exc
+    except WeftError as exc:
+        _fail(ctx, source_id, exc.detail)
+        raise
+    except Exception as exc:
+        _fail(ctx, source_id, f"internal error: {type(exc).__name__}")
+        raise
+    finally:
+        with suppress(FileNotFoundError):
+            spool.unlink()
+
+
+def abandon(session: Session, payload: Mapping[str, Any], message: str) -> None:
+    """The job was given up at start-up: its upload must not stay `running`."""
+    ingest_service.mark_failed(session, int(payload["source_id"]), message)
+
+
+def _fail(ctx: JobContext, source_id: int, message: str) -> None:
+    with ctx.session() as session:
+        ingest_service.mark_failed(session, source_id, message)
