@@ -109,6 +109,28 @@ class TestPostNarratives:
         assert response.status_code == 422
         assert "limit is 20000" in response.json()["errors"][0]["message"]
 
+    def test_attribute_longer_than_its_column_is_422_naming_item_and_field(
+        self, project: ProjectHandle
+    ) -> None:
+        # narrative_attributes holds keys of 100 and values of 500 characters; before, SQLite
+        # stored longer ones and PostgreSQL failed the request with a 500
+        batch = [
+            story("fine", attributes={"role": "nurse"}),
+            story("long value", attributes={"role": "x" * 501}),
+            story("long key", attributes={"k" * 101: "v"}),
+        ]
+        response = project.post("/narratives", {"narratives": batch})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        errors = response.json()["errors"]
+        assert [(e["index"], e["field"][:11]) for e in errors] == [
+            (1, "attributes."),
+            (2, "attributes."),
+        ]
+        assert errors[0]["field"] == "attributes.role"
+        assert "500" in errors[0]["message"] and "100" in errors[1]["message"]
+        assert project.get("/narratives").json()["total"] == 0
+
     def test_batch_limit(self, project: ProjectHandle) -> None:
         batch = [story(f"n{i}") for i in range(10_001)]
         response = project.post("/narratives", {"narratives": batch})

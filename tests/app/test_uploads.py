@@ -163,6 +163,26 @@ class TestPostUpload:
         assert stored[0]["signifiers"] == {"control": 0.5}
         assert stored[1]["signifiers"] == {}
 
+    def test_attribute_longer_than_its_column_is_left_out_and_reported(
+        self, client: TestClient
+    ) -> None:
+        # the same caps as a JSON batch; before, the value was kept in the narrative's JSON
+        # but missing from the group index, so filters and group statistics never saw it
+        project = make_project(client)
+        rows = ["story,site", "A fine story.,North", "Another story.," + "s" * 501]
+        job = upload_and_wait(
+            project,
+            {"file": ("rows.csv", "\n".join(rows).encode())},
+            mapping=json.dumps({"text": "story", "attributes": ["site"]}),
+        )
+        assert job["status"] == "succeeded", job
+        report = job["result"]["report"]
+        assert report["stored"] == 2
+        issues = {i["location"]: i["reason"] for i in report["issues"]}
+        assert "'site' is longer than 500 characters; not stored" in issues["row 3"]
+        stored = {n["text"]: n["attributes"] for n in project.get("/narratives").json()["items"]}
+        assert stored == {"A fine story.": {"site": "North"}, "Another story.": {}}
+
     @pytest.mark.parametrize(
         ("name", "data", "message"),
         [
