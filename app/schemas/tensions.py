@@ -94,19 +94,3 @@ class SignalRead(Schema):
     exemplars: dict[str, list[SignalExemplar]] = Field(
         description="Narratives illustrating each side (or the theme), by side name."
     )
-
-
-class TensionsPage(Schema):
-    analysis_id: int | None = Field(description="The analysis read; null before the first.")
-    computed: bool = Field(description="Whether the analysis's signals have been computed.")
-    notes: list[Any] = Field(description="The analysis's notes, signals' included.")
-    placed_since: int = Field(
-        0,
-        description="Narratives placed into the analysis's themes after it ran (incremental "
-        "placement): they count in themes and trends but not in these signals until the next "
-        "analysis.",
-    )
-    total: int = Field(description="Signals that match, before pagination.")
-    limit: int
-    offset: int
-    signals: list[SignalRead]

@@ -228,8 +228,12 @@ class TestTensions:
         body = project.get("/tensions").json()
         assert body == {
             "analysis_id": None,
+            "analysis": None,
             "computed": False,
-            "notes": [],
+            "notes": [
+                f"no analysis yet: POST /v1/projects/{project.id}/analyses to run one (with "
+                "auto-analysis on, one starts when the first upload has been embedded)"
+            ],
             "placed_since": 0,
             "total": 0,
             "limit": 100,
