@@ -160,3 +160,40 @@ def test_cycle_finder_sees_imports_inside_functions(tmp_path: Path) -> None:
     found = cycles(import_graph(tmp_path), "app")
     # a <-> b through the function-level import; b -> c only under TYPE_CHECKING
     assert found == [["app.a", "app.b"]]
+
+
+ROUTE_BODY_MAX = 15
+APP_MODULE_MAX = 600
+
+
+def _is_route(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Decorated with `@router.<method>(...)`."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "router"
+        ):
+            return True
+    return False
+
+
+def test_routes_only_route() -> None:
+    """A route's body (below its signature, docstring included) is at most 15 lines."""
+    long: dict[str, int] = {}
+    for path in sorted((ROOT / "app" / "routes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_route(node):
+                first, last = node.body[0].lineno, node.body[-1].end_lineno or 0
+                if last - first + 1 > ROUTE_BODY_MAX:
+                    long[f"{path.name}:{node.name}"] = last - first + 1
+    assert long == {}
+
+
+def test_app_modules_stay_readable() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "app").rglob("*.py")
+    }
+    assert {name: n for name, n in sizes.items() if n > APP_MODULE_MAX} == {}

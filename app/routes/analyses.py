@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import ReadProject, RuntimeDep, SessionDep, WriteProject
-from app.schemas.common import JobRead
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
 from app.services import analyses as analysis_service
 from models import Analysis
@@ -18,18 +17,7 @@ def request_analysis(
     body: AnalysisCreate, project: WriteProject, session: SessionDep, runtime: RuntimeDep
 ) -> AnalysisQueued:
     """Queue a clustering run over the project's narratives; poll its job."""
-    params = analysis_service.AnalysisParams(
-        n_themes=body.n_themes,
-        seed=body.seed,
-        include_low_content=body.include_low_content,
-        keep_level=body.keep_level,
-    )
-    analysis, job = analysis_service.request_analysis(
-        session, project, params, runtime.embedder.name, debounce=False
-    )
-    return AnalysisQueued(
-        analysis=AnalysisRead.model_validate(analysis), job=JobRead.model_validate(job)
-    )
+    return analysis_service.request(session, project, body, runtime.embedder.name)
 
 
 @router.get("", response_model=list[AnalysisRead])

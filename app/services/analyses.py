@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.jobs.kinds import JobKind
+from app.schemas.common import JobRead
+from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
 from app.services import jobs as jobs_service
 from app.services.embeddings import load_vectors, missing_texts
 from models import (
@@ -125,6 +127,22 @@ def request_analysis(
     analysis.job_id = job.id
     session.flush()
     return analysis, job
+
+
+def request(
+    session: Session, project: Project, body: AnalysisCreate, model_name: str
+) -> AnalysisQueued:
+    """Queue the analysis a request asks for (`POST /analyses`)."""
+    params = AnalysisParams(
+        n_themes=body.n_themes,
+        seed=body.seed,
+        include_low_content=body.include_low_content,
+        keep_level=body.keep_level,
+    )
+    analysis, job = request_analysis(session, project, params, model_name, debounce=False)
+    return AnalysisQueued(
+        analysis=AnalysisRead.model_validate(analysis), job=JobRead.model_validate(job)
+    )
 
 
 def latest(session: Session, project: Project) -> Analysis | None:

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.errors import NotFound, UnprocessableEntity
 from app.jobs.kinds import JobKind
+from app.schemas.common import JobRead, Page
+from app.schemas.narratives import BatchStored, NarrativeBatch, NarrativeRead
 from app.services import jobs as jobs_service
 from app.services.authors import pseudonym
 from app.services.signifiers import InvalidValue, check_value, list_signifiers
@@ -199,6 +201,31 @@ def existing_ids(session: Session, project: Project, keys: Iterable[str]) -> dic
         )
         found.update((key, narrative_id) for key, narrative_id in rows)
     return found
+
+
+def post_batch(
+    session: Session, project: Project, body: NarrativeBatch, settings: Settings
+) -> BatchStored:
+    """A posted JSON batch: its source (hashed over the validated batch, so re-posting it
+    returns the same source) and its narratives, stored all or nothing."""
+    canonical = body.model_dump_json().encode("utf-8")
+    source = get_or_create_source(
+        session,
+        project,
+        kind="json",
+        sha256=hashlib.sha256(canonical).hexdigest(),
+        size_bytes=len(canonical),
+    )
+    items = [NarrativeInput(**n.model_dump()) for n in body.narratives]
+    result = store_batch(session, project, items, settings, source=source)
+    return BatchStored(
+        source_id=result.source.id,
+        received=len(items),
+        created=result.created,
+        duplicates=result.duplicates,
+        narrative_ids=result.narrative_ids,
+        job=JobRead.model_validate(result.job) if result.job else None,
+    )
 
 
 def store_batch(
@@ -427,11 +454,27 @@ def filtered(project: Project, flt: NarrativeFilter) -> Select[Narrative]:
 
 def list_page(
     session: Session, project: Project, flt: NarrativeFilter, limit: int, offset: int
-) -> tuple[int, list[Narrative]]:
+) -> Page[NarrativeRead]:
+    """A page of the narratives that pass the filters, oldest first, with their total."""
     query = filtered(project, flt)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(query.order_by(Narrative.id).limit(limit).offset(offset)).all()
-    return total, list(page)
+    rows = session.scalars(query.order_by(Narrative.id).limit(limit).offset(offset)).all()
+    return Page[NarrativeRead](
+        total=total, limit=limit, offset=offset, items=_with_signifiers(session, list(rows))
+    )
+
+
+def read(session: Session, project: Project, narrative_id: int) -> NarrativeRead:
+    """One narrative with its signifier values."""
+    return _with_signifiers(session, [get(session, project, narrative_id)])[0]
+
+
+def _with_signifiers(session: Session, rows: list[Narrative]) -> list[NarrativeRead]:
+    values = signifier_values(session, [n.id for n in rows])
+    return [
+        NarrativeRead.model_validate(n).model_copy(update={"signifiers": values[n.id]})
+        for n in rows
+    ]
 
 
 def signifier_values(session: Session, narrative_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

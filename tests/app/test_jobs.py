@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.jobs.context import JobContext
 from app.jobs import registry
+from app.jobs.context import JobContext
 from app.jobs.kinds import JobKind
 from app.main import create_app
 from models import Analysis, Job, JobStatus, Source, SourceStatus
