@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,13 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict
 from models import Project, Signifier, SignifierKind, SignifierValue
+from pipelines.ingest.values import ValueProblem, check_signifier_value
 
-#: The value that marks a signifier as answered "not applicable".
-NOT_APPLICABLE = None
-
-
-class InvalidValue(ValueError):
-    """A signifier value that does not fit its definition; the message says what would."""
+#: A signifier value that does not fit its definition; the message says what would.
+InvalidValue = ValueProblem
 
 
 def list_signifiers(session: Session, project: Project) -> list[Signifier]:
@@ -67,85 +63,6 @@ def declare(
     return sorted(current.values(), key=lambda s: s.position)
 
 
-def _number(raw: Any, what: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise InvalidValue(f"{what} must be a finite number, got {raw!r}")
-    return float(raw)
-
-
-def _triad(definition: Mapping[str, Any], raw: Any) -> list[float]:
-    anchors: list[str] = list(definition.get("anchors") or [])
-    if isinstance(raw, Mapping):
-        unknown = set(raw) - set(anchors)
-        if unknown or len(raw) != 3:
-            raise InvalidValue(f"a triad value by anchor needs exactly the anchors {anchors}")
-        raw = [raw[a] for a in anchors]
-    if not isinstance(raw, list | tuple) or len(raw) != 3:
-        raise InvalidValue("a triad value is 3 proportions, one per anchor, e.g. [0.2, 0.3, 0.5]")
-    parts = [_number(x, "each triad proportion") for x in raw]
-    if any(p < 0 for p in parts):
-        raise InvalidValue("triad proportions cannot be negative")
-    total = sum(parts)
-    # percentages are accepted as such: 100 = 1
-    for scale in (1.0, 100.0):
-        if abs(total - scale) <= 0.01 * scale:
-            return [p / total for p in parts]
-    raise InvalidValue(f"triad proportions must sum to 1 (or 100), these sum to {total:g}")
-
-
-def _unit(raw: Any, what: str) -> float:
-    x = _number(raw, what)
-    if not 0.0 <= x <= 1.0:
-        raise InvalidValue(f"{what} must lie in [0, 1], got {x:g}")
-    return x
-
-
-def _stones(definition: Mapping[str, Any], raw: Any) -> dict[str, dict[str, float]]:
-    keys = [s["key"] for s in definition.get("stones") or []]
-    if not isinstance(raw, Mapping) or not raw:
-        raise InvalidValue(
-            'a stones value maps stone keys to positions, e.g. {"stone": {"x": 0.2, "y": 0.7}}'
-        )
-    placed: dict[str, dict[str, float]] = {}
-    for stone, pos in raw.items():
-        if stone not in keys:
-            raise InvalidValue(f"unknown stone {stone!r}; declared stones: {keys}")
-        if not isinstance(pos, Mapping) or set(pos) != {"x", "y"}:
-            raise InvalidValue(f'stone {stone!r} needs a position {{"x": .., "y": ..}}')
-        placed[stone] = {"x": _unit(pos["x"], "stone x"), "y": _unit(pos["y"], "stone y")}
-    return placed
-
-
-def _mcq(definition: Mapping[str, Any], raw: Any) -> str | list[str]:
-    options = [o["key"] for o in definition.get("options") or []]
-    multiple = bool(definition.get("multiple"))
-    chosen = raw if isinstance(raw, list) else [raw]
-    if not multiple and isinstance(raw, list) and len(raw) != 1:
-        raise InvalidValue("this question takes a single choice")
-    for choice in chosen:
-        if not isinstance(choice, str) or choice not in options:
-            raise InvalidValue(f"{choice!r} is not one of the options {options}")
-    if multiple:
-        return list(dict.fromkeys(chosen))
-    return str(chosen[0])
-
-
 def check_value(signifier: Signifier, raw: Any) -> tuple[bool, Any]:
     """(not applicable?, normalised value) of `raw` for `signifier`, or InvalidValue."""
-    if raw is NOT_APPLICABLE:
-        return True, None
-    definition = signifier.definition
-    match signifier.kind:
-        case SignifierKind.triad:
-            return False, _triad(definition, raw)
-        case SignifierKind.dyad:
-            return False, _unit(raw, "a dyad value")
-        case SignifierKind.stones:
-            return False, _stones(definition, raw)
-        case SignifierKind.mcq:
-            return False, _mcq(definition, raw)
-        case SignifierKind.free_text:
-            if not isinstance(raw, str):
-                raise InvalidValue("a free-text answer is a string")
-            return False, raw
-    raise InvalidValue(f"unsupported signifier kind {signifier.kind}")  # pragma: no cover
+    return check_signifier_value(signifier.kind, signifier.definition, raw)

@@ -1,9 +1,13 @@
-"""Turning cell values into signifier values and datetimes.
+"""Signifier values and datetimes from what narratives carry.
 
-Signifier value shapes (what the service validates):
-triad -> [a, b, c] proportions summing to 1; dyad -> float in [0, 1] (0 = left pole);
+`check_signifier_value` is the one check of a value against its signifier, for the JSON
+API and for files alike. Value shapes: triad -> [a, b, c] proportions summing to 1 (or
+percentages summing to 100), or {anchor: share}; dyad -> float in [0, 1] (0 = left pole);
 stones -> {stone_key: {"x": float, "y": float}} in [0, 1]; mcq -> option key or list of
 option keys; free_text -> str; not applicable -> None (never 0).
+
+File cells are text first: `signifier_value` reads a cell (numbers as text, "N/A", option
+labels, 0-100 positions, "a;b;c" lists) into such a value and then checks it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
 
 from pipelines.ingest.records import SignifierSpec
 
@@ -24,53 +29,149 @@ _SPLIT = re.compile(r"\s*[;|]\s*")
 
 
 class ValueProblem(ValueError):
-    """A cell value that does not fit its signifier; reported as a row issue."""
+    """A value that does not fit: a signifier answer its definition refuses, or a date that
+    is none; the message says what would fit."""
 
 
-def _number(value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueProblem(f"{value!r} is not a number")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        cleaned = value.strip().removesuffix("%").strip().replace(",", ".")
-        try:
-            number = float(cleaned)
-        except ValueError as exc:
-            raise ValueProblem(f"{value!r} is not a number") from exc
-    else:
-        raise ValueProblem(f"{value!r} is not a number")
-    if not math.isfinite(number):
-        raise ValueProblem(f"{value!r} is not a finite number")
-    return number
+# --- the check of a value ------------------------------------------------------------------
 
 
-def unit_interval(value: object, what: str) -> float:
-    """A position in [0, 1]; values up to 100 are read as percentages."""
-    number = _number(value)
-    if 1.0 < number <= 100.0:
-        number /= 100.0
+def check_signifier_value(
+    kind: str, definition: Mapping[str, Any], value: object
+) -> tuple[bool, object]:
+    """(not applicable?, normalised value) of `value` for a signifier of `kind` declared by
+    `definition` (its anchors, options, multiple, stones); raises ValueProblem."""
+    if value is None:
+        return True, None
+    if kind == "triad":
+        return False, _triad(definition, value)
+    if kind == "dyad":
+        return False, _unit(value, "a dyad value")
+    if kind == "stones":
+        return False, _stones(definition, value)
+    if kind == "mcq":
+        return False, _mcq(definition, value)
+    if kind == "free_text":
+        if not isinstance(value, str):
+            raise ValueProblem("a free-text answer is a string")
+        return False, value
+    raise ValueProblem(f"unknown signifier kind {kind!r}")
+
+
+def spec_definition(spec: SignifierSpec) -> dict[str, Any]:
+    """The definition `check_signifier_value` reads, from a parser's SignifierSpec."""
+    return {
+        "anchors": spec.anchors,
+        "options": spec.options,
+        "multiple": spec.multiple,
+        "stones": spec.stones,
+    }
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueProblem(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _unit(value: object, what: str) -> float:
+    number = _number(value, what)
     if not 0.0 <= number <= 1.0:
-        raise ValueProblem(f"{what} {value!r} is outside 0-1 (or 0-100)")
+        raise ValueProblem(f"{what} must lie in [0, 1]; {number:g} is outside 0-1")
     return number
 
 
-def triad_proportions(values: Sequence[object]) -> list[float]:
-    """Three proportions summing to 1, from proportions or percentages of the anchors."""
+def _proportions(values: Sequence[object]) -> list[float]:
     if len(values) != 3:
-        raise ValueProblem(f"a triad needs 3 values, got {len(values)}")
-    numbers = [_number(v) for v in values]
-    total = sum(abs(n) for n in numbers)
-    if total <= 0:
-        raise ValueProblem("triad values sum to 0")
+        raise ValueProblem(
+            f"a triad value is 3 proportions, one per anchor, e.g. [0.2, 0.3, 0.5]; "
+            f"got {len(values)}"
+        )
+    numbers = [_number(v, "each triad proportion") for v in values]
     # A marker dropped on the triangle's edge can come out a hair below zero after the
     # canvas-to-proportion conversion; that is zero, while a real negative is an error.
-    if any(n < -0.01 * total for n in numbers):
+    if any(n < -0.01 * sum(abs(m) for m in numbers) for n in numbers):
         raise ValueProblem(f"negative triad value in {list(values)!r}")
     numbers = [max(n, 0.0) for n in numbers]
     total = sum(numbers)
     # Exports give either proportions (sum 1) or percentages (sum 100); both normalise.
-    return [n / total for n in numbers]
+    for scale in (1.0, 100.0):
+        if abs(total - scale) <= 0.01 * scale:
+            return [n / total for n in numbers]
+    raise ValueProblem(f"triad proportions must sum to 1 (or 100), these sum to {total:g}")
+
+
+def _triad(definition: Mapping[str, Any], value: object) -> list[float]:
+    anchors: list[str] = list(definition.get("anchors") or [])
+    if isinstance(value, Mapping):
+        if set(value) != set(anchors) or len(anchors) != 3:
+            raise ValueProblem(f"a triad value by anchor needs exactly the anchors {anchors}")
+        value = [value[a] for a in anchors]
+    if not isinstance(value, list | tuple):
+        raise ValueProblem("a triad value is 3 proportions, one per anchor, e.g. [0.2, 0.3, 0.5]")
+    return _proportions(value)
+
+
+def _stones(definition: Mapping[str, Any], value: object) -> dict[str, dict[str, float]]:
+    keys = [s["key"] for s in definition.get("stones") or []]
+    if not isinstance(value, Mapping) or not value:
+        raise ValueProblem(
+            'a stones value maps stone keys to positions, e.g. {"stone": {"x": 0.2, "y": 0.7}}'
+        )
+    placed: dict[str, dict[str, float]] = {}
+    for stone, position in value.items():
+        if stone not in keys:
+            raise ValueProblem(f"unknown stone {stone!r}; declared stones: {keys}")
+        if not isinstance(position, Mapping) or set(position) != {"x", "y"}:
+            raise ValueProblem(f'stone {stone!r} needs a position {{"x": .., "y": ..}}')
+        placed[stone] = {"x": _unit(position["x"], "stone x"), "y": _unit(position["y"], "stone y")}
+    return placed
+
+
+def _mcq(definition: Mapping[str, Any], value: object) -> str | list[str]:
+    options = [o["key"] for o in definition.get("options") or []]
+    multiple = bool(definition.get("multiple"))
+    chosen = value if isinstance(value, list) else [value]
+    if not multiple and len(chosen) != 1:
+        raise ValueProblem(f"this question takes a single choice, got {len(chosen)}")
+    for choice in chosen:
+        if not isinstance(choice, str) or choice not in options:
+            raise ValueProblem(f"{choice!r} is not one of the options {options}")
+    if multiple:
+        return list(dict.fromkeys(chosen))
+    return str(chosen[0])
+
+
+# --- reading file cells --------------------------------------------------------------------
+
+
+def _cell_number(value: object) -> object:
+    """A number from a cell's text ("0,5", "50 %"); anything else is left to the check."""
+    if not isinstance(value, str):
+        return value
+    cleaned = value.strip().removesuffix("%").strip().replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError as exc:
+        raise ValueProblem(f"{value!r} is not a number") from exc
+
+
+def _cell_position(value: object) -> object:
+    """A position from a cell; exports give 0-1 or 0-100, so values up to 100 are percentages."""
+    number = _cell_number(value)
+    if isinstance(number, float | int) and not isinstance(number, bool) and 1.0 < number <= 100.0:
+        return number / 100.0
+    return number
+
+
+def unit_interval(value: object, what: str) -> float:
+    """A position in [0, 1] from a cell; values up to 100 are read as percentages."""
+    return _unit(_cell_position(value), what)
+
+
+def triad_proportions(values: Sequence[object]) -> list[float]:
+    """Three proportions summing to 1, from cells holding proportions or percentages."""
+    return _proportions([_cell_number(v) for v in values])
 
 
 def _structured(value: object) -> object:
@@ -85,11 +186,43 @@ def _structured(value: object) -> object:
 
 
 def _option_key(value: str, spec: SignifierSpec) -> str:
+    """The key of the option a cell names by key or label; other text is left to the check."""
     wanted = value.strip().casefold()
     for option in spec.options:
         if option["key"].casefold() == wanted or option["label"].strip().casefold() == wanted:
             return option["key"]
-    raise ValueProblem(f"{value!r} is not an option of {spec.key!r}")
+    return value.strip()
+
+
+def _read_cell(value: object, spec: SignifierSpec) -> object:
+    """A cell as the value shape of `spec`'s kind, for `check_signifier_value`."""
+    if spec.kind == "free_text":
+        return str(value).strip()
+    if spec.kind == "dyad":
+        return _cell_position(value)
+    value = _structured(value)
+    if spec.kind == "triad":
+        if isinstance(value, Mapping):
+            return {k: _cell_number(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [_cell_number(v) for v in value]
+        parts = _SPLIT.split(str(value).strip())
+        if len(parts) == 1:
+            parts = [p for p in str(value).split(",") if p.strip()]
+        return [_cell_number(p) for p in parts]
+    if spec.kind == "mcq":
+        chosen = value if isinstance(value, list) else _SPLIT.split(str(value).strip())
+        return [_option_key(str(c), spec) for c in chosen if str(c).strip()]
+    if spec.kind == "stones" and isinstance(value, Mapping):
+        return {
+            stone: (
+                {k: _cell_position(v) for k, v in position.items()}
+                if isinstance(position, Mapping)
+                else position
+            )
+            for stone, position in value.items()
+        }
+    return value
 
 
 def is_not_applicable(value: object) -> bool:
@@ -112,50 +245,8 @@ def signifier_value(value: object, spec: SignifierSpec | None) -> object:
         return None
     if spec is None:
         return value if isinstance(value, str) else json.dumps(value)
-    value = _structured(value)
-    if spec.kind == "free_text":
-        return str(value).strip()
-    if spec.kind == "dyad":
-        return unit_interval(value, "dyad value")
-    if spec.kind == "triad":
-        parts: Sequence[object]
-        if isinstance(value, Mapping):
-            parts = [value.get(a) for a in spec.anchors]
-        elif isinstance(value, list | tuple):
-            parts = value
-        else:
-            parts = _SPLIT.split(str(value).strip())
-            if len(parts) == 1:
-                parts = [p for p in str(value).split(",") if p.strip()]
-        return triad_proportions(parts)
-    if spec.kind == "mcq":
-        chosen = value if isinstance(value, list) else _SPLIT.split(str(value).strip())
-        keys = [_option_key(str(c), spec) for c in chosen if str(c).strip()]
-        if spec.multiple:
-            return keys
-        if len(keys) != 1:
-            raise ValueProblem(f"{spec.key!r} takes one choice, got {len(keys)}")
-        return keys[0]
-    if spec.kind == "stones":
-        if not isinstance(value, Mapping):
-            raise ValueProblem("stones need a JSON object {stone: {x, y}}")
-        known = {s["key"] for s in spec.stones}
-        placed: dict[str, dict[str, float]] = {}
-        for stone, position in value.items():
-            if known and stone not in known:
-                raise ValueProblem(f"{stone!r} is not a stone of {spec.key!r}")
-            if isinstance(position, Mapping):
-                x, y = position.get("x"), position.get("y")
-            elif isinstance(position, list | tuple) and len(position) == 2:
-                x, y = position
-            else:
-                raise ValueProblem(f"stone {stone!r} needs x and y")
-            placed[str(stone)] = {
-                "x": unit_interval(x, "stone x"),
-                "y": unit_interval(y, "stone y"),
-            }
-        return placed
-    raise ValueProblem(f"unknown signifier kind {spec.kind!r}")
+    _, checked = check_signifier_value(spec.kind, spec_definition(spec), _read_cell(value, spec))
+    return checked
 
 
 _DATE_FORMATS_DAYFIRST = (

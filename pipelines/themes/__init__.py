@@ -5,6 +5,7 @@ from pipelines.themes.api import (
     ThemeDescription,
     ThemeResult,
     find_themes,
+    library_versions,
 )
 from pipelines.themes.cluster import ThemeClusterer, adaptive_min_theme_size
 from pipelines.themes.describe import CHAT_STOP_WORDS, ThemeDescriber, exemplar_indices, stem
@@ -33,6 +34,7 @@ __all__ = [
     "assign_incremental",
     "exemplar_indices",
     "find_themes",
+    "library_versions",
     "match_themes",
     "narrative_map",
     "reanalysis_due",

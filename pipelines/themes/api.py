@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pipelines.embed import unit_rows
 from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
 from pipelines.themes.layout import graph_map, narrative_map, theme_positions
@@ -121,7 +122,8 @@ class ThemeResult:
         return len(self.themes)
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape an analysis's results."""
     out: dict[str, str] = {}
     for dist in ("numpy", "scikit-learn", "scipy", "umap-learn", "hdbscan"):
         try:
@@ -144,8 +146,7 @@ def _describe_subthemes(
     n_sub = int(parents.size)
     if n_sub == 0:
         return []
-    emb = np.asarray(X, dtype=np.float64)
-    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    emb = unit_rows(np.asarray(X, dtype=np.float64))
     centroids = np.zeros((n_sub, emb.shape[1]))
     for s in range(n_sub):
         members = sub_labels == s
@@ -233,7 +234,7 @@ def find_themes(
         n_exemplars,
         counts,
     )
-    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(X)
     distribution = theme_distribution(
         unit.astype(np.float64),
         np.asarray(clusterer.centroids_, dtype=np.float64),
@@ -288,7 +289,7 @@ def find_themes(
         "n_exemplars": n_exemplars,
         "with_map": with_map,
         "n_narratives": n,
-        "versions": _versions(),
+        "versions": library_versions(),
     }
     return ThemeResult(
         labels=labels,

@@ -12,6 +12,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_array
 
+from pipelines.embed import unit_rows
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -52,11 +54,6 @@ class _Graph:
 
     graph: sp.csr_matrix
     reduced: FloatArray
-
-
-def _unit_rows(X: FloatArray) -> FloatArray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return np.asarray(X / np.where(norms > 0, norms, 1.0), dtype=np.float64)
 
 
 def exact_knn(
@@ -438,7 +435,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             The fitted estimator.
         """
         X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=0)
-        X = _unit_rows(np.asarray(X, dtype=np.float64))
+        X = unit_rows(np.asarray(X, dtype=np.float64))
         n = X.shape[0]
         if self.n_themes is not None and self.n_themes < 1:
             raise ValueError(f"n_themes must be at least 1, got {self.n_themes}")
@@ -659,7 +656,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.probabilities_[self.labels_ < 0] = 0.0
         self.subtheme_labels_ = new_sub.astype(np.int64)
         self.subtheme_parents_ = np.sort(sub_parent).astype(np.int64)
-        self.centroids_ = _unit_rows(centroids) if n_top else centroids
+        self.centroids_ = unit_rows(centroids) if n_top else centroids
         self.n_themes_ = n_top
         self.n_subthemes_ = int(present.size)
 

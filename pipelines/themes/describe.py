@@ -12,6 +12,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from pipelines.embed import unit_rows
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -177,9 +179,7 @@ def exemplar_indices(
     """
     if members.size == 0 or n_exemplars <= 0:
         return []
-    vectors = embeddings[members].astype(np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = vectors / np.where(norms > 0, norms, 1.0)
+    vectors = unit_rows(embeddings[members].astype(np.float64))
     c = centroid / (np.linalg.norm(centroid) or 1.0)
     order = np.lexsort((members, -(vectors @ c)))
     picked: list[int] = []

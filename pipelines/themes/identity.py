@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
+from pipelines.embed import unit_rows
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -83,11 +85,6 @@ class ThemeMatching:
         return {i: k for i, k in enumerate(self.keys) if k is not None}
 
 
-def _unit(rows: FloatArray) -> FloatArray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.asarray(rows / np.where(norms > 0, norms, 1.0), dtype=np.float64)
-
-
 def _sort_key(key: Hashable) -> tuple[str, str]:
     return (type(key).__name__, str(key))
 
@@ -154,7 +151,7 @@ def match_themes(
         prev_c = np.vstack([np.asarray(prev_centroids[k], dtype=np.float64) for k in keys])
         if prev_c.shape[1] != new_c.shape[1]:
             raise ValueError("previous and new centroids must have the same dimension")
-        similarity = _unit(new_c) @ _unit(prev_c).T
+        similarity = unit_rows(new_c) @ unit_rows(prev_c).T
     else:
         similarity = np.zeros((n_new, n_prev))
 

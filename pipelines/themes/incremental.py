@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from pipelines.embed import unit_rows
 from pipelines.themes.api import ThemeDescription
 from pipelines.themes.describe import ThemeDescriber
 
@@ -81,8 +82,7 @@ def _unit(X: npt.ArrayLike) -> FloatArray:
     A = np.asarray(X, dtype=np.float64)
     if A.ndim != 2:
         raise ValueError(f"expected a 2-D matrix, got shape {A.shape}")
-    norms = np.linalg.norm(A, axis=1, keepdims=True)
-    return np.asarray(A / np.where(norms > 0, norms, 1.0), dtype=np.float64)
+    return np.asarray(unit_rows(A), dtype=np.float64)
 
 
 def _neighbours(
