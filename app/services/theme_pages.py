@@ -83,7 +83,7 @@ def _child(count: ThemeCount) -> ThemeChild:
     )
 
 
-def latest_or_404(session: Session, project: Project) -> Analysis:
+def _latest_or_404(session: Session, project: Project) -> Analysis:
     """The project's latest succeeded analysis; NotFound before the first."""
     analysis = analysis_service.latest(session, project)
     if analysis is None:
@@ -149,7 +149,7 @@ def theme_detail(
     session: Session, project: Project, key: str, limit: int, offset: int
 ) -> ThemeDetail:
     """One theme of the latest analysis with a page of its members and its signals."""
-    analysis = latest_or_404(session, project)
+    analysis = _latest_or_404(session, project)
     theme = theme_service.get_theme(session, analysis, key)
     texts = theme_service.texts_by_id(session, [i for i in theme.exemplars if isinstance(i, int)])
     members = theme_service.members(session, theme, limit, offset)
