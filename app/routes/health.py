@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from app.deps import RuntimeDep
-from app.errors import ServiceUnavailable
+from app.services import health as health_service
 
 router = APIRouter(tags=["health"])
 
@@ -20,9 +19,4 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> dict[str, Any]:
     """The database answers and the embedding model is loaded."""
-    try:
-        with runtime.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        raise ServiceUnavailable(f"database unreachable: {type(exc).__name__}") from exc
-    return {"status": "ready", "database": "ok", "model": runtime.embedder.name}
+    return health_service.readiness(runtime.engine, runtime.embedder.name)

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.deps import AdminProject, ReadProject, SessionDep, SettingsDep, presented_secret
-from app.errors import Unauthorized
 from app.schemas.projects import (
     KeyCreate,
     KeyIssued,
@@ -20,10 +19,6 @@ from models import ApiKey, Project
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 
-def _issued(record: ApiKey, secret: str) -> KeyIssued:
-    return KeyIssued(**KeyRead.model_validate(record).model_dump(), key=secret)
-
-
 @router.post("", status_code=201, response_model=ProjectCreated)
 def create_project(
     body: ProjectCreate,
@@ -32,15 +27,7 @@ def create_project(
     secret: Annotated[str | None, Depends(presented_secret)],
 ) -> ProjectCreated:
     """Create a project; the response carries its admin key, shown this once."""
-    if settings.bootstrap_token and secret != settings.bootstrap_token:
-        raise Unauthorized("creating a project needs the bootstrap token as a bearer key")
-    project, issued = project_service.create_project(
-        session, body.name, body.description, body.keep_author_names
-    )
-    return ProjectCreated(
-        **ProjectRead.model_validate(project).model_dump(),
-        admin_key=_issued(issued.record, issued.secret),
-    )
+    return project_service.new_project(session, body, settings.bootstrap_token, secret)
 
 
 @router.get("/{project_id}", response_model=ProjectRead)
@@ -52,8 +39,7 @@ def read_project(project: ReadProject) -> Project:
 @router.post("/{project_id}/keys", status_code=201, response_model=KeyIssued)
 def create_key(body: KeyCreate, project: AdminProject, session: SessionDep) -> KeyIssued:
     """Issue a key: `read` for dashboards, `write` for uploads, `admin` to manage keys."""
-    issued = project_service.issue_key(session, project, body.scope, body.name)
-    return _issued(issued.record, issued.secret)
+    return project_service.issue_key(session, project, body.scope, body.name).read()
 
 
 @router.get("/{project_id}/keys", response_model=list[KeyRead])

@@ -112,6 +112,9 @@ class ThemeSummary(Schema):
 
 class ThemesPage(Schema):
     analysis: AnalysisRead | None = Field(description="The analysis read; null before the first.")
+    notes: list[str] = Field(
+        description="The analysis's notes; before the first, why there is none and how to run one."
+    )
     level: str
     membership: str
     total_narratives: int

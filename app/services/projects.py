@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.errors import NotFound, Unauthorized
+from app.schemas.projects import KeyIssued, KeyRead, ProjectCreate, ProjectCreated, ProjectRead
 from models import ApiKey, Project, Scope
 from models.base import utcnow
 
@@ -17,6 +18,7 @@ KEY_PREFIX = "weft_"
 
 
 def hash_key(key: str) -> str:
+    """The stored form of a key: its SHA-256, hex."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -24,6 +26,10 @@ def hash_key(key: str) -> str:
 class IssuedKey:
     record: ApiKey
     secret: str
+
+    def read(self) -> KeyIssued:
+        """The key as its one response shows it, secret included."""
+        return KeyIssued(**KeyRead.model_validate(self.record).model_dump(), key=self.secret)
 
 
 def issue_key(session: Session, project: Project, scope: Scope, name: str = "") -> IssuedKey:
@@ -51,6 +57,28 @@ def create_project(
     return project, issue_key(session, project, Scope.admin, name="initial admin key")
 
 
+def check_bootstrap(bootstrap_token: str | None, presented: str | None) -> None:
+    """Unauthorized unless the bootstrap token, when one is set, is the presented secret."""
+    if not bootstrap_token:
+        return
+    # compared in constant time, so the token cannot be guessed from response times
+    if presented is None or not secrets.compare_digest(
+        presented.encode("utf-8"), bootstrap_token.encode("utf-8")
+    ):
+        raise Unauthorized("creating a project needs the bootstrap token as a bearer key")
+
+
+def new_project(
+    session: Session, body: ProjectCreate, bootstrap_token: str | None, presented: str | None
+) -> ProjectCreated:
+    """`POST /projects`: check the bootstrap token, create the project, show its admin key."""
+    check_bootstrap(bootstrap_token, presented)
+    project, issued = create_project(session, body.name, body.description, body.keep_author_names)
+    return ProjectCreated(
+        **ProjectRead.model_validate(project).model_dump(), admin_key=issued.read()
+    )
+
+
 def find_key(session: Session, secret: str) -> ApiKey | None:
     """The live key whose hash matches `secret`, if any."""
     record = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
@@ -60,6 +88,7 @@ def find_key(session: Session, secret: str) -> ApiKey | None:
 
 
 def list_keys(session: Session, project: Project) -> list[ApiKey]:
+    """Every key of the project, oldest first."""
     return list(
         session.scalars(
             select(ApiKey).where(ApiKey.project_id == project.id).order_by(ApiKey.created_at)
@@ -68,6 +97,7 @@ def list_keys(session: Session, project: Project) -> list[ApiKey]:
 
 
 def revoke_key(session: Session, project: Project, key_id: str) -> ApiKey:
+    """Revoke one of the project's keys (again is a no-op); NotFound for another's."""
     record = session.get(ApiKey, key_id)
     if record is None or record.project_id != project.id:
         raise NotFound(f"API key {key_id!r} not found")

@@ -1,16 +1,17 @@
-"""Reading stored analyses: themes (optionally within a filter), members, similar narratives."""
+"""Reading stored analyses: themes (optionally within a filter), members, similar narratives,
+a key's history. The answers of the theme endpoints are shaped in `theme_pages`."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import Conflict, NotFound, UnprocessableEntity
 from app.services.narratives import NarrativeFilter, filtered
@@ -30,6 +31,7 @@ SNIPPET_CHARS = 240
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The text on one line, cut to `limit` characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -124,6 +126,7 @@ def list_themes(
 
 
 def get_theme(session: Session, analysis: Analysis, key: str) -> Theme:
+    """The analysis's theme with this key; NotFound if it has none."""
     theme = session.scalars(
         select(Theme).where(Theme.analysis_id == analysis.id, Theme.key == key)
     ).first()
@@ -150,6 +153,7 @@ def parents(session: Session, themes: Sequence[Theme]) -> list[Theme]:
 
 
 def parent_key(session: Session, theme: Theme) -> str | None:
+    """The key of a sub-theme's parent; None for a top-level theme."""
     if theme.parent_id is None:
         return None
     return session.scalar(select(Theme.key).where(Theme.id == theme.parent_id))
@@ -172,6 +176,7 @@ def members(
 
 
 def texts_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """Narrative id -> text, for the given ids."""
     if not ids:
         return {}
     return dict(
@@ -248,67 +253,6 @@ def similar(
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.lexsort((np.array(ids)[top], -scores[top]))]
     return [(ids[i], float(scores[i])) for i in top]
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    narrative_id: int
-    external_id: str | None
-    theme_key: str | None
-    subtheme_key: str | None
-    probability: float
-    incremental: bool
-    #: (theme key, probability) of the narrative's top themes, its own first
-    memberships: list[tuple[str, float]]
-
-
-def iter_assignments(
-    session_factory: sessionmaker[Session], analysis_id: int, chunk: int = 2000
-) -> Iterator[list[AssignmentRow]]:
-    """Every narrative's assignment in chunks, each chunk read in its own short session so a
-    slow client holds no transaction open."""
-    sub = aliased(Theme)
-    last = 0
-    while True:
-        with session_factory() as session:
-            rows = session.execute(
-                select(
-                    ThemeAssignment.narrative_id,
-                    Narrative.external_id,
-                    Theme.key,
-                    sub.key,
-                    ThemeAssignment.probability,
-                    ThemeAssignment.incremental,
-                )
-                .join(Narrative, Narrative.id == ThemeAssignment.narrative_id)
-                .outerjoin(Theme, Theme.id == ThemeAssignment.theme_id)
-                .outerjoin(sub, sub.id == ThemeAssignment.subtheme_id)
-                .where(
-                    ThemeAssignment.analysis_id == analysis_id,
-                    ThemeAssignment.narrative_id > last,
-                )
-                .order_by(ThemeAssignment.narrative_id)
-                .limit(chunk)
-            ).all()
-            if not rows:
-                return
-            soft: dict[int, list[tuple[str, float]]] = {}
-            for narrative_id, key, probability in session.execute(
-                select(ThemeMembership.narrative_id, Theme.key, ThemeMembership.probability)
-                .join(Theme, Theme.id == ThemeMembership.theme_id)
-                .where(
-                    ThemeMembership.analysis_id == analysis_id,
-                    ThemeMembership.narrative_id > last,
-                    ThemeMembership.narrative_id <= rows[-1][0],
-                )
-                .order_by(ThemeMembership.narrative_id, ThemeMembership.rank)
-            ):
-                soft.setdefault(narrative_id, []).append((key, float(probability)))
-        yield [
-            AssignmentRow(r[0], r[1], r[2], r[3], float(r[4]), bool(r[5]), soft.get(r[0], []))
-            for r in rows
-        ]
-        last = rows[-1][0]
 
 
 @dataclass

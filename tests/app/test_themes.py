@@ -68,6 +68,24 @@ class TopicEmbedder:
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), self._dimension)
 
 
+NO_ANALYSIS_NOTE = (
+    "no analysis yet: POST /v1/projects/{project_id}/analyses to run one (with "
+    "auto-analysis on, one starts when the first upload has been embedded)"
+)
+CSV_HEADER = (
+    "narrative_id",
+    "external_id",
+    "theme_key",
+    "subtheme_key",
+    "probability",
+    "incremental",
+    "theme_2_key",
+    "theme_2_probability",
+    "theme_3_key",
+    "theme_3_probability",
+)
+
+
 def corpus(per_topic: int = 20) -> list[dict[str, Any]]:
     items = []
     for t_index, (topic, examples) in enumerate(TOPICS.items()):
@@ -185,6 +203,15 @@ class TestListThemes:
         body = seeded.get("/themes").json()
         assert body["analysis"] is None and body["themes"] == []
 
+    def test_notes_say_why_there_is_no_analysis(self, seeded: ProjectHandle) -> None:
+        body = seeded.get("/themes").json()
+        assert body["notes"] == [NO_ANALYSIS_NOTE.format(project_id=seeded.id)]
+        assert body["total"] == 0 and body["total_narratives"] == 0
+
+    def test_notes_are_the_analysis_notes(self, seeded: ProjectHandle) -> None:
+        analysis = analyse(seeded)
+        assert seeded.get("/themes").json()["notes"] == analysis["notes"]
+
     def test_themes_match_the_planted_topics(self, seeded: ProjectHandle) -> None:
         analyse(seeded)
         body = seeded.get("/themes", key=seeded.key("read")).json()
@@ -297,8 +324,20 @@ class TestAssignments:
         assert [r["narrative_id"] for r in parsed] == [str(r["narrative_id"]) for r in rows]
         assert [r["theme_key"] or None for r in parsed] == [r["theme_key"] for r in rows]
 
-    def test_before_any_analysis_is_404(self, seeded: ProjectHandle) -> None:
-        assert seeded.get("/assignments").status_code == 404
+    def test_before_any_analysis_is_empty_with_notes(self, seeded: ProjectHandle) -> None:
+        response = seeded.get("/assignments")
+        assert response.status_code == 200
+        assert response.json() == {
+            "analysis_id": None,
+            "analysis": None,
+            "notes": [NO_ANALYSIS_NOTE.format(project_id=seeded.id)],
+            "assignments": [],
+        }
+        as_csv = seeded.client.get(
+            seeded.url("/assignments"), params={"format": "csv"}, headers=auth(seeded.admin_key)
+        )
+        assert as_csv.status_code == 200
+        assert as_csv.text.splitlines() == [",".join(CSV_HEADER)]
 
 
 class TestReadsDuringAnalysis:
