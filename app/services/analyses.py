@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from models import (
 )
 from models.base import utcnow
 from pipelines.embed import Embedder, FloatMatrix
-from pipelines.themes import ThemeResult, find_themes
+from pipelines.themes import ThemeResult, find_themes, library_versions
 from pipelines.themes.cluster import AUTO_FIXED_MAX_N
 from pipelines.themes.identity import ThemeMatching, match_themes
 
@@ -183,16 +182,6 @@ def get(session: Session, project: Project, analysis_id: int) -> Analysis:
     if analysis is None or analysis.project_id != project.id:
         raise NotFound(f"analysis {analysis_id} not found")
     return analysis
-
-
-def _versions() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name in _VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def new_key(project_id: str, medoid_narrative_id: int, taken: set[str], level: int = 0) -> str:
@@ -554,7 +543,7 @@ def store(
             status=AnalysisStatus.succeeded,
             finished_at=utcnow(),
             model_name=model_name,
-            versions=_versions(),
+            versions=library_versions(_VERSIONED),
             narrative_count=n,
             theme_count=len(top),
             unclustered_share=float(result.unclustered_share),

@@ -122,10 +122,14 @@ class ThemeResult:
         return len(self.themes)
 
 
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that shape an analysis's results."""
+#: The libraries whose versions shape a clustering's results.
+CLUSTERING_LIBRARIES = ("numpy", "scikit-learn", "scipy", "umap-learn", "hdbscan")
+
+
+def library_versions(names: Sequence[str] = CLUSTERING_LIBRARIES) -> dict[str, str]:
+    """Installed versions of the distributions `names`; "absent" for one not installed."""
     out: dict[str, str] = {}
-    for dist in ("numpy", "scikit-learn", "scipy", "umap-learn", "hdbscan"):
+    for dist in names:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
