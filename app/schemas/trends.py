@@ -1,12 +1,99 @@
-"""The trends answer: prevalence per cell, distinctive themes per group, emerging and fading
-themes per timeline, and sparkline series, shaped for a dashboard to draw directly."""
+"""The trends question and answer: the query parameters and the `by` they name; the answer,
+prevalence per cell, distinctive themes per group, emerging and fading themes per timeline,
+and sparkline series, shaped for a dashboard to draw directly."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
+from pydantic import BaseModel, Field
+
+from app.errors import UnprocessableEntity
 from app.schemas.common import Schema
 from app.schemas.themes import AnalysisRead
+from pipelines.trends import Period, check_period
+
+DimensionKind = Literal["attribute", "session", "period"]
+
+
+class TrendParams(BaseModel):
+    """The query parameters of `GET /trends` besides the narrative filters."""
+
+    by: list[str] = Field(
+        [],
+        description="'attribute:<key>', 'session' or 'period:week|month|quarter'; give "
+        "two to cross them (e.g. by=attribute:trust&by=period:month)",
+    )
+    theme: list[str] = Field([], description="Theme keys to report, repeatable; all by default")
+    level: Literal["top", "leaf"] = Field(
+        "top", description="top: top-level themes; leaf: sub-themes and childless themes"
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="False-discovery rate of every flag")
+    window: int = Field(
+        8, ge=2, le=104, description="Recent periods or sessions the trend test covers"
+    )
+    baseline: int = Field(
+        3, ge=1, le=103, description="Periods before the latest pooled as its baseline"
+    )
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One `by`: an attribute key, the session, or a calendar period."""
+
+    spec: str
+    kind: DimensionKind
+    name: str | None = None
+
+    @property
+    def ordered(self) -> bool:
+        return self.kind in ("session", "period")
+
+    @property
+    def period(self) -> Period:
+        assert self.kind == "period" and self.name is not None
+        return check_period(self.name)
+
+    @property
+    def timeline(self) -> str | None:
+        """What its values are in time: "session", the period, or None for an attribute."""
+        if self.kind == "session":
+            return "session"
+        return self.name if self.kind == "period" else None
+
+
+def parse_by(values: Sequence[str]) -> list[Dimension]:
+    """`by` values as dimensions: one or two, at most one of them a session or period."""
+    if not values:
+        raise UnprocessableEntity(
+            "give at least one 'by': 'attribute:<key>', 'session' or 'period:week|month|quarter'"
+        )
+    if len(values) > 2:
+        raise UnprocessableEntity(f"at most two 'by' can be crossed, got {len(values)}")
+    dims: list[Dimension] = []
+    for value in values:
+        kind, _, name = value.partition(":")
+        if kind == "attribute" and name:
+            dims.append(Dimension(value, "attribute", name))
+        elif kind == "session" and not name:
+            dims.append(Dimension(value, "session"))
+        elif kind == "period" and name in ("week", "month", "quarter"):
+            dims.append(Dimension(value, "period", name))
+        else:
+            raise UnprocessableEntity(
+                f"'by={value}' is not understood; use 'attribute:<key>' (e.g. attribute:role), "
+                "'session', or 'period:week', 'period:month', 'period:quarter'"
+            )
+    if len({d.spec for d in dims}) < len(dims):
+        raise UnprocessableEntity("the same 'by' is given twice")
+    if sum(d.ordered for d in dims) > 1:
+        raise UnprocessableEntity(
+            "only one of 'by' may be a session or a period (the timeline); cross it with an "
+            "attribute instead"
+        )
+    return dims
 
 
 class DimensionRead(Schema):
@@ -112,6 +199,10 @@ class ThemeTrends(Schema):
 
 class TrendsPage(Schema):
     analysis: AnalysisRead | None = Field(description="The analysis read; null before the first.")
+    notes: list[str] = Field(
+        description="Before the first analysis, whether one is queued, running or failed, or "
+        "how to start one; empty otherwise (the analysis's own notes are in `analysis`)."
+    )
     by: list[str]
     dimensions: list[DimensionRead]
     alpha: float = Field(description="False-discovery rate of every over/under/rising/falling.")

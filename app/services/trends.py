@@ -1,22 +1,23 @@
 """Trends from stored assignments: prevalence per group, session or period, distinctive themes,
-emerging and fading themes, and sparkline series. One aggregate query, no re-clustering."""
+emerging and fading themes, and sparkline series. One aggregate query, no re-clustering: the
+statistics are `pipelines.trends.summarise` and the answer is shaped by `trends_json`."""
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-import numpy as np
 from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import NotFound, UnprocessableEntity
-from app.schemas.themes import AnalysisRead
+from app.schemas.trends import Dimension, TrendParams, parse_by
+from app.services import analyses as analysis_service
+from app.services import trends_json
 from app.services.narratives import NarrativeFilter, filtered
+from app.services.trends_json import JSON
 from models import (
     Analysis,
     MeetingSession,
@@ -27,78 +28,24 @@ from models import (
     ThemeAssignment,
 )
 from pipelines.trends import (
-    CountTable,
-    Distinctiveness,
-    TrendReport,
-    check_period,
-    detect_trends,
-    distinctive_themes,
+    Axis,
+    Period,
+    TrendSettingError,
+    crossed_table,
     period_key,
     period_label,
     period_range,
-    share_table,
+    summarise,
 )
-from pipelines.trends.periods import Period
 
 #: Most cells one answer may hold; beyond it the request is refused with advice to narrow it.
 MAX_CELLS = 5000
 
-DimensionKind = Literal["attribute", "session", "period"]
-JSON = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One `by`: an attribute key, the session, or a calendar period."""
-
-    spec: str
-    kind: DimensionKind
-    name: str | None = None
-
-    @property
-    def ordered(self) -> bool:
-        return self.kind in ("session", "period")
-
-    @property
-    def period(self) -> Period:
-        assert self.kind == "period" and self.name is not None
-        return check_period(self.name)
-
-
-def parse_by(values: Sequence[str]) -> list[Dimension]:
-    """`by` values as dimensions: one or two, at most one of them a session or period."""
-    if not values:
-        raise UnprocessableEntity(
-            "give at least one 'by': 'attribute:<key>', 'session' or 'period:week|month|quarter'"
-        )
-    if len(values) > 2:
-        raise UnprocessableEntity(f"at most two 'by' can be crossed, got {len(values)}")
-    dims: list[Dimension] = []
-    for value in values:
-        kind, _, name = value.partition(":")
-        if kind == "attribute" and name:
-            dims.append(Dimension(value, "attribute", name))
-        elif kind == "session" and not name:
-            dims.append(Dimension(value, "session"))
-        elif kind == "period" and name in ("week", "month", "quarter"):
-            dims.append(Dimension(value, "period", name))
-        else:
-            raise UnprocessableEntity(
-                f"'by={value}' is not understood; use 'attribute:<key>' (e.g. attribute:role), "
-                "'session', or 'period:week', 'period:month', 'period:quarter'"
-            )
-    if len({d.spec for d in dims}) < len(dims):
-        raise UnprocessableEntity("the same 'by' is given twice")
-    if sum(d.ordered for d in dims) > 1:
-        raise UnprocessableEntity(
-            "only one of 'by' may be a session or a period (the timeline); cross it with an "
-            "attribute instead"
-        )
-    return dims
-
 
 @dataclass
 class TrendQuery:
+    """One request, its `by` parsed: what to count, over which narratives and themes."""
+
     by: list[Dimension]
     flt: NarrativeFilter = field(default_factory=NarrativeFilter)
     themes: list[str] = field(default_factory=list)
@@ -284,275 +231,64 @@ def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[The
     return themes
 
 
-def _nullable(array: Any) -> list[Any]:
-    """An array as nested lists, NaN as None (JSON null)."""
-    values = np.asarray(array, dtype=np.float64)
-    boxed = values.astype(object)
-    boxed[np.isnan(values)] = None
-    return list(boxed.tolist())
-
-
-def _rounded(array: Any) -> list[Any]:
-    """An array as nested lists of floats rounded to 6 places, NaN as None."""
-    return _nullable(np.round(np.asarray(array, dtype=np.float64), 6))
-
-
-def _opt(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
-
-
-def _distinctive_rows(result: Distinctiveness, groups: list[list[str]]) -> list[list[JSON]]:
-    """Per theme, one entry per group, read straight from the result's arrays."""
-    t = result.table
-    counts, totals = t.counts.tolist(), t.totals.tolist()
-    theme_totals, grand = t.theme_totals.tolist(), t.grand_total
-    arrays = [_rounded(a) for a in (result.log_odds, result.z)]
-    log_odds, z = arrays
-    p, q = _nullable(result.p_value), _nullable(result.q_value)
-    rows = []
-    for i in range(t.n_themes):
-        row = []
-        for j, group in enumerate(groups):
-            count, total = counts[i][j], totals[j]
-            rest_count, rest_total = theme_totals[i] - count, grand - total
-            row.append(
-                {
-                    "group": group,
-                    "status": result.status(i, j).value,
-                    "count": count,
-                    "group_total": total,
-                    "share": round(count / total, 6) if total else None,
-                    "rest_share": round(rest_count / rest_total, 6) if rest_total else None,
-                    "log_odds": log_odds[i][j],
-                    "z": z[i][j],
-                    "p_value": p[i][j],
-                    "q_value": q[i][j],
-                    "reason": result.reasons[i][j],
-                }
-            )
-        rows.append(row)
-    return rows
-
-
-def _trend(report: TrendReport, i: int, group: list[str] | None) -> JSON:
-    t = report.themes[i]
-    return {
-        "group": group,
-        "status": t.status.value,
-        "reading": t.reading,
-        "reason": t.reason,
-        "latest_count": t.latest_count,
-        "latest_total": t.latest_total,
-        "latest_share": _opt(t.latest_share),
-        "baseline_count": t.baseline_count,
-        "baseline_total": t.baseline_total,
-        "baseline_share": _opt(t.baseline_share),
-        "slope": _opt(t.slope),
-        "trend_z": _opt(t.trend_z),
-        "trend_p": t.trend_p,
-        "jump_p": t.jump_p,
-        "p_value": t.p_value,
-        "q_value": t.q_value,
-        "since": None if t.since is None else str(t.since),
-        "run_length": t.run_length,
-        "first_seen": None if t.first_seen is None else str(t.first_seen),
-    }
-
-
-def trends(
-    session: Session, project: Project, analysis: Analysis | None, query: TrendQuery
+def trends_page(
+    session: Session, project: Project, params: TrendParams, flt: NarrativeFilter
 ) -> JSON:
-    """Counts, shares, distinctive themes, trends and series of the analysis's themes, as the
-    JSON of `TrendsPage` (built as plain data: a large project's answer holds tens of
-    thousands of numbers, and building and re-validating models for them costs more than
-    the query)."""
-    by = [d.spec for d in query.by]
+    """The `TrendsPage` JSON of the project's latest analysis, or the empty page before one."""
+    query = TrendQuery(
+        by=parse_by(params.by),
+        flt=flt,
+        themes=params.theme,
+        level=params.level,
+        alpha=params.alpha,
+        window=params.window,
+        baseline=params.baseline,
+    )
+    analysis = analysis_service.latest(session, project)
     if analysis is None:
-        return {
-            "analysis": None,
-            "by": by,
-            "dimensions": [
-                {"by": d.spec, "kind": d.kind, "name": d.name, "values": []} for d in query.by
-            ],
-            "alpha": query.alpha,
-            "total_narratives": 0,
-            "unclustered": 0,
-            "excluded": 0,
-            "cells": [],
-            "groups": [],
-            "timelines": [],
-            "themes": [],
-        }
+        notes = analysis_service.no_analysis_notes(session, project)
+        return trends_json.empty_page(query.by, query.alpha, notes)
+    return _analysed_page(session, project, analysis, query)
+
+
+def _analysed_page(
+    session: Session, project: Project, analysis: Analysis, query: TrendQuery
+) -> JSON:
+    """Counts, shares, distinctive themes, trends and series of the analysis's themes."""
     themes = _themes(session, analysis, query)
     agg = _aggregate(session, project, analysis, query)
-
-    per_dim = [
-        _dimension_values(session, project, dim, {cell[k] for cell in agg.totals}, query.flt)
+    axes = [
+        Axis(
+            dict(_dimension_values(session, project, dim, {c[k] for c in agg.totals}, query.flt)),
+            timeline=dim.timeline,
+        )
         for k, dim in enumerate(query.by)
     ]
     n_cells = 1
-    for values in per_dim:
-        n_cells *= len(values)
+    for axis in axes:
+        n_cells *= len(axis.labels)
     if n_cells > MAX_CELLS:
         raise UnprocessableEntity(
-            f"{' x '.join(by)} makes {n_cells} cells (at most {MAX_CELLS}); narrow it with "
-            "filters (attribute, since/until) or a longer period"
+            f"{' x '.join(d.spec for d in query.by)} makes {n_cells} cells (at most "
+            f"{MAX_CELLS}); narrow it with filters (attribute, since/until) or a longer period"
         )
-    labels = [dict(values) for values in per_dim]
-    cells: list[tuple[str, ...]] = [
-        tuple(combo) for combo in itertools.product(*[[v for v, _ in vs] for vs in per_dim])
-    ]
-    keys = [t.key for t in themes]
     key_of = {t.id: t.key for t in themes}
-    table = CountTable.from_rows(
-        ((key_of[tid], cell, n) for (tid, cell), n in agg.counts.items() if tid in key_of),
-        agg.totals,
-        themes=keys,
-        cells=cells,
-    )
-    shares = share_table(table)
-
-    def label(cell: tuple[str, ...], positions: Sequence[int]) -> str:
-        return " · ".join(labels[k][cell[k]] for k in positions)
-
-    all_positions = range(len(query.by))
-    group_positions = [k for k, d in enumerate(query.by) if d.kind != "period"]
-    time_position = next((k for k, d in enumerate(query.by) if d.ordered), None)
-
-    # Distinctive themes: groups are the cells without their period, pooled over periods.
-    groups: list[tuple[str, ...]] = []
-    distinct: Distinctiveness | None = None
-    if group_positions:
-        groups = list(dict.fromkeys(tuple(c[k] for k in group_positions) for c in cells))
-        index = {g: n for n, g in enumerate(groups)}
-        # cells x groups indicator: pooling over periods is one matrix product
-        member = np.zeros((len(cells), len(groups)), dtype=np.int64)
-        for j, cell in enumerate(cells):
-            member[j, index[tuple(cell[k] for k in group_positions)]] = 1
-        group_table = CountTable(
-            themes=tuple(keys),
-            cells=tuple(groups),
-            counts=table.counts @ member,
-            totals=table.totals @ member,
+    rows = ((key_of[tid], cell, n) for (tid, cell), n in agg.counts.items() if tid in key_of)
+    table = crossed_table(rows, agg.totals, [t.key for t in themes], axes)
+    try:
+        summary = summarise(
+            table, axes, alpha=query.alpha, window=query.window, baseline=query.baseline
         )
-        distinct = distinctive_themes(group_table, alpha=query.alpha)
-
-    # Emerging and fading: one history for all, or one per value of the other dimension.
-    timelines: list[tuple[list[str] | None, str, TrendReport, CountTable]] = []
-    if time_position is not None:
-        dim = query.by[time_position]
-        kind = "session" if dim.kind == "session" else dim.period
-        others = [k for k in all_positions if k != time_position]
-        history: dict[tuple[str, ...], CountTable]
-        if others:
-            history = {(str(value),): sub for value, sub in table.split(others[0]).items()}
-        else:
-            plain = tuple(c[0] for c in cells)
-            history = {
-                (): CountTable(
-                    themes=table.themes, cells=plain, counts=table.counts, totals=table.totals
-                )
-            }
-        for group_key, sub in history.items():
-            names = [labels[time_position][str(c)] for c in sub.cells]
-            try:
-                report = detect_trends(
-                    sub,
-                    kind=kind,
-                    labels=names,
-                    window=query.window,
-                    baseline=query.baseline,
-                    alpha=query.alpha,
-                )
-            except ValueError as exc:
-                raise UnprocessableEntity(str(exc)) from None
-            group_list = list(group_key) if group_key else None
-            group_label = labels[others[0]][group_key[0]] if group_key else "all narratives"
-            timelines.append((group_list, group_label, report, sub))
-
-    theme_totals = table.theme_totals.tolist()
-    grand = table.grand_total
-    counts = table.counts.tolist()
-    share_rows, low_rows, high_rows = (
-        _rounded(a) for a in (shares.shares, shares.low, shares.high)
+    except TrendSettingError as exc:
+        # window and baseline are each in range, but a baseline must be shorter than the window
+        raise UnprocessableEntity(str(exc)) from None
+    return trends_json.page(
+        analysis,
+        query.by,
+        themes,
+        summary,
+        alpha=query.alpha,
+        total_narratives=agg.in_filter,
+        unclustered=agg.unclustered,
+        excluded=agg.in_filter - sum(agg.totals.values()),
     )
-    group_lists = [list(g) for g in groups]
-    distinctive = (
-        _distinctive_rows(distinct, group_lists) if distinct is not None else [[] for _ in themes]
-    )
-    series_rows = []
-    for timeline_group, _, _, sub in timelines:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sub_shares = sub.counts / np.where(sub.totals > 0, sub.totals, 1)
-        sub_shares = np.where(sub.totals[None, :] > 0, sub_shares, np.nan)
-        series_rows.append((timeline_group, sub.counts.tolist(), _rounded(sub_shares)))
-    theme_rows: list[JSON] = []
-    for i, theme in enumerate(themes):
-        theme_rows.append(
-            {
-                "key": theme.key,
-                "label": theme.label,
-                "level": theme.level,
-                "count": theme_totals[i],
-                "share": round(theme_totals[i] / grand, 6) if grand else None,
-                "cells": [
-                    {"cell": j, "count": c, "share": s, "low": lo, "high": hi}
-                    for j, (c, s, lo, hi) in enumerate(
-                        zip(counts[i], share_rows[i], low_rows[i], high_rows[i], strict=True)
-                    )
-                ],
-                "distinctive": distinctive[i],
-                "trends": [_trend(report, i, group) for group, _, report, _ in timelines],
-                "series": [
-                    {"group": group, "counts": c[i], "shares": sh[i]}
-                    for group, c, sh in series_rows
-                ],
-            }
-        )
-    theme_rows.sort(key=lambda t: (-t["count"], t["key"]))
-
-    in_cells = sum(agg.totals.values())
-    return {
-        "analysis": AnalysisRead.model_validate(analysis).model_dump(mode="json"),
-        "by": by,
-        "dimensions": [
-            {"by": d.spec, "kind": d.kind, "name": d.name, "values": [v for v, _ in per_dim[k]]}
-            for k, d in enumerate(query.by)
-        ],
-        "alpha": query.alpha,
-        "total_narratives": agg.in_filter,
-        "unclustered": agg.unclustered,
-        "excluded": agg.in_filter - in_cells,
-        "cells": [
-            {"key": list(cell), "label": label(cell, all_positions), "total": total}
-            for cell, total in zip(cells, table.totals.tolist(), strict=True)
-        ],
-        "groups": [
-            {
-                "key": list(g),
-                "label": " · ".join(labels[k][v] for k, v in zip(group_positions, g, strict=True)),
-                "total": int(distinct.table.totals[n]) if distinct is not None else 0,
-            }
-            for n, g in enumerate(groups)
-        ],
-        "timelines": [
-            {
-                "group": group,
-                "label": group_label,
-                "kind": report.kind,
-                "periods": [
-                    {"key": str(c), "label": name, "total": t}
-                    for c, name, t in zip(
-                        sub.cells, report.labels, sub.totals.tolist(), strict=True
-                    )
-                ],
-                "latest": None if report.latest is None else str(report.latest),
-                "window": [str(c) for c in report.window],
-                "baseline": [str(c) for c in report.baseline],
-                "n_tests": report.n_tests,
-                "reason": report.reason,
-            }
-            for group, group_label, report, sub in timelines
-        ],
-        "themes": theme_rows,
-    }

@@ -17,6 +17,10 @@ many narratives each cell holds. Nothing re-clusters or reads a narrative.
   with a plain reading and "not enough data" below :class:`MinimumData`.
 * :func:`period_key`, :func:`period_range`, :func:`period_label`: ISO week, month and
   quarter buckets in UTC.
+* :func:`crossed_table` and :func:`summarise`: all of the above for one crossed table of
+  :class:`Axis` values (attribute, session, period), as the trends answer needs them.
+* :class:`TrendInputError` (a table that cannot be analysed) and :class:`TrendSettingError`
+  (a window, baseline, alpha or other setting out of range), both ``ValueError``.
 
 Worked example
 --------------
@@ -79,7 +83,7 @@ Sparkline data:
 ('waiting', (10, 11, 9, 14, 21, 27))
 """
 
-from pipelines.trends.counts import CellKey, CountTable, TrendInputError, tabulate
+from pipelines.trends.counts import CellKey, CountTable, tabulate
 from pipelines.trends.distinctive import (
     DEFAULT_PRIOR_STRENGTH,
     Distinctiveness,
@@ -88,6 +92,7 @@ from pipelines.trends.distinctive import (
     distinctive_themes,
 )
 from pipelines.trends.emerging import ThemeTrend, TrendReport, TrendStatus, detect_trends
+from pipelines.trends.errors import TrendInputError, TrendSettingError
 from pipelines.trends.periods import (
     PERIODS,
     Period,
@@ -116,14 +121,24 @@ from pipelines.trends.stats import (
     fisher_exact_two_sided,
     wilson_interval,
 )
+from pipelines.trends.summary import (
+    Axis,
+    GroupComparison,
+    Timeline,
+    TrendSummary,
+    crossed_table,
+    summarise,
+)
 
 __all__ = [
     "DEFAULT_PRIOR_STRENGTH",
     "PERIODS",
+    "Axis",
     "CellKey",
     "CountTable",
     "DistinctiveTheme",
     "Distinctiveness",
+    "GroupComparison",
     "MinimumData",
     "Period",
     "Representation",
@@ -132,13 +147,17 @@ __all__ = [
     "ThemeSeries",
     "ThemeTrend",
     "TimeSeries",
+    "Timeline",
     "TrendInputError",
     "TrendReport",
+    "TrendSettingError",
     "TrendStatus",
+    "TrendSummary",
     "TrendTest",
     "benjamini_hochberg",
     "check_period",
     "cochran_armitage",
+    "crossed_table",
     "detect_trends",
     "distinctive_themes",
     "fisher_exact_two_sided",
@@ -150,6 +169,7 @@ __all__ = [
     "period_label",
     "period_range",
     "share_table",
+    "summarise",
     "tabulate",
     "time_series",
     "wilson_interval",

@@ -18,6 +18,8 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from pipelines.trends.errors import TrendInputError
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -25,9 +27,7 @@ FloatArray = npt.NDArray[np.float64]
 CellKey = str | tuple[str, ...]
 Cell = TypeVar("Cell", bound=CellKey)
 
-
-class TrendInputError(ValueError):
-    """A count table that cannot be analysed (bad shape, negative or impossible counts)."""
+__all__ = ["CellKey", "CountTable", "TrendInputError", "tabulate"]
 
 
 def _as_counts(values: npt.ArrayLike, name: str) -> IntArray:

@@ -31,6 +31,7 @@ from enum import StrEnum
 import numpy as np
 
 from pipelines.trends.counts import CellKey, CountTable, FloatArray
+from pipelines.trends.errors import TrendSettingError
 from pipelines.trends.rules import MinimumData
 from pipelines.trends.stats import benjamini_hochberg, two_sided_p
 
@@ -232,9 +233,9 @@ def distinctive_themes(
     or when it holds every narrative (nothing to compare).
     """
     if prior_strength <= 0:
-        raise ValueError("prior_strength must be positive")
+        raise TrendSettingError("prior_strength must be positive")
     if not 0.0 < alpha < 1.0:
-        raise ValueError("alpha must be in (0, 1)")
+        raise TrendSettingError("alpha must be in (0, 1)")
     rules = rules or MinimumData()
     y = table.counts.astype(np.float64)
     n = table.totals.astype(np.float64)

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from pipelines.trends.counts import CellKey, CountTable, IntArray
+from pipelines.trends.errors import TrendInputError, TrendSettingError
 from pipelines.trends.periods import PERIODS, period_label
 from pipelines.trends.rules import MinimumData
 from pipelines.trends.stats import benjamini_hochberg, cochran_armitage, fisher_exact_two_sided
@@ -226,21 +227,31 @@ def detect_trends(
     Returns
     -------
     TrendReport
+
+    Raises
+    ------
+    TrendSettingError
+        For an unknown ``kind``, a ``baseline`` not shorter than ``window``, or ``alpha``
+        outside (0, 1).
+    TrendInputError
+        When ``labels`` does not name every cell.
     """
     if kind not in UNITS:
-        raise ValueError(f"unknown kind {kind!r}; expected session or one of {PERIODS}")
+        raise TrendSettingError(f"unknown kind {kind!r}; expected session or one of {PERIODS}")
     if baseline < 1 or window <= baseline:
-        raise ValueError("need baseline >= 1 and window > baseline")
+        raise TrendSettingError("need baseline >= 1 and window > baseline")
     if not 0.0 < alpha < 1.0:
-        raise ValueError("alpha must be in (0, 1)")
+        raise TrendSettingError("alpha must be in (0, 1)")
     rules = rules or MinimumData()
     names = tuple(labels) if labels is not None else tuple(map(_default_label, table.cells))
     if len(names) != table.n_cells:
-        raise ValueError(f"{len(names)} labels for {table.n_cells} cells")
+        raise TrendInputError(f"{len(names)} labels for {table.n_cells} cells")
     one, many = UNITS[kind]
     frame = _Frame.of(table, window, baseline)
     reason = _history_reason(frame, rules, one, many)
-    latest_label = f"the latest {one}" if kind == "session" else names[frame.last]
+    # an empty history has no latest period to name (and nothing new in it)
+    named = kind != "session" and table.n_cells > 0
+    latest_label = names[frame.last] if named else f"the latest {one}"
 
     trends: dict[int, ThemeTrend] = {}
     tested: list[int] = []

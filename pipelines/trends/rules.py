@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.trends.errors import TrendSettingError
+
 
 @dataclass(frozen=True)
 class MinimumData:
@@ -41,6 +43,6 @@ class MinimumData:
             "min_baseline_total",
         ):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+                raise TrendSettingError(f"{name} must be at least 1")
         if self.min_periods < 2:
-            raise ValueError("min_periods must be at least 2 (a baseline and the latest)")
+            raise TrendSettingError("min_periods must be at least 2 (a baseline and the latest)")

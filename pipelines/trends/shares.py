@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipelines.trends.counts import CellKey, CountTable, FloatArray, IntArray
+from pipelines.trends.errors import TrendInputError
 from pipelines.trends.periods import period_label
 from pipelines.trends.stats import wilson_interval
 
@@ -173,7 +174,7 @@ def time_series(
     shares = share_table(table, confidence)
     names = tuple(labels) if labels is not None else tuple(_label(cell) for cell in table.cells)
     if len(names) != table.n_cells:
-        raise ValueError(f"{len(names)} labels for {table.n_cells} periods")
+        raise TrendInputError(f"{len(names)} labels for {table.n_cells} periods")
 
     counts: IntArray = table.counts
     return TimeSeries(

@@ -9,6 +9,8 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.special import gammaln
 
+from pipelines.trends.errors import TrendInputError, TrendSettingError
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -26,7 +28,7 @@ def normal_quantile(confidence: float) -> float:
         ``z`` with ``P(|Z| <= z) = confidence`` (1.96 for 0.95).
     """
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise TrendSettingError(f"confidence must be in (0, 1), got {confidence}")
     return float(stats.norm.ppf(0.5 + confidence / 2.0))
 
 
@@ -178,7 +180,7 @@ def cochran_armitage(
     n = np.asarray(totals, dtype=np.float64)
     s = np.arange(n.size, dtype=np.float64) if scores is None else np.asarray(scores, np.float64)
     if y.shape[1] != n.size or s.size != n.size:
-        raise ValueError("counts, totals and scores must have one entry per cell")
+        raise TrendInputError("counts, totals and scores must have one entry per cell")
     big_n = n.sum()
     if big_n <= 1:
         nan = np.full(y.shape[0], np.nan)

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
 from app.schemas.trends import TrendsPage
-from models import MeetingSession
+from app.services import analyses as analysis_service
+from models import MeetingSession, Project
 from tests.app.test_themes import TOPICS, TopicEmbedder, analyse, topic_of
 from tests.conftest import ProjectHandle, make_project, wait_for_job
 
@@ -245,6 +247,19 @@ class TestTrendsByPeriod:
                 assert trend["status"] == "insufficient"
                 assert trend["reading"].startswith("not enough data: only 2 months")
 
+    def test_no_dated_narratives(self, topic_client: TestClient) -> None:
+        project = make_project(topic_client)
+        undated = [{k: v for k, v in item.items() if k != "occurred_at"} for item in plan_corpus()]
+        response = project.post("/narratives", {"narratives": undated})
+        assert response.status_code == 201, response.text
+        wait_for_job(project.client, project.admin_key, response.json()["job"]["id"])
+        analyse(project)
+        body = trends(project, "period:month")
+        assert body["cells"] == [] and body["excluded"] == body["total_narratives"] > 0
+        (timeline,) = body["timelines"]
+        assert timeline["latest"] is None and timeline["reason"] == "no months yet"
+        assert {t["trends"][0]["status"] for t in body["themes"]} == {"insufficient"}
+
 
 class TestTrendsBySession:
     def test_sessions_in_meeting_order(self, topic_client: TestClient, engine: Engine) -> None:
@@ -372,10 +387,19 @@ class TestTrendFilters:
         response = project.get("/trends", by="period:month", window=3, baseline=3)
         assert response.status_code == 422
 
-    def test_before_any_analysis(self, topic_client: TestClient) -> None:
+    def test_before_any_analysis(self, topic_client: TestClient, engine: Engine) -> None:
         project = make_project(topic_client)
         body = trends(project, "attribute:role")
         assert body["analysis"] is None and body["themes"] == [] and body["cells"] == []
+        with Session(engine) as session:
+            notes = analysis_service.no_analysis_notes(
+                session, session.get_one(Project, project.id)
+            )
+        assert body["notes"] == notes and notes[0].startswith("no analysis yet")
+
+    def test_no_notes_once_analysed(self, seeded: tuple[ProjectHandle, dict[str, str]]) -> None:
+        project, _ = seeded
+        assert trends(project, "attribute:role")["notes"] == []
 
     def test_read_key_and_other_projects(
         self, seeded: tuple[ProjectHandle, dict[str, str]], topic_client: TestClient

@@ -146,6 +146,12 @@ class TestNotEnoughData:
         report = detect_trends(CountTable.from_rows([], {}))
         assert report.themes == () and report.reason == "no sessions yet" and report.latest is None
 
+    def test_no_periods_with_themes(self) -> None:
+        table = CountTable.from_rows([], {}, themes=["a"])
+        report = detect_trends(table, kind="month")
+        assert report.reason == "no months yet" and report.latest is None
+        assert report.get("a").status == TrendStatus.INSUFFICIENT
+
     def test_rules_are_adjustable(self) -> None:
         table = CountTable.from_arrays([[5, 5, 9]], [20, 20, 20])
         assert detect_trends(table).reason is None
