@@ -40,8 +40,12 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+import uvicorn
 
-ROOT = Path(__file__).resolve().parents[1]
+from app.main import create_app
+from bench.harness import ROOT, data_dir, migrate, service_settings, write_json
+from pipelines.embed import Embedder, SentenceTransformerEmbedder
+
 SETS = ("stackoverflow", "searchsnippets", "agnews8000")
 
 
@@ -106,18 +110,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(db: str, data_dir: str, port: int, real_model: bool) -> None:
+def serve(db: str, store_dir: str, port: int, real_model: bool) -> None:
     """Run the service in this process (the benchmark starts one per case)."""
-    import uvicorn
-
-    from app.config import Settings
-    from app.main import create_app
-    from pipelines.embed import Embedder, SentenceTransformerEmbedder
-
-    settings = Settings(
-        database_url=db,
-        data_dir=data_dir,
-        auto_analyze=False,
+    settings = service_settings(
+        db,
+        store_dir,
         job_poll_seconds=0.1,
         max_upload_bytes=1024 * 1024 * 1024,
         max_request_bytes=1024 * 1024 * 1024,
@@ -184,15 +181,10 @@ def _multipart(path: Path, boundary: str) -> Iterator[bytes]:
 
 def weft_upload(path: Path, rows: int, real_model: bool, workdir: Path) -> dict[str, Any]:
     """Upload `path` to a fresh server; seconds to stored (and embedded) and peak RSS growth."""
-    from alembic import command
-    from alembic.config import Config
-
     case = workdir / f"case-{rows}-{'model' if real_model else 'none'}"
     case.mkdir()
     db = f"sqlite:///{case / 'weft.db'}"
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes.update(url=db, configure_logging=False)
-    command.upgrade(config, "head")
+    migrate(db)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.ingest", "--serve", db, str(case / "var"), str(port)]
@@ -260,11 +252,7 @@ def weft_upload(path: Path, rows: int, real_model: bool, workdir: Path) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("WEFT_BENCH_DATA", ROOT.parent / "shared" / "data")),
-    )
+    parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument(
         "--embed-rows",
@@ -277,11 +265,11 @@ def main() -> None:
     parser.add_argument("--real-model", action="store_true")
     args = parser.parse_args()
     if args.serve:
-        db, data_dir, port = args.serve
-        serve(db, data_dir, int(port), args.real_model)
+        db, store_dir, port = args.serve
+        serve(db, store_dir, int(port), args.real_model)
         return
 
-    texts = load_texts(args.data)
+    texts = load_texts(data_dir(args.data))
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -308,8 +296,7 @@ def main() -> None:
         "results": results,
     }
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summary, indent=2))
+        write_json(args.out, summary)
     print()
     print(
         f"{'rows':>7} {'embedding':>9} {'csv anchor/s':>12} {'parser/s':>9} "

@@ -12,29 +12,19 @@ median over `--repeats` rounds) and their ratio.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from fastapi.testclient import TestClient
-
-from app.config import Settings
-from app.main import create_app
+from bench.harness import Service, load_set
 from pipelines.embed import SentenceTransformerEmbedder, default_model_path
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def load_texts(data: Path, n: int) -> list[str]:
-    with open(data / "stackoverflow" / "data.csv", newline="", encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+def load_texts(data: Path | None, n: int) -> list[str]:
+    texts = load_set("stackoverflow", data).texts
     if len(texts) < n:
         raise SystemExit(f"only {len(texts)} texts in the stackoverflow set; asked for {n}")
     return texts[:n]
@@ -69,43 +59,27 @@ def plain_encode(texts: list[str], batch_size: int, *, in_thread: bool) -> float
 
 
 def weft_ingest(texts: list[str], batch_size: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        config = Config(str(ROOT / "alembic.ini"))
-        config.attributes.update(url=url, configure_logging=False)
-        command.upgrade(config, "head")
-        # ingest and embedding only: no analysis competes for the CPU afterwards
-        settings = Settings(
-            database_url=url,
-            embedding_batch_size=batch_size,
-            job_poll_seconds=0.1,
-            auto_analyze=False,
+    embedder = SentenceTransformerEmbedder(batch_size=batch_size)
+    embedder.encode(texts[:64])  # the same warm-up as the anchor
+    # ingest and embedding only: no analysis competes for the CPU afterwards
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Service(
+            Path(tmp), embedder, embedding_batch_size=batch_size, job_poll_seconds=0.1
+        ) as service,
+    ):
+        project = service.create_project("bench")
+        batch = {"narratives": [{"text": t, "external_id": str(i)} for i, t in enumerate(texts)]}
+        start = time.perf_counter()
+        response = service.client.post(
+            project.path("/narratives"), json=batch, headers=project.headers
         )
-        embedder = SentenceTransformerEmbedder(batch_size=batch_size)
-        embedder.encode(texts[:64])  # the same warm-up as the anchor
-        with TestClient(create_app(settings, embedder=embedder)) as client:
-            created = client.post("/v1/projects", json={"name": "bench"}).json()
-            project, key = created["id"], created["admin_key"]["key"]
-            headers = {"Authorization": f"Bearer {key}"}
-            batch = {
-                "narratives": [{"text": t, "external_id": str(i)} for i, t in enumerate(texts)]
-            }
-            start = time.perf_counter()
-            response = client.post(
-                f"/v1/projects/{project}/narratives", json=batch, headers=headers
-            )
-            stored = time.perf_counter()
-            if response.status_code != 201:
-                raise SystemExit(f"ingest failed: {response.status_code} {response.text[:500]}")
-            job_id = response.json()["job"]["id"]
-            while True:
-                job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-                if job["status"] in ("succeeded", "failed"):
-                    break
-                time.sleep(0.5)  # as a client polls a job; tighter polling steals CPU from it
-            done = time.perf_counter()
-            if job["status"] != "succeeded":
-                raise SystemExit(f"embedding job failed: {job['error']}")
+        stored = time.perf_counter()
+        if response.status_code != 201:
+            raise SystemExit(f"ingest failed: {response.status_code} {response.text[:500]}")
+        # polls every half second, as a client does; tighter polling steals CPU from the job
+        job = service.wait(project.key, response.json()["job"]["id"])
+        done = time.perf_counter()
     return {
         "store_seconds": stored - start,
         "embed_seconds": done - stored,
@@ -116,11 +90,7 @@ def weft_ingest(texts: list[str], batch_size: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("WEFT_BENCH_DATA", ROOT.parent / "shared" / "data")),
-    )
+    parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)

@@ -17,6 +17,7 @@ import argparse
 import json
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -26,18 +27,22 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import (
+from bench.harness import (
     QMSUM_NO_TOPIC,
     RESULTS_DIR,
     SETS,
-    FloatMatrix,
+    CachedEmbedder,
     IntArray,
     LabelledSet,
+    Service,
     cached_embeddings,
+    kmeans_labels,
     load_qmsum,
     load_set,
     score,
+    write_json,
 )
+from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix
 
 BERTOPIC_SEED = 42
 
@@ -77,11 +82,7 @@ def run_weft(
 
 def run_kmeans(X: FloatMatrix, k: int, seed: int = 0) -> tuple[IntArray, dict[str, Any]]:
     """k-means on the unit-length embeddings, told the true number of classes."""
-    from sklearn.cluster import KMeans
-
-    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    model = KMeans(n_clusters=k, n_init=4, random_state=seed)
-    return np.asarray(model.fit_predict(unit), dtype=np.int64), {}
+    return kmeans_labels(X, k, seed), {}
 
 
 def run_bertopic(texts: Sequence[str], X: FloatMatrix) -> tuple[IntArray, dict[str, Any]]:
@@ -134,21 +135,7 @@ def format_row(r: Row) -> str:
     )
 
 
-def _embedder_factory() -> object:
-    from pipelines.embed import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder()
-
-
-def _embeddings(data: LabelledSet) -> FloatMatrix:
-    from pipelines.embed import DEFAULT_MODEL_NAME
-
-    return cached_embeddings(data, _embedder_factory, DEFAULT_MODEL_NAME)
-
-
 def _meta(args: argparse.Namespace) -> dict[str, Any]:
-    from pipelines.embed import DEFAULT_MODEL_NAME
-
     return {
         "part": args.part,
         "model": DEFAULT_MODEL_NAME,
@@ -165,8 +152,7 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write(path: Path, meta: dict[str, Any], payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"meta": meta, **payload}, indent=2, default=float) + "\n")
+    write_json(path, {"meta": meta, **payload})
 
 
 # --- part: large ---------------------------------------------------------------------------
@@ -179,7 +165,7 @@ def part_large(args: argparse.Namespace, names: list[str], out: Path) -> None:
     for name in names:
         data = load_set(name, args.data)
         t0 = time.perf_counter()
-        X = _embeddings(data)
+        X = cached_embeddings(data)
         print(
             f"# {name}: {len(data)} texts, {data.n_classes} classes, "
             f"embeddings {time.perf_counter() - t0:.1f}s",
@@ -234,7 +220,7 @@ def part_small(args: argparse.Namespace, out: Path) -> None:
     print(f"{'set':<14} {'n':>4} {'weft NMI':>9} {'bt NMI':>7} {'weft>=3':>8}", flush=True)
     for name in SMALL_SETS if args.meetings != "only" else ():
         data = load_set(name, args.data)
-        X = _embeddings(data)
+        X = cached_embeddings(data)
         for n in SMALL_SIZES:
             for seed in range(SMALL_SEEDS):
                 rng = np.random.default_rng(seed)
@@ -272,7 +258,7 @@ def part_small(args: argparse.Namespace, out: Path) -> None:
         _write(out, meta, {"samples": samples, "meetings": meetings, "summary": summary})
         return
     qm, meeting_of = load_qmsum(args.data)
-    Xq = _embeddings(qm)
+    Xq = cached_embeddings(qm)
     none = np.array([c.endswith(":" + QMSUM_NO_TOPIC) for c in qm.class_names])
     meeting_arr = np.asarray(meeting_of)
     for meeting in sorted(set(meeting_of)):
@@ -349,7 +335,7 @@ def part_novel(args: argparse.Namespace, out: Path) -> None:
 
     meta = _meta(args)
     data = load_set("stackoverflow", args.data)
-    X = _embeddings(data)
+    X = cached_embeddings(data)
     rows: list[dict[str, Any]] = []
     for tag in range(args.tags):
         rng = np.random.default_rng(tag)
@@ -473,7 +459,7 @@ def part_stability(args: argparse.Namespace, names: list[str], out: Path) -> Non
     rows: list[dict[str, Any]] = []
     for name in names:
         data = load_set(name, args.data)
-        X = _embeddings(data)
+        X = cached_embeddings(data)
         n = len(data)
         rng = np.random.default_rng(args.seed)
         part = np.sort(rng.choice(n, round(0.9 * n), replace=False))
@@ -564,7 +550,7 @@ def part_speed(args: argparse.Namespace, out: Path) -> None:
     for name in SETS:
         data = load_set(name, args.data)
         texts.extend(data.texts)
-        blocks.append(_embeddings(data))
+        blocks.append(cached_embeddings(data))
         gold_parts.append(data.labels + offset)
         offset += data.n_classes
     X = np.vstack(blocks)
@@ -648,13 +634,9 @@ def part_incremental(args: argparse.Namespace, out: Path) -> None:
     analysis and the vectors, ``assign_incremental``, writing), and the wall time from the POST
     until the job is done (with embeddings served from the bench cache, so it is the service's
     own overhead plus the placement)."""
-    import tempfile
-
-    from bench.trends import CachedEmbedder, Service
-
     meta = _meta(args)
     data = load_set("stackoverflow", args.data)
-    _embeddings(data)  # fill the cache the service's embedder reads
+    cached_embeddings(data)  # fill the cache the service's embedder reads
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(data))
     held = INCREMENTAL_SESSIONS * INCREMENTAL_SESSION_N

@@ -15,27 +15,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import LabelledSet, cached_embeddings, data_dir
-from pipelines.embed import DEFAULT_MODEL_NAME
+from bench.harness import (
+    RESULTS_DIR,
+    IntArray,
+    cached_text_embeddings,
+    data_dir,
+    load_nhs_rows,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from pipelines.signals import Signal
     from pipelines.themes import ThemeResult
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-
-def _embedder() -> object:
-    from pipelines.embed import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder()
-
-
-def embed_cached(name: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-    """Embeddings of ``texts`` under the bench cache (computed once per text list)."""
-    data = LabelledSet(name, list(texts), np.zeros(len(texts), dtype=np.int64), [])
-    return cached_embeddings(data, _embedder, DEFAULT_MODEL_NAME)
 
 
 _NEGATABLE = re.compile(r"\b(should|is|are)\b", re.IGNORECASE)
@@ -105,11 +98,8 @@ _NHS_META = {
 
 
 def load_nhs(root: str | Path | None = None) -> NHS:
-    path = data_dir(root) / "nhs_patient_experience" / "v6framework_230831.csv"
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        names = [c for c in (reader.fieldnames or []) if c not in _NHS_META]
-        rows = [r for r in reader if r["FFT answer"].strip() not in ("", "Did not answer")]
+    columns, rows = load_nhs_rows(root)
+    names = [c for c in columns if c not in _NHS_META]
     sentiment = np.array(
         [float(r["Comment sentiment"]) if r["Comment sentiment"].strip() else np.nan for r in rows]
     )
@@ -190,7 +180,7 @@ def _auc_free(truth: npt.NDArray[np.bool_], score: FloatArray) -> float:
 def _anchor_embeddings(
     anchors: tuple[tuple[str, ...], tuple[str, ...]],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    flat = embed_cached("anchors", [*anchors[0], *anchors[1]])
+    flat = cached_text_embeddings("anchors", [*anchors[0], *anchors[1]])
     return flat[: len(anchors[0])], flat[len(anchors[0]) :]
 
 
@@ -227,9 +217,9 @@ def bench_argkp(root: Path | None, results: dict[str, object]) -> None:
 
     _section("Opposing poles: IBM ArgKP-2021 (31 topics, AUC vs gold stance, direction-free)")
     data = load_argkp(root)
-    E = embed_cached("argkp", data.texts)
+    E = cached_text_embeddings("argkp", data.texts)
     topics = sorted(set(data.topics))
-    poles = embed_cached("argkp_poles", [t for tp in topics for t in pole_texts(tp)])
+    poles = cached_text_embeddings("argkp_poles", [t for tp in topics for t in pole_texts(tp)])
     vader = vader_scores(data.texts)
     sentiment = sentiment_scores(data.texts, E, _anchor_embeddings(SENTIMENT_ANCHORS))
     seed_all = polarity_seed(sentiment, E, _anchor_embeddings(EVALUATIVE_ANCHORS))
@@ -368,7 +358,7 @@ def bench_polis(root: Path | None, results: dict[str, object]) -> None:
         ok_r = np.isfinite(spread) & np.isfinite(raw.divisiveness)
         rho_raw = float(spearmanr(raw.divisiveness[ok_r], spread[ok_r])[0])
         texts = [r.text for r in parsed.records]
-        E = embed_cached(f"polis_{conv}", texts)
+        E = cached_text_embeddings(f"polis_{conv}", texts)
         themes = _themes(texts, E, random_state=0)
         labels = themes.labels
         signals = vote_signals(table, labels, votes=votes)
@@ -421,7 +411,7 @@ def bench_sensemaker(root: Path | None, results: dict[str, object]) -> None:
 
     _section("Signifiers: SenseMaker demo (129 stories)")
     data = load_sensemaker(root)
-    E = embed_cached("sensemaker", data.texts)
+    E = cached_text_embeddings("sensemaker", data.texts)
     themes = _themes(data.texts, E, random_state=0)
     labels = themes.labels
     names = {t.theme: t.label for t in themes.themes}
@@ -519,7 +509,7 @@ def bench_nhs(root: Path | None, results: dict[str, object]) -> None:
 
     _section("Sentiment: NHS patient experience (Spearman vs gold 1-5, sign flipped)")
     data = load_nhs(root)
-    E = embed_cached("nhs", data.texts)
+    E = cached_text_embeddings("nhs", data.texts)
     anchors = _anchor_embeddings(SENTIMENT_ANCHORS)
     vader = vader_scores(data.texts)
     emb = embedding_sentiment(E, *anchors)
@@ -638,8 +628,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     import json
     import time
 
-    from bench.common import RESULTS_DIR
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=None, help="data directory (../shared/data)")
     parser.add_argument(
@@ -651,11 +639,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         start = time.perf_counter()
         BENCHES[name.strip()](args.data, results)
         print(f"({name}: {time.perf_counter() - start:.0f} s)")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / "tensions.json"
     # sections not run this time keep their last figures
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    out.write_text(json.dumps({**previous, **results}, indent=1, default=float))
+    write_json(out, {**previous, **results}, indent=1)
     print(f"\nresults written to {out}")
 
 

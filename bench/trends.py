@@ -38,7 +38,6 @@ carry several). Figures:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import statistics
@@ -53,21 +52,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from alembic import command
-from alembic.config import Config
-from fastapi.testclient import TestClient
 from scipy.stats import spearmanr
 from sqlalchemy import Engine, bindparam, create_engine, update
 
-from app.config import Settings
-from app.main import create_app
-from bench.common import RESULTS_DIR, LabelledSet, cached_embeddings, data_dir
-from bench.quality import run_kmeans
+from bench.harness import (
+    NHS_FILE,
+    RESULTS_DIR,
+    CachedEmbedder,
+    Project,
+    Service,
+    kmeans_labels,
+    load_nhs_rows,
+    write_json,
+)
 from models import Narrative
-from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix, normalize_text
+from pipelines.embed import DEFAULT_MODEL_NAME
 
-ROOT = Path(__file__).resolve().parents[1]
-FILE = Path("nhs_patient_experience") / "v6framework_230831.csv"
+#: The name the comments' vectors are cached under in ``bench/.cache``.
+CACHE_NAME = "nhs_patient_experience_v6"
 FIRST_THEME_COLUMN = "Not assigned"
 TRUSTS = ("NEAS", "NHFT")
 
@@ -98,16 +100,9 @@ def parse_date(value: str) -> date:
 
 
 def load_comments(root: str | None, limit: int | None = None) -> Comments:
-    path = data_dir(root) / FILE
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        themes = columns[columns.index(FIRST_THEME_COLUMN) :]
-        rows = [
-            r
-            for r in reader
-            if r["FFT answer"].strip() and r["FFT answer"].strip() != "Did not answer"
-        ][:limit]
+    columns, rows = load_nhs_rows(root)
+    themes = columns[columns.index(FIRST_THEME_COLUMN) :]
+    rows = rows[:limit]
     return Comments(
         ids=[r["Comment ID"] for r in rows],
         texts=[r["FFT answer"].strip() for r in rows],
@@ -119,142 +114,11 @@ def load_comments(root: str | None, limit: int | None = None) -> Comments:
     )
 
 
-class CachedEmbedder:
-    """The real model's vectors for the data set's texts, from the bench cache; the model is
-    only loaded for a text the cache lacks."""
-
-    def __init__(self, texts: Sequence[str], set_name: str = "nhs_patient_experience_v6") -> None:
-        data = LabelledSet(set_name, list(texts), np.zeros(len(texts), np.int64), [])
-        self._loaded: Any = None
-        self.misses = 0
-        vectors = cached_embeddings(data, self._model, DEFAULT_MODEL_NAME)
-        self._known = {normalize_text(t): v for t, v in zip(texts, vectors, strict=True)}
-        self._dimension = int(vectors.shape[1])
-
-    def _model(self) -> Any:
-        if self._loaded is None:
-            from pipelines.embed import SentenceTransformerEmbedder
-
-            self._loaded = SentenceTransformerEmbedder()
-        return self._loaded
-
-    @property
-    def name(self) -> str:
-        return DEFAULT_MODEL_NAME
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    def encode(self, texts: Sequence[str]) -> FloatMatrix:
-        missing = [t for t in texts if normalize_text(t) not in self._known]
-        if missing:
-            self.misses += len(missing)
-            for text, vector in zip(missing, self._model().encode(missing), strict=True):
-                self._known[normalize_text(text)] = vector
-        return np.stack([self._known[normalize_text(t)] for t in texts]).astype(np.float32)
-
-
-# --- the service ------------------------------------------------------------------------------
+# --- the comments as narratives ----------------------------------------------------------
 
 
 def at_noon(day: date) -> str:
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC).isoformat()
-
-
-class Service:
-    """One app on one SQLite file; projects are created, filled and analysed through the API."""
-
-    def __init__(self, workdir: Path, embedder: CachedEmbedder) -> None:
-        url = f"sqlite:///{workdir / 'weft.db'}"
-        config = Config(str(ROOT / "alembic.ini"))
-        config.attributes["url"] = url
-        config.attributes["configure_logging"] = False
-        command.upgrade(config, "head")
-        self.url = url
-        settings = Settings(
-            database_url=url,
-            auto_analyze=False,
-            job_poll_seconds=0.2,
-            data_dir=str(workdir / "var"),
-        )
-        self.client = TestClient(create_app(settings, embedder=embedder))
-
-    def __enter__(self) -> Service:
-        self.client.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.__exit__(*exc)
-
-    def wait(self, key: str, job_id: str, timeout: float = 3600) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            body: dict[str, Any] = self.client.get(
-                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
-            ).json()
-            if body["status"] in ("succeeded", "failed"):
-                if body["status"] == "failed":
-                    raise RuntimeError(f"job {job_id} failed: {body['error']}")
-                return body
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"job {job_id} still {body['status']} after {timeout}s")
-            time.sleep(0.5)
-
-    def project(
-        self, name: str, items: list[dict[str, Any]], n_themes: int | None = None
-    ) -> Project:
-        created = self.client.post("/v1/projects", json={"name": name})
-        created.raise_for_status()
-        project = Project(self, created.json()["id"], created.json()["admin_key"]["key"])
-        for start in range(0, len(items), 10_000):
-            answer = project.post("/narratives", {"narratives": items[start : start + 10_000]})
-            self.wait(project.key, answer["job"]["id"])
-        started = time.perf_counter()
-        queued = project.post("/analyses", {"seed": 0, "n_themes": n_themes})
-        self.wait(project.key, queued["job"]["id"])
-        project.analysis_seconds = time.perf_counter() - started
-        return project
-
-
-class Project:
-    def __init__(self, service: Service, project_id: str, key: str) -> None:
-        self.service = service
-        self.id = project_id
-        self.key = key
-        self.analysis_seconds = 0.0
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
-
-    def post(self, path: str, body: Any) -> dict[str, Any]:
-        response = self.service.client.post(
-            f"/v1/projects/{self.id}{path}", json=body, headers=self.headers
-        )
-        if response.status_code >= 400:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:500]}")
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    def get(self, path: str, **params: Any) -> dict[str, Any]:
-        response = self.service.client.get(
-            f"/v1/projects/{self.id}{path}", params=params, headers=self.headers
-        )
-        if response.status_code >= 400:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:500]}")
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    def assignments(self, level: str = "top") -> dict[str, str | None]:
-        """Theme key of every narrative, by external id (at ``leaf`` level, its sub-theme's
-        where its theme has sub-themes)."""
-        body = self.get("/assignments")
-        if level == "leaf":
-            return {
-                a["external_id"]: a["subtheme_key"] or a["theme_key"] for a in body["assignments"]
-            }
-        return {a["external_id"]: a["theme_key"] for a in body["assignments"]}
 
 
 def narrative_items(
@@ -630,12 +494,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     everything = load_comments(args.data)
     # vectors of every comment are cached together, so a smoke run warms the full run
-    embedder = CachedEmbedder(everything.texts)
+    embedder = CachedEmbedder(everything.texts, set_name=CACHE_NAME)
     data = load_comments(args.data, args.limit) if args.limit else everything
     print(f"{len(data)} comments, {len(data.theme_names)} gold themes", flush=True)
     out: dict[str, Any] = {
         "meta": {
-            "data": str(FILE),
+            "data": str(NHS_FILE),
             "comments": len(data),
             "model": DEFAULT_MODEL_NAME,
             "python": platform.python_version(),
@@ -658,7 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "top": out["meta"]["weft_themes"],
             "leaf": len(set(k for k in leaf_assigned.values() if k)),
         }
-        kmeans = {k: run_kmeans(vectors, k)[0] for k in sorted({COARSE_K, *counts.values()})}
+        kmeans = {k: kmeans_labels(vectors, k) for k in sorted({COARSE_K, *counts.values()})}
         if "prevalence" in sections:
             out["prevalence"] = prevalence(data, base, map_themes(data, assigned))
             report_prevalence("default", out["prevalence"])
@@ -699,8 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out["meta"]["embedding_cache_misses"] = embedder.misses
 
     path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(path, out)
     print(f"wrote {path}", flush=True)
     return 0
 
