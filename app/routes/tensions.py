@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import ReadProject, SessionDep, WriteProject
-from app.schemas.tensions import PolaritiesDeclare, PolarityList
-from app.schemas.tensions_page import TensionsPage, TensionsQuery
+from app.schemas.polarities import PolaritiesDeclare, PolarityList
+from app.schemas.tensions import TensionsPage, TensionsQuery
 from app.services import polarities as polarity_service
 from app.services import tensions as tension_service
 

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import Field, computed_field
 
 from app.schemas.common import InputSchema, JobRead, Schema
-from app.schemas.tensions import SignalRead
+from app.schemas.signals import SignalRead
 from pipelines.themes.incremental import reanalysis_due
 
 

@@ -200,8 +200,8 @@ class ThemeTrends(Schema):
 class TrendsPage(Schema):
     analysis: AnalysisRead | None = Field(description="The analysis read; null before the first.")
     notes: list[str] = Field(
-        description="Before the first analysis, whether one is queued, running or failed, or "
-        "how to start one; empty otherwise (the analysis's own notes are in `analysis`)."
+        description="The analysis's notes; before the first analysis, whether one is queued, "
+        "running or failed, or how to start one."
     )
     by: list[str]
     dimensions: list[DimensionRead]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.schemas.tensions import PolaritiesDeclare, PolarityList, PolarityRead
+from app.schemas.polarities import PolaritiesDeclare, PolarityList, PolarityRead
 from models import PolarityAxis, Project
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import Transaction
-from app.schemas.tensions import SignalExemplar, SignalRead, SignalTheme
-from app.schemas.tensions_page import TensionsPage, TensionsQuery
+from app.schemas.signals import SignalExemplar, SignalRead, SignalTheme
+from app.schemas.tensions import TensionsPage, TensionsQuery
 from app.schemas.themes import AnalysisRead
 from app.services import analyses as analysis_service
 from app.services.themes import snippet, texts_by_id

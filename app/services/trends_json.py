@@ -56,7 +56,7 @@ def page(
     theme_rows.sort(key=lambda t: (-t["count"], t["key"]))
     return {
         "analysis": AnalysisRead.model_validate(analysis).model_dump(mode="json"),
-        "notes": [],
+        "notes": [str(note) for note in analysis.notes],
         "by": [d.spec for d in dims],
         "dimensions": [
             _dimension(d, list(axis.values)) for d, axis in zip(dims, summary.axes, strict=True)

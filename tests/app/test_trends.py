@@ -397,9 +397,12 @@ class TestTrendFilters:
             )
         assert body["notes"] == notes and notes[0].startswith("no analysis yet")
 
-    def test_no_notes_once_analysed(self, seeded: tuple[ProjectHandle, dict[str, str]]) -> None:
+    def test_notes_are_the_analysis_notes(
+        self, seeded: tuple[ProjectHandle, dict[str, str]]
+    ) -> None:
         project, _ = seeded
-        assert trends(project, "attribute:role")["notes"] == []
+        body = trends(project, "attribute:role")
+        assert body["notes"] == body["analysis"]["notes"]
 
     def test_read_key_and_other_projects(
         self, seeded: tuple[ProjectHandle, dict[str, str]], topic_client: TestClient
