@@ -123,6 +123,18 @@ def test_no_import_cycle(graph: dict[str, set[str]], package: str) -> None:
     assert cycles(graph, package) == []
 
 
+def test_bench_modules_share_only_the_harness(graph: dict[str, set[str]]) -> None:
+    """No benchmark imports another; what they share is in bench/harness.py."""
+    shared = {"bench", "bench.harness"}
+    offenders = {
+        name: sorted(t for t in targets if t.split(".")[0] == "bench" and t not in shared)
+        for name, targets in graph.items()
+        if name.startswith("bench.")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert {t for t in graph["bench.harness"] if t.startswith("bench.")} == set()
+
+
 def test_pipelines_import_neither_app_nor_models(graph: dict[str, set[str]]) -> None:
     offenders = {
         name: sorted(targets)

@@ -68,18 +68,25 @@ def spool_path(data_dir: Path, job_id: str) -> Path:
     return spool_dir / f"ingest-{job_id}.jsonl"
 
 
+def _listed(definition: Mapping[str, object], name: str) -> list[Any]:
+    value = definition.get(name)
+    return list(value) if isinstance(value, list | tuple) else []
+
+
 def _spec_of(signifier: Signifier) -> SignifierSpec:
-    d = signifier.definition
+    """A declared signifier as the parsers take it."""
+    definition = signifier.definition
+    axes = definition.get("axes")
     return SignifierSpec(
         key=signifier.key,
         kind=signifier.kind.value,
         label=signifier.label,
-        anchors=list(d.get("anchors") or []),  # type: ignore[call-overload]
-        poles=list(d.get("poles") or []),  # type: ignore[call-overload]
-        options=list(d.get("options") or []),  # type: ignore[call-overload]
-        multiple=bool(d.get("multiple")),
-        stones=list(d.get("stones") or []),  # type: ignore[call-overload]
-        axes=dict(d.get("axes") or {}),  # type: ignore[call-overload]
+        anchors=_listed(definition, "anchors"),
+        poles=_listed(definition, "poles"),
+        options=_listed(definition, "options"),
+        multiple=bool(definition.get("multiple")),
+        stones=_listed(definition, "stones"),
+        axes=dict(axes) if isinstance(axes, Mapping) else {},
     )
 
 
