@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -47,18 +47,9 @@ SIGNIFIER_KINDS = ("dyad", "triad", "stones", "mcq")
 
 def signal_config(settings: Settings) -> SignalConfig:
     """The detectors' thresholds from the settings ``signals_*``."""
-    return SignalConfig(
-        alpha=settings.signals_alpha,
-        correction=settings.signals_correction,
-        min_count=settings.signals_min_count,
-        min_choice_count=settings.signals_min_choice_count,
-        min_sides_count=settings.signals_min_sides_count,
-        min_group_count=settings.signals_min_group_count,
-        min_votes_count=settings.signals_min_votes_count,
-        max_groups=settings.signals_max_groups,
-        permutations=settings.signals_permutations,
-        large_project=settings.signals_large_project,
-    )
+    # every field of the config is the setting of the same name with the prefix
+    values = {f.name: getattr(settings, f"signals_{f.name}") for f in fields(SignalConfig)}
+    return SignalConfig(**values)
 
 
 # --- the analysis step ---------------------------------------------------------------------

@@ -141,6 +141,19 @@ class ColumnMapping:
     attributes: list[str] | None = None
     signifiers: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ColumnMapping:
+        """A mapping given as JSON (an upload's `mapping` option); unknown keys are ignored."""
+        return cls(
+            text=raw.get("text"),
+            title=raw.get("title"),
+            id=raw.get("id"),
+            time=raw.get("time"),
+            author=raw.get("author"),
+            attributes=raw.get("attributes"),
+            signifiers=dict(raw.get("signifiers") or {}),
+        )
+
     def used_columns(self) -> set[str]:
         """The columns mapped to a field other than attributes."""
         named = {self.text, self.title, self.id, self.time, self.author}
@@ -201,13 +214,7 @@ def infer_mapping(header: Sequence[str]) -> ColumnMapping:
                     chosen[attr] = column
     if "text" not in chosen and len(columns) == 1:
         chosen["text"] = columns[0]
-    return ColumnMapping(
-        text=chosen.get("text"),
-        title=chosen.get("title"),
-        id=chosen.get("id"),
-        time=chosen.get("time"),
-        author=chosen.get("author"),
-    )
+    return ColumnMapping.from_json(chosen)
 
 
 _TABULAR_SUFFIXES: tuple[tuple[str, TabularFormat], ...] = (

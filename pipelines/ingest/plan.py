@@ -114,15 +114,7 @@ def column_mapping(raw: Mapping[str, Any] | None) -> ColumnMapping | None:
     """An upload's `mapping` option as the batch reader takes it."""
     if not raw:
         return None
-    return ColumnMapping(
-        text=raw.get("text"),
-        title=raw.get("title"),
-        id=raw.get("id"),
-        time=raw.get("time"),
-        author=raw.get("author"),
-        attributes=raw.get("attributes"),
-        signifiers=dict(raw.get("signifiers") or {}),
-    )
+    return ColumnMapping.from_json(raw)
 
 
 def _upload_format(files: Mapping[str, BinaryIO], filename: str | None, fmt: str) -> str:
