@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.jobs.runner import JobRunner
 from app.services.themes import VectorIndex
 from pipelines.embed import Embedder
-
-if TYPE_CHECKING:
-    from app.jobs.runner import JobRunner
 
 
 @dataclass
