@@ -34,10 +34,11 @@ run: migrate
 	$(BIN)/python -m app
 
 test: install-dev
-	scripts/with-redis.sh $(BIN)/python -m pytest
+	scripts/with-redis.sh scripts/with-chromium.sh $(BIN)/python -m pytest
 
+# the browser tests ran in the SQLite pass; they test pages, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser"
 
 lint: install-dev
 	$(BIN)/ruff check .

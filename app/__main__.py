@@ -15,6 +15,9 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("weft").info(
+        "dashboard at http://%s:%d/ui/ (API documentation at /docs)", settings.host, settings.port
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,

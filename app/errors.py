@@ -26,6 +26,16 @@ class Unauthorized(WeftError):
     status_code, title = 401, "Missing or unknown API key"
 
 
+class SignInNeeded(Unauthorized):
+    """A dashboard page asked for without a live sign-in; pages answer with the sign-in form."""
+
+    title = "Sign in to see this page"
+
+
+class CsrfFailed(WeftError):
+    status_code, title = 403, "This form has expired"
+
+
 class Forbidden(WeftError):
     status_code, title = 403, "API key lacks the needed scope"
 

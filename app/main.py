@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from app import problems
 from app.config import Settings
@@ -28,6 +30,9 @@ from app.routes import (
 )
 from app.runtime import Runtime
 from app.services.jobs import attach_runner
+from app.ui import pages
+from app.ui.render import HERE as UI_DIR
+from app.ui.screens import overview
 from pipelines.embed import Embedder
 
 log = logging.getLogger("weft")
@@ -80,4 +85,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         jobs,
     ):
         app.include_router(module.router)
+    app.include_router(pages.router)
+    for screen in (overview,):
+        app.include_router(screen.router)
+    app.mount("/ui/static", StaticFiles(directory=UI_DIR / "static"), name="ui-static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """A newcomer at the service's address lands on the dashboard."""
+        return RedirectResponse("/ui/", status_code=307)
+
     return app

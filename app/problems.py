@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import WeftError
+from app.errors import SignInNeeded, WeftError
+from app.ui.render import error_page
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,26 @@ def _located(loc: Sequence[Any]) -> dict[str, Any]:
     return where
 
 
-async def _weft_error(_request: Request, exc: Exception) -> JSONResponse:
+def _is_page(request: Request) -> bool:
+    """A dashboard page, answered in words on a page; its data endpoints stay JSON."""
+    path = request.url.path
+    return path.startswith("/ui/") and not path.startswith(("/ui/api/", "/ui/static/"))
+
+
+def _answer(request: Request, status: int, title: str, detail: str, **extra: Any) -> Response:
+    if _is_page(request):
+        return error_page(request, status, title, detail)
+    return problem(status, title, detail, **extra)
+
+
+async def _weft_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WeftError)
-    return problem(exc.status_code, exc.title, exc.detail, **exc.extra)
+    if isinstance(exc, SignInNeeded) and _is_page(request):
+        return RedirectResponse(f"/ui/sign-in?next={request.url.path}", status_code=303)
+    return _answer(request, exc.status_code, exc.title, exc.detail, **exc.extra)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [{**_located(e["loc"]), "message": e["msg"]} for e in exc.errors()]
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
@@ -52,12 +67,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     detail = f"{where}{first['field'] or 'body'}: {first['message']}"
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more)"
-    return problem(422, "Invalid input", detail, errors=errors)
+    return _answer(request, 422, "Invalid input", detail, errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    return _answer(request, exc.status_code, str(exc.detail), str(exc.detail))
 
 
 async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -72,9 +87,11 @@ async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(503, "Service unavailable", "the database is unavailable or busy; retry")
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+    return _answer(
+        request, 500, "Internal error", "an unexpected error occurred; it has been logged"
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from models.reaction import Reaction, VoteTally
 from models.signal import NarrativeScore, PolarityAxis, Signal
 from models.signifier import Signifier, SignifierKind, SignifierValue
 from models.source import Source, SourceStatus
+from models.ui_session import UiSession
 
 __all__ = [
     "Analysis",
@@ -46,5 +47,6 @@ __all__ = [
     "ThemeAssignment",
     "ThemeLineage",
     "ThemeMembership",
+    "UiSession",
     "VoteTally",
 ]

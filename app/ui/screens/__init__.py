@@ -1,0 +1,1 @@
+"""One module per dashboard screen: its routes and the page data its scripts fetch."""
