@@ -32,7 +32,11 @@ from app.runtime import Runtime
 from app.services.jobs import attach_runner
 from app.ui import pages
 from app.ui.render import HERE as UI_DIR
-from app.ui.screens import overview
+from app.ui.screens import map as map_screen
+from app.ui.screens import overview, theme, upload
+from app.ui.screens import signifiers as signifier_screen
+from app.ui.screens import tensions as tension_screen
+from app.ui.screens import trends as trend_screen
 from pipelines.embed import Embedder
 
 log = logging.getLogger("weft")
@@ -86,7 +90,15 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     ):
         app.include_router(module.router)
     app.include_router(pages.router)
-    for screen in (overview,):
+    for screen in (
+        overview,
+        theme,
+        map_screen,
+        trend_screen,
+        tension_screen,
+        signifier_screen,
+        upload,
+    ):
         app.include_router(screen.router)
     app.mount("/ui/static", StaticFiles(directory=UI_DIR / "static"), name="ui-static")
 

@@ -11,10 +11,10 @@ from app.services.narratives import NarrativeFilter
 from app.ui import render
 from app.ui.deps import ProjectViewer
 
-router = APIRouter(prefix="/ui/p/{project_id}", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/p/{project_id}/", response_class=HTMLResponse)
 def overview(request: Request, viewer: ProjectViewer, session: SessionDep) -> HTMLResponse:
     """What the project holds and what its latest analysis found."""
     themes = theme_pages.themes_page(
