@@ -16,6 +16,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -432,3 +435,82 @@ class Project:
                 a["external_id"]: a["subtheme_key"] or a["theme_key"] for a in body["assignments"]
             }
         return {a["external_id"]: a["theme_key"] for a in body["assignments"]}
+
+
+#: Flags headless Chromium needs here: no sandbox as root, and no call home.
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def chromium_path() -> str:
+    """Debian's chromium (Playwright's own browser download is never used)."""
+    found = os.environ.get("WEFT_TEST_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        raise RuntimeError("install Debian's chromium (apt-get install chromium) for this bench")
+    return found
+
+
+class LiveService:
+    """One app on one SQLite file served by uvicorn on a loopback port, so a browser can load
+    its pages; ``client`` calls its API over HTTP. Analyses run when the settings say."""
+
+    def __init__(self, workdir: Path, embedder: Embedder, **settings: Any) -> None:
+        self.workdir = workdir
+        self.embedder = embedder
+        self.settings = {"job_poll_seconds": 0.2, **settings}
+        self.url = ""
+
+    def __enter__(self) -> LiveService:
+        import httpx
+        import uvicorn
+
+        from app.main import create_app
+
+        database = f"sqlite:///{self.workdir / 'weft.db'}"
+        migrate(database)
+        app = create_app(
+            service_settings(database, self.workdir / "var", **self.settings),
+            embedder=self.embedder,
+        )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 120
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the bench server did not start")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port}"
+        self.client = httpx.Client(base_url=self.url, timeout=600)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self._server.should_exit = True
+        self._thread.join(30)
+
+    def wait(self, key: str, job_id: str, timeout: float = 3600) -> dict[str, Any]:
+        """Poll a job until it has succeeded; raise when it failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = self.client.get(
+                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
+            ).json()
+            if body["status"] == "succeeded":
+                return body
+            if body["status"] == "failed":
+                raise RuntimeError(f"job {job_id} failed: {body['error']}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job_id} still {body['status']} after {timeout}s")
+            time.sleep(0.25)
