@@ -68,9 +68,9 @@ def _moment(value: str, name: str, end_of_day: bool) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def parse_filter(group: str = "", session_id: str = "", since: str = "", until: str = "") -> (
-    NarrativeFilter
-):
+def parse_filter(
+    group: str = "", session_id: str = "", since: str = "", until: str = ""
+) -> NarrativeFilter:
     """The filter of the map's form fields: a group ``key:value``, a session id, and days
     (``until``'s day included) or ISO times; empty fields filter nothing."""
     attributes: list[tuple[str, str]] = []
@@ -84,7 +84,9 @@ def parse_filter(group: str = "", session_id: str = "", since: str = "", until: 
         try:
             chosen = int(session_id)
         except ValueError:
-            raise UnprocessableEntity(f"the session {session_id!r} is not one of the list") from None
+            raise UnprocessableEntity(
+                f"the session {session_id!r} is not one of the list"
+            ) from None
     flt = NarrativeFilter(
         attributes=attributes,
         session_id=chosen,
@@ -129,8 +131,7 @@ def session_options(session: Session, project: Project) -> list[Option]:
         .order_by(MeetingSession.held_on, MeetingSession.created_at, MeetingSession.id)
     )
     return [
-        Option(str(s.id), f"{s.name} ({s.held_on:%d %b %Y})" if s.held_on else s.name)
-        for s in rows
+        Option(str(s.id), f"{s.name} ({s.held_on:%d %b %Y})" if s.held_on else s.name) for s in rows
     ]
 
 
@@ -152,7 +153,9 @@ def _label(theme: Theme) -> str:
     return f"{theme.label} (emerging)" if EMERGING in (theme.flags or []) else theme.label
 
 
-def _points(project: Project, analysis: Analysis, flt: NarrativeFilter) -> Select[Any]:
+def _points(
+    project: Project, analysis: Analysis, flt: NarrativeFilter
+) -> Select[int, float | None, float | None, int | None]:
     """(narrative id, x, y, theme id) of the analysis's placed narratives in the filter."""
     stmt = select(
         ThemeAssignment.narrative_id, ThemeAssignment.x, ThemeAssignment.y, ThemeAssignment.theme_id
@@ -167,8 +170,9 @@ def _points(project: Project, analysis: Analysis, flt: NarrativeFilter) -> Selec
     return stmt.order_by(ThemeAssignment.narrative_id)
 
 
-def _coord(value: float) -> int:
-    return round(value * SCALE)
+def _coord(value: float | None) -> int:
+    # the query leaves out assignments without a position; a theme may lack one
+    return round((value or 0.0) * SCALE)
 
 
 def map_points(session: Session, project: Project, flt: NarrativeFilter) -> dict[str, Any]:
@@ -187,8 +191,8 @@ def map_points(session: Session, project: Project, flt: NarrativeFilter) -> dict
             {
                 "key": t.key,
                 "label": _label(t),
-                "x": _coord(t.x or 0.0),
-                "y": _coord(t.y or 0.0),
+                "x": _coord(t.x),
+                "y": _coord(t.y),
             }
             for t in themes
         ],
@@ -222,7 +226,6 @@ class MapTheme:
 class MapRow:
     id: int
     theme: str
-    colour: int
     snippet: str
 
 
@@ -328,14 +331,13 @@ def map_page(session: Session, project: Project, flt: NarrativeFilter) -> MapPag
         MapTheme(c.theme.key, _label(c.theme), colour.get(c.theme.id, 0), c.size, c.share)
         for c in sorted(listing.themes, key=lambda c: colour.get(c.theme.id, 0))
     ]
-    labels = {c.theme.id: (_label(c.theme), colour.get(c.theme.id, 0)) for c in listing.themes}
+    labels: dict[int | None, str] = {c.theme.id: _label(c.theme) for c in listing.themes}
     first = session.execute(_points(project, analysis, flt).limit(TABLE_ROWS)).all()
     texts = theme_service.texts_by_id(session, [r[0] for r in first])
     rows = [
         MapRow(
             id=r[0],
-            theme=labels.get(r[3], ("Fits no theme", -1))[0],
-            colour=labels.get(r[3], ("", -1))[1],
+            theme=labels.get(r[3], "Fits no theme"),
             snippet=theme_service.snippet(texts.get(r[0], ""), 160),
         )
         for r in first
