@@ -334,7 +334,8 @@ def service_settings(url: str, data_dir: str | os.PathLike[str], **overrides: An
     """Settings of a throwaway bench store: analyses run only when a benchmark asks."""
     from app.config import Settings
 
-    return Settings(database_url=url, data_dir=str(data_dir), auto_analyze=False, **overrides)
+    options: dict[str, Any] = {"auto_analyze": False, **overrides}
+    return Settings(database_url=url, data_dir=str(data_dir), **options)
 
 
 class Service:

@@ -20,6 +20,11 @@ const Weft = (() => {
     return response.json();
   }
 
+  // A JSON body, typed so the server reads it as JSON.
+  function sendJSON(url, data, method = "POST") {
+    return send(url, new Blob([JSON.stringify(data)], { type: "application/json" }), method);
+  }
+
   async function problem(response) {
     try { const body = await response.json(); return body.detail || body.title; }
     catch { return `the server answered ${response.status}`; }
@@ -48,5 +53,5 @@ const Weft = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", () => wireTableToggles());
-  return { csrf, palette, colour, getJSON, send, wireTableToggles, escape };
+  return { csrf, palette, colour, getJSON, send, sendJSON, wireTableToggles, escape };
 })();
