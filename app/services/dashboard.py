@@ -378,7 +378,8 @@ def _side_name(signal: SignalRead, side: str) -> str:
         return str(poles[0] if side == "left" else poles[1])
     if signal.attribute and side not in ("left", "right", "a", "b"):
         return f"{signal.attribute}: {side}"
-    return {"a": "one side", "b": "the other side"}.get(side, side)
+    words = {"a": "one side", "b": "the other side", "positive": "pleased", "negative": "upset"}
+    return words.get(side, side)
 
 
 def _heading(signal: SignalRead) -> str:
@@ -393,7 +394,11 @@ def _heading(signal: SignalRead) -> str:
     if kind == "sentiment_mixed":
         return "Feelings about this theme are mixed"
     if kind == "group_divergence" and signal.attribute:
-        about = f" on {subject}" if subject else ""
+        about = (
+            " in how they feel about it"
+            if subject == "sentiment"
+            else (f" on {subject}" if subject else "")
+        )
         return f"Groups by {signal.attribute} see it differently{about}"
     if kind == "divisive_theme":
         return "Groups vote on these stories in opposite ways"

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from app.schemas.signals import SignalExemplar, SignalRead
 from app.services.dashboard import tensions_in_words
-from models import Analysis, AnalysisStatus, Job, JobStatus, ThemeLineage
+from models import (
+    Analysis,
+    AnalysisStatus,
+    Job,
+    JobStatus,
+    MeetingSession,
+    Narrative,
+    ThemeLineage,
+)
 from tests.conftest import ProjectHandle, make_project, wait_for_job
 from tests.ui.helpers import sign_in
 
@@ -173,9 +182,9 @@ class TestWithThemes:
         sign_in(client, project.key("read"))
         html = client.get(f"/ui/p/{project.id}/").text
         page = text_of(html)
-        assert "60 stories" in page and "0 sessions" in page and "1 upload" in page
+        assert "60 stories" in page and "1 upload" in page and "sessions" not in page
         assert "You asked for 3 themes; it found 3" in page
-        assert "No fresh analysis is needed yet" in page
+        assert "No stories have arrived since, so no fresh analysis is needed" in page
         for theme in themes:
             assert f'href="/ui/p/{project.id}/themes/{theme["key"]}"' in html
         # one sparkline per theme, month by month, and the numbers behind them in a table
@@ -184,6 +193,41 @@ class TestWithThemes:
         assert 'data-toggle-table="themes-table" data-chart="themes-chart"' in html
         assert re.search(r"<span class=\"badge\">new</span>\s*<a [^>]+>", html)
         assert "Find themes now" not in html and "Analyse all the stories again" not in html
+
+    def test_meeting_data_is_followed_session_by_session(
+        self, client: TestClient, project: ProjectHandle, analysed: dict[str, Any], engine: Engine
+    ) -> None:
+        ids = analysed["ids"]
+        with engine.begin() as conn:
+            for n, held in enumerate(("2026-01-05", "2026-02-05")):
+                session_id = conn.execute(
+                    insert(MeetingSession)
+                    .values(
+                        project_id=project.id,
+                        name=f"Huddle {n + 1}",
+                        held_on=date.fromisoformat(held),
+                    )
+                    .returning(MeetingSession.id)
+                ).scalar_one()
+                conn.execute(
+                    update(Narrative)
+                    .where(Narrative.id.in_(ids[n::2]))
+                    .values(session_id=session_id)
+                )
+        sign_in(client, project.key("read"))
+        html = client.get(f"/ui/p/{project.id}/").text
+        page = text_of(html)
+        assert "2 sessions" in page and "Session by session" in page
+        assert "Huddle 1 (2026-01-05)" in page and "Huddle 2 (2026-02-05)" in page
+        key = analysed["themes"][0]["key"]
+        theme = client.get(f"/ui/p/{project.id}/themes/{key}").text
+        assert '<option value="session">Session by session</option>' in theme
+        shares = client.get(
+            f"/ui/api/p/{project.id}/themes/{key}/shares", params={"by": "session"}
+        ).json()
+        assert [r["total"] for r in shares["rows"]] == [30, 30]
+        story = client.get(f"/ui/p/{project.id}/narratives/{ids[0]}").text
+        assert "Huddle 1 (05 Jan 2026)" in story
 
     def test_the_theme_page_and_its_shares(
         self, client: TestClient, project: ProjectHandle, analysed: dict[str, Any]

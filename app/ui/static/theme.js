@@ -20,7 +20,7 @@
 
   // Groups: one horizontal bar per group, whiskers for the interval, a dashed line for all stories.
   function groupChart(data) {
-    const left = 170, width = 720, barArea = width - left - 70, rowH = 30, top = 24;
+    const left = 170, width = 720, barArea = width - left - 56, rowH = 30, top = 24;
     const height = top + rowH * data.rows.length + 26;
     const max = scaleTop(data);
     const x = (v) => left + (barArea * v) / max;
@@ -45,7 +45,7 @@
         svg.append(el("line", { x1: x(r.low), x2: x(r.high), y1: cy, y2: cy, stroke: "#1b1f23", "stroke-width": 1.5 }));
         for (const end of [r.low, r.high]) svg.append(el("line", { x1: x(end), x2: x(end), y1: cy - 6, y2: cy + 6, stroke: "#1b1f23", "stroke-width": 1.5 }));
       }
-      svg.append(el("text", { x: x(r.high ?? r.share) + 6, y: y + 18 }, pct(r.share)));
+      svg.append(el("text", { x: width - 4, y: y + 18, "text-anchor": "end", "font-weight": 600 }, pct(r.share)));
     });
     if (data.overall !== null) {
       svg.append(el("line", { x1: x(data.overall), x2: x(data.overall), y1: top - 8, y2: height - 22, stroke: Weft.colour(5), "stroke-dasharray": "5 4", "stroke-width": 2 }));
