@@ -341,8 +341,6 @@ def chance_words(signal: SignalRead) -> str:
     """Whether the signal could be chance, e.g. "unlikely to be chance: q = 0.01"."""
     q = signal.p_adjusted if signal.p_adjusted is not None else signal.p_value
     if signal.test is None or q is None:
-        if signal.kind == "group_consensus":
-            return "the groups differ by too little to matter (a description, not a test)"
         return "a description of the stories, not a test"
     if q <= ALPHA:
         return f"unlikely to be chance: {q_text(q)}"
@@ -452,7 +450,11 @@ def facts(signal: SignalRead) -> list[str]:
             f"The {middle} of {_subject(signal)} in each group: "
             + "; ".join(
                 f"{group} {_number(value)}"
-                + (f" ({counts[group]} stories)" if isinstance(counts, dict) and group in counts else "")
+                + (
+                    f" ({counts[group]} stories)"
+                    if isinstance(counts, dict) and group in counts
+                    else ""
+                )
                 for group, value in centres.items()
             )
         )

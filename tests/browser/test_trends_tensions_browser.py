@@ -83,7 +83,9 @@ def tab_order(page: Page, first: str, count: int) -> list[str]:
 
 
 def headers(page: Page) -> list[str]:
-    return page.eval_on_selector_all("#trend-table thead th", "cells => cells.map(c => c.textContent)")
+    return page.eval_on_selector_all(
+        "#trend-table thead th", "cells => cells.map(c => c.textContent)"
+    )
 
 
 def test_trends_redraw_on_a_new_by_with_their_table(
@@ -105,8 +107,10 @@ def test_trends_redraw_on_a_new_by_with_their_table(
     assert tab_order(page, "#by", 4) == ["cross", "level", "trend-show", "trend-table"]
 
     page.select_option("#by", "attribute:trust")
-    page.wait_for_function("() => document.querySelector('#trend-table thead th:nth-child(2)')"
-                           "?.textContent === 'North'")
+    page.wait_for_function(
+        "() => document.querySelector('#trend-table thead th:nth-child(2)')"
+        "?.textContent === 'North'"
+    )
     assert page.evaluate("document.getElementById('trend-chart').data[0].x")[0].startswith("North")
     assert "People with trust “North”" in page.inner_text("#distinctive")
     assert "by=attribute%3Atrust" in page.url

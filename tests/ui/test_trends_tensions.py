@@ -92,9 +92,10 @@ class TestTrendsPage:
             f"/ui/api/p/{trend_project.id}/trends",
             params={"by": "period:month", "attribute": "role:nurse"},
         )
-        assert nurses.json() == trend_project.get(
-            "/trends", by="period:month", attribute="role:nurse"
-        ).json()
+        assert (
+            nurses.json()
+            == trend_project.get("/trends", by="period:month", attribute="role:nurse").json()
+        )
 
     def test_a_bad_by_is_explained_on_the_page(
         self, topic_client: TestClient, trend_project: ProjectHandle

@@ -32,9 +32,7 @@ def trends_page(
 ) -> HTMLResponse:
     """The controls, rendered here; the charts drawn by trends.js from the same answer."""
     screen = dashboard_trends.trends_screen(session, viewer.project, by, level, flt)
-    return render.page(
-        request, "trends.html", viewer, active="Trends", screen=screen, view=view
-    )
+    return render.page(request, "trends.html", viewer, active="Trends", screen=screen, view=view)
 
 
 @router.get("/api/p/{project_id}/trends")
