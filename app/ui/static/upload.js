@@ -203,7 +203,9 @@
       return `${done} of ${total}`;
     }
     // done
-    if (stage.name === "parse") return `${plural(done, ...noun)} read`;
+    if (stage.name === "parse") {
+      return `${plural(done, ...noun)} read` + (report.skipped ? `, ${report.skipped} skipped` : "");
+    }
     if (stage.name === "store") {
       const fresh = report.stored ?? done;
       const already = report.duplicates || 0;
