@@ -57,7 +57,7 @@ def post_upload(
 @router.get("/uploads/{source_id}", response_model=SourceRead)
 def read_upload(source_id: int, project: ReadProject, session: SessionDep) -> SourceRead:
     """An upload's status and report: what was stored, and each row not stored with why."""
-    return SourceRead.model_validate(upload_service.get_source(session, project, source_id))
+    return upload_service.read_source(session, project, source_id)
 
 
 @router.post(

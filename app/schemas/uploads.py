@@ -78,6 +78,63 @@ class SessionFields(InputSchema):
     _check_zone = field_validator("timezone")(_zone)
 
 
+StageName = Literal["parse", "store", "embed", "place"]
+StageStatus = Literal["waiting", "running", "done", "skipped", "failed", "untracked"]
+UploadStage = Literal["parse", "store", "embed", "place", "done", "failed"]
+
+
+class StageProgress(Schema):
+    """One step of the work an upload needs, whichever job or jobs do it."""
+
+    name: StageName = Field(
+        description="parse: records read from the file (rows or lines with text; the "
+        "report counts those skipped); store: rows that reached the store "
+        "(new and already stored), all in one transaction; embed: texts embedded by the "
+        "project's embedding job; place: narratives placed into the latest analysis's themes."
+    )
+    status: StageStatus = Field(
+        description="waiting, running, done, failed; skipped when there is nothing to do "
+        "(nothing new to embed, or no analysis yet to place into: see `note`); untracked "
+        "for a JSON batch, which its request stored (its answer names its embedding job)."
+    )
+    done: int | None = Field(description="Units done so far; null when not tracked.")
+    total: int | None = Field(
+        description="Units this stage has to do; null until known (parse: once the file has "
+        "been read; store: once its one transaction has committed; embed: once the job starts; "
+        "place: once the placing has run)."
+    )
+    job_ids: list[str] = Field(
+        default_factory=list, description="The job(s) doing this stage (poll /v1/jobs/{id})."
+    )
+    note: str | None = Field(None, description="Why a stage was skipped or failed.")
+
+
+class UploadProgress(Schema):
+    """Where an upload is, from its source and the jobs doing its work.
+
+    The embedding job is debounced: an upload stored while the project's embedding job is
+    still queued joins that job instead of queueing another. That job embeds every text of
+    the project the cache lacks when it starts and then places every new narrative, so the
+    `embed` and `place` counts are that job's and cover each upload it serves (texts already
+    embedded once, for this or another upload, are not counted again). They are done when
+    that job has done them.
+    """
+
+    stage: UploadStage = Field(
+        description="The first stage not yet done: parse, store, embed, place; done when all "
+        "are done or skipped; failed when one failed (see `error`)."
+    )
+    error: str | None = Field(description="What went wrong, when `stage` is failed.")
+    stages: list[StageProgress] = Field(description="parse, store, embed, place, in order.")
+    placed_into_analysis_id: int | None = Field(
+        None, description="The analysis whose themes the new narratives were placed into."
+    )
+    queued_analysis_id: int | None = Field(
+        None,
+        description="A full analysis the embedding job queued (the first one, or one now due).",
+    )
+
+
 class SourceRead(Schema):
     id: int
     kind: str
@@ -92,6 +149,9 @@ class SourceRead(Schema):
     )
     created_at: datetime
     finished_at: datetime | None
+    progress: UploadProgress = Field(
+        description="The stages of the work: parse, store, embed, place (see UploadProgress)."
+    )
 
 
 class MeetingRead(Schema):

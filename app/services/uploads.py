@@ -23,6 +23,7 @@ from app.schemas.uploads import MeetingRead, SessionFields, SourceRead, UploadAc
 from app.services import jobs as jobs_service
 from app.services import meetings as meeting_service
 from app.services import signifiers as signifier_service
+from app.services import upload_progress
 from models import Job, MeetingSession, Project, Signifier, Source, SourceStatus
 from pipelines.ingest import SignifierSpec, UnreadableFile, parse_sensemaker_definition
 
@@ -145,10 +146,16 @@ def check_mapping(session: Session, project: Project, mapping: Mapping[str, Any]
         )
 
 
-def _answer(accepted: Accepted, *, with_session: bool) -> UploadAccepted:
+def source_read(session: Session, source: Source) -> SourceRead:
+    """A source as the API answers it, with the progress of its stages."""
+    fields = {name: getattr(source, name) for name in SourceRead.model_fields if name != "progress"}
+    return SourceRead(**fields, progress=upload_progress.progress(session, source))
+
+
+def _answer(session: Session, accepted: Accepted, *, with_session: bool) -> UploadAccepted:
     meeting = accepted.meeting if with_session else None
     return UploadAccepted(
-        source=SourceRead.model_validate(accepted.source),
+        source=source_read(session, accepted.source),
         job=JobRead.model_validate(accepted.job) if accepted.job else None,
         duplicate=accepted.duplicate,
         session=MeetingRead.model_validate(meeting) if meeting else None,
@@ -159,7 +166,8 @@ def accept_upload(
     session: Session, project: Project, received: ReceivedForm, options: dict[str, Any]
 ) -> UploadAccepted:
     """Record an uploaded batch file (or SenseMaker / Polis export) and queue its parsing."""
-    return _answer(_accept_upload(session, project, received, options), with_session=False)
+    accepted = _accept_upload(session, project, received, options)
+    return _answer(session, accepted, with_session=False)
 
 
 def accept_session(
@@ -167,6 +175,7 @@ def accept_session(
 ) -> UploadAccepted:
     """Record a session's chat export or transcript and queue its parsing."""
     return _answer(
+        session,
         _accept_session(
             session,
             project,
@@ -238,6 +247,23 @@ def get_source(session: Session, project: Project, source_id: int) -> Source:
     if source is None or source.project_id != project.id:
         raise NotFound(f"upload {source_id} not found")
     return source
+
+
+def read_source(session: Session, project: Project, source_id: int) -> SourceRead:
+    """An upload's status, report and progress."""
+    return source_read(session, get_source(session, project, source_id))
+
+
+def recent_sources(session: Session, project: Project, limit: int = 10) -> list[Source]:
+    """The project's latest uploads and batches, newest first."""
+    return list(
+        session.scalars(
+            select(Source)
+            .where(Source.project_id == project.id)
+            .order_by(Source.created_at.desc(), Source.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def import_definition(session: Session, project: Project, data: bytes) -> list[Signifier]:

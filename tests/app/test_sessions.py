@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -277,3 +278,31 @@ class TestRefused:
         ingest_session(project, "July", NEXT_CHAT, held_on="2026-07-02")
         ingest_session(project, "June", ZOOM_CHAT, held_on="2026-06-04")
         assert [s["name"] for s in project.get("/sessions").json()] == ["June", "July"]
+
+
+class TestProgress:
+    def test_a_session_export_has_the_same_progress_as_an_upload(
+        self, project: ProjectHandle
+    ) -> None:
+        response = post_session(project, "June", ZOOM_CHAT, held_on="2026-06-04")
+        assert response.status_code == 202
+        accepted = response.json()
+        assert accepted["source"]["progress"]["stages"][0]["name"] == "parse"
+        meeting = project.get(f"/sessions/{accepted['session']['id']}").json()
+        assert meeting["source_id"] == accepted["source"]["id"]
+        deadline = time.monotonic() + 30
+        while True:
+            source = project.get(f"/uploads/{meeting['source_id']}").json()
+            if source["progress"]["stage"] in ("done", "failed"):
+                break
+            assert time.monotonic() < deadline, source["progress"]
+            time.sleep(0.05)
+        stages = {
+            s["name"]: (s["status"], s["done"], s["total"]) for s in source["progress"]["stages"]
+        }
+        assert source["progress"]["stage"] == "done"
+        assert stages["parse"] == ("done", 5, 5)
+        assert stages["store"] == ("done", 5, 5)
+        # the "+1" line is kept but it is text like any other: all five are embedded
+        assert stages["embed"][0] == "done" and stages["embed"][2] == 5
+        assert stages["place"][0] == "skipped"

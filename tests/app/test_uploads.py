@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,17 @@ from app.config import Settings
 from app.jobs.context import JobContext
 from app.main import create_app
 from app.services import narratives as narrative_service
-from models import Narrative, Signifier, SignifierValue, Source, VoteTally
+from app.services import upload_progress
+from models import (
+    Job,
+    JobStatus,
+    Narrative,
+    Signifier,
+    SignifierValue,
+    Source,
+    SourceStatus,
+    VoteTally,
+)
 from tests.app.test_signifiers import declare
 from tests.conftest import CountingEmbedder, ProjectHandle, auth, make_project, wait_for_job
 
@@ -583,3 +594,159 @@ class TestProgress:
         assert seen == [(0, None), (2, None), (4, None), (5, 5)]
         assert (job["progress_done"], job["progress_total"]) == (5, 5)
         assert job["started_at"] and job["finished_at"]
+
+
+def progress_when_settled(project: ProjectHandle, source_id: int) -> dict[str, Any]:
+    """Poll an upload as a client does until its progress is done or failed."""
+    deadline = time.monotonic() + 60
+    while True:
+        body: dict[str, Any] = project.get(f"/uploads/{source_id}").json()
+        if body["progress"]["stage"] in ("done", "failed"):
+            return body
+        assert time.monotonic() < deadline, body["progress"]
+        time.sleep(0.05)
+
+
+def stage_counts(progress: dict[str, Any]) -> dict[str, tuple[str, int | None, int | None]]:
+    return {s["name"]: (s["status"], s["done"], s["total"]) for s in progress["stages"]}
+
+
+class TestUploadProgress:
+    def test_stages_through_ingest_embedding_and_placing(
+        self, project: ProjectHandle, embedder: CountingEmbedder
+    ) -> None:
+        accepted = upload(project, {"file": ("stories.csv", STORIES_CSV)})
+        assert accepted.status_code == 202
+        first = accepted.json()["source"]["progress"]
+        assert [s["name"] for s in first["stages"]] == ["parse", "store", "embed", "place"]
+        assert first["stage"] in ("parse", "store", "embed", "place")
+        body = progress_when_settled(project, accepted.json()["source"]["id"])
+        progress = body["progress"]
+        assert progress["stage"] == "done" and progress["error"] is None
+        counts = stage_counts(progress)
+        # 3 records read (the row with no text is skipped), 3 stored, 3 embedded, no themes
+        assert counts == {
+            "parse": ("done", 3, 3),
+            "store": ("done", 3, 3),
+            "embed": ("done", 3, 3),
+            "place": ("skipped", 0, 0),
+        }
+        place = progress["stages"][3]
+        assert "no themes yet" in place["note"]
+        ingest_job = project.client.get(
+            f"/v1/jobs/{body['job_id']}", headers=auth(project.admin_key)
+        ).json()
+        embed_id = ingest_job["result"]["embed_job_id"]
+        assert progress["stages"][2]["job_ids"] == [embed_id]
+        assert progress["stages"][0]["job_ids"] == [body["job_id"]]
+
+        analysis = project.post("/analyses", {})
+        assert analysis.status_code == 202
+        job = wait_for_job(project.client, project.admin_key, analysis.json()["job"]["id"], 60)
+        assert job["status"] == "succeeded"
+        more = (
+            b"id,story\n"
+            b"m-1,The discharge lounge opened at seven and the beds freed up early.\n"
+            b"m-2,Pharmacy sent the take-home drugs to the ward before lunch.\n"
+        )
+        second = upload(project, {"file": ("more.csv", more)}).json()["source"]["id"]
+        progress = progress_when_settled(project, second)["progress"]
+        assert stage_counts(progress) == {
+            "parse": ("done", 2, 2),
+            "store": ("done", 2, 2),
+            "embed": ("done", 2, 2),
+            "place": ("done", 2, 2),
+        }
+        assert progress["placed_into_analysis_id"] == analysis.json()["analysis"]["id"]
+        assert progress["stage"] == "done"
+
+    def test_a_refused_file_is_failed_with_its_error(self, project: ProjectHandle) -> None:
+        accepted = upload(project, {"file": ("empty.csv", b"")}).json()
+        body = progress_when_settled(project, accepted["source"]["id"])
+        progress = body["progress"]
+        assert progress["stage"] == "failed"
+        assert progress["error"] == body["error"] and progress["error"]
+        counts = stage_counts(progress)
+        assert counts["parse"][0] == "failed"
+        assert [counts[name][0] for name in ("store", "embed", "place")] == ["waiting"] * 3
+
+    def test_a_file_already_stored_needs_no_embedding(self, project: ProjectHandle) -> None:
+        upload_and_wait(project, {"file": ("stories.csv", STORIES_CSV)})
+        # the same rows in other bytes: every row is a duplicate
+        again = STORIES_CSV.replace(b"\n", b"\r\n")
+        source_id = upload(project, {"file": ("again.csv", again)}).json()["source"]["id"]
+        progress = progress_when_settled(project, source_id)["progress"]
+        assert progress["stage"] == "done"
+        counts = stage_counts(progress)
+        assert counts["store"] == ("done", 3, 3)  # all three reached the store: duplicates
+        assert counts["embed"] == counts["place"] == ("skipped", 0, 0)
+
+    def test_a_json_batch_is_untracked(self, project: ProjectHandle, engine: Engine) -> None:
+        project.post("/narratives", {"narratives": [{"text": "A story posted as JSON."}]})
+        with Session(engine) as session:
+            source_id = session.scalars(select(Source.id)).one()
+        progress = project.get(f"/uploads/{source_id}").json()["progress"]
+        assert progress["stage"] == "done"
+        assert {s["status"] for s in progress["stages"]} == {"untracked"}
+
+    def test_uploads_sharing_one_embedding_job_show_its_counts(
+        self, project: ProjectHandle, engine: Engine
+    ) -> None:
+        """Debounced: two uploads stored while the embedding job waited both follow it."""
+        with Session(engine) as session:  # nothing is committed: closing rolls it back
+            embed = Job(kind="embed", project_id=project.id, status=JobStatus.queued)
+            session.add(embed)
+            session.flush()
+            sources = []
+            for n, name in enumerate(("a.csv", "b.csv"), start=1):
+                ingest = Job(
+                    kind="ingest",
+                    project_id=project.id,
+                    status=JobStatus.succeeded,
+                    progress_done=n,
+                    progress_total=n,
+                    result={"embed_job_id": embed.id},
+                )
+                session.add(ingest)
+                session.flush()
+                source = Source(
+                    project_id=project.id,
+                    kind="file",
+                    filename=name,
+                    sha256=name * 8,
+                    status=SourceStatus.stored,
+                    job_id=ingest.id,
+                    report={"records": n, "stored": n, "duplicates": 0},
+                )
+                session.add(source)
+                sources.append(source)
+            session.flush()
+
+            def embed_and_place() -> list[tuple[str, str, str, int | None, int | None]]:
+                found = []
+                for source in sources:
+                    progress = upload_progress.progress(session, source)
+                    embed_stage, place = progress.stages[2], progress.stages[3]
+                    assert embed_stage.job_ids == [embed.id]
+                    found.append(
+                        (
+                            progress.stage,
+                            embed_stage.status,
+                            place.status,
+                            *(embed_stage.done, embed_stage.total),
+                        )
+                    )
+                return found
+
+            assert embed_and_place() == [("embed", "waiting", "waiting", 0, None)] * 2
+            embed.status, embed.progress_total, embed.progress_done = JobStatus.running, 3, 1
+            assert embed_and_place() == [("embed", "running", "waiting", 1, 3)] * 2
+            embed.progress_done = 3
+            assert embed_and_place() == [("place", "done", "running", 3, 3)] * 2
+            embed.status = JobStatus.succeeded
+            embed.result = {"embedded": 3, "incremental": {"analysis_id": 7, "placed": 3}}
+            assert embed_and_place() == [("done", "done", "done", 3, 3)] * 2
+            embed.status, embed.progress_done, embed.error = JobStatus.failed, 1, "MemoryError"
+            progress = upload_progress.progress(session, sources[0])
+            assert progress.stage == "failed" and "MemoryError" in (progress.error or "")
+            assert progress.stages[2].status == "failed"

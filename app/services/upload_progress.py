@@ -1,0 +1,173 @@
+"""An upload's progress: its stages (parse, store, embed, place) read from its source and jobs.
+
+The `ingest` job reads the file (progress per record: parse) and stores it in one transaction
+(store: done when the source is `stored`); its result names the embedding job it queued or
+joined (`embed_job_id`). That `embed` job reports progress per embedded chunk (embed) and then
+places the new narratives into the latest analysis (place: `incremental` in its result). The
+embedding job is debounced, one per project serving every upload stored while it waited, so
+the embed and place counts are that job's (see `UploadProgress`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.schemas.uploads import StageName, StageProgress, StageStatus, UploadProgress
+from models import Job, JobStatus, Source, SourceStatus
+
+_ORDER: tuple[StageName, ...] = ("parse", "store", "embed", "place")
+_EMBED_FAILED = "the narratives are stored; the next upload or analysis embeds them"
+
+
+def _stage(
+    name: StageName,
+    status: StageStatus,
+    done: int | None = 0,
+    total: int | None = None,
+    job: Job | None = None,
+    note: str | None = None,
+) -> StageProgress:
+    return StageProgress(
+        name=name,
+        status=status,
+        done=done,
+        total=total,
+        job_ids=[job.id] if job is not None else [],
+        note=note,
+    )
+
+
+def _number(mapping: Mapping[str, Any] | None, key: str) -> int | None:
+    value = (mapping or {}).get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _counted(job: Job) -> bool:
+    """The job has done every unit it announced (reading read, embedding embedded)."""
+    return job.progress_total is not None and job.progress_done >= job.progress_total
+
+
+def _waiting(*names: StageName) -> list[StageProgress]:
+    return [_stage(name, "waiting") for name in names]
+
+
+def _overall(stages: list[StageProgress], error: str | None = None, **extra: Any) -> UploadProgress:
+    failed = next((s for s in stages if s.status == "failed"), None)
+    if failed is not None:
+        return UploadProgress(stage="failed", error=error, stages=stages, **extra)
+    current = next((s.name for s in stages if s.status not in ("done", "skipped")), "done")
+    return UploadProgress(stage=current, error=None, stages=stages, **extra)
+
+
+def progress(session: Session, source: Source) -> UploadProgress:
+    """The stages of `source` as they stand now."""
+    ingest = session.get(Job, source.job_id) if source.job_id else None
+    if source.status is SourceStatus.failed:
+        return _failed(source, ingest)
+    if source.status is not SourceStatus.stored:
+        return _overall([*_reading(source, ingest), *_waiting("embed", "place")])
+    if ingest is None:
+        # a JSON batch, stored by its own request
+        note = "stored by its request; follow the embedding job its answer named"
+        stages = [_stage(name, "untracked", None, None, note=note) for name in _ORDER]
+        return UploadProgress(stage="done", error=None, stages=stages)
+    return _stored(session, source, ingest)
+
+
+def _reading(source: Source, ingest: Job | None) -> list[StageProgress]:
+    """parse and store while the ingest job has not stored the file yet."""
+    if ingest is None or source.status is SourceStatus.queued:
+        return _waiting("parse", "store")
+    if ingest.status is not JobStatus.running:
+        return [_stage("parse", "waiting", job=ingest), _stage("store", "waiting")]
+    parse_total = ingest.progress_total
+    if _counted(ingest):
+        return [
+            _stage("parse", "done", ingest.progress_done, parse_total, ingest),
+            _stage("store", "running", 0, None, ingest),
+        ]
+    return [
+        _stage("parse", "running", ingest.progress_done, parse_total, ingest),
+        _stage("store", "waiting"),
+    ]
+
+
+def _failed(source: Source, ingest: Job | None) -> UploadProgress:
+    """A refused file stored nothing: the stage that failed is parse, or store once read."""
+    error = source.error or (ingest.error if ingest else None) or "the upload failed"
+    read = ingest is not None and _counted(ingest)
+    done, total = (ingest.progress_done, ingest.progress_total) if ingest else (0, None)
+    if read:
+        stages = [
+            _stage("parse", "done", done, total, ingest),
+            _stage("store", "failed", 0, None, ingest, note=error),
+        ]
+    else:
+        stages = [_stage("parse", "failed", done, total, ingest, note=error), *_waiting("store")]
+    return _overall([*stages, *_waiting("embed", "place")], error)
+
+
+def _stored(session: Session, source: Source, ingest: Job) -> UploadProgress:
+    report = source.report
+    records = ingest.progress_done if _counted(ingest) else _number(report, "records")
+    new, duplicates = _number(report, "stored") or 0, _number(report, "duplicates") or 0
+    stages = [
+        _stage("parse", "done", records, records, ingest),
+        _stage("store", "done", new + duplicates, new + duplicates, ingest),
+    ]
+    if new == 0:
+        note = "nothing new to embed: every row was already stored or left out"
+        stages += [_stage(name, "skipped", 0, 0, note=note) for name in ("embed", "place")]
+        return _overall(stages)
+    embed_id = (ingest.result or {}).get("embed_job_id")
+    embed = session.get(Job, embed_id) if isinstance(embed_id, str) else None
+    if embed is None:
+        # the ingest job has stored the file and is recording its result
+        return _overall([*stages, *_waiting("embed", "place")])
+    return _embedding(stages, embed)
+
+
+def _embedding(stages: list[StageProgress], embed: Job) -> UploadProgress:
+    """embed and place, from the (possibly shared) embedding job."""
+    done, total = embed.progress_done, embed.progress_total
+    if embed.status is JobStatus.queued:
+        return _overall([*stages, _stage("embed", "waiting", job=embed), *_waiting("place")])
+    if embed.status is JobStatus.running:
+        if _counted(embed):
+            stages += [
+                _stage("embed", "done", done, total, embed),
+                _stage("place", "running", 0, None, embed),
+            ]
+        else:
+            stages += [_stage("embed", "running", done, total, embed), *_waiting("place")]
+        return _overall(stages)
+    if embed.status is JobStatus.failed:
+        error = f"embedding failed ({embed.error or 'no detail'}); {_EMBED_FAILED}"
+        if _counted(embed):
+            stages += [
+                _stage("embed", "done", done, total, embed),
+                _stage("place", "failed", 0, None, embed, note=error),
+            ]
+        else:
+            failed = _stage("embed", "failed", done, total, embed, note=error)
+            stages += [failed, *_waiting("place")]
+        return _overall(stages, error)
+    result: Mapping[str, Any] = embed.result or {}
+    stages.append(_stage("embed", "done", done, total if total is not None else done, embed))
+    placement = result.get("incremental")
+    queued = _number(result, "analysis_id")
+    if isinstance(placement, Mapping):
+        placed = _number(placement, "placed") or 0
+        stages.append(_stage("place", "done", placed, placed, embed))
+        into = _number(placement, "analysis_id")
+        return _overall(stages, placed_into_analysis_id=into, queued_analysis_id=queued)
+    note = (
+        "no themes yet to place into: the analysis queued finds them"
+        if queued is not None
+        else "no themes yet to place into: run an analysis to find them"
+    )
+    stages.append(_stage("place", "skipped", 0, 0, embed, note=note))
+    return _overall(stages, queued_analysis_id=queued)
