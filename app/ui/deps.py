@@ -22,8 +22,10 @@ async def _presented_csrf(request: Request) -> str:
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
+    # A plain form carries the token as a field; a multipart body (an upload) must bring it
+    # in the header, so a forged upload is refused before its body is read.
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    if content_type.startswith("application/x-www-form-urlencoded"):
         form = await request.form()
         value = form.get("csrf")
         return value if isinstance(value, str) else ""
