@@ -8,10 +8,13 @@ key), so the same data gives the same answer on every call.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+from pydantic_core import to_json
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -175,10 +178,43 @@ def _coord(value: float | None) -> int:
     return round((value or 0.0) * SCALE)
 
 
-def map_points(session: Session, project: Project, flt: NarrativeFilter) -> dict[str, Any]:
+#: Serialised answers of `map_points_json`, newest last; a dashboard reloads the same map often.
+_ANSWERS: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_ANSWERS_MAX = 32
+_ANSWERS_LOCK = threading.Lock()
+
+
+def _answer_key(
+    project: Project, analysis: Analysis | None, flt: NarrativeFilter
+) -> tuple[Any, ...]:
+    # an analysis's points change only when narratives are placed into it (incremental_count)
+    placed = (analysis.id, analysis.incremental_count) if analysis is not None else None
+    filters = (tuple(flt.attributes), flt.source_id, flt.session_id, flt.since, flt.until)
+    return (project.id, placed, filters)
+
+
+def map_points_json(session: Session, project: Project, flt: NarrativeFilter) -> bytes:
+    """`map_points` as JSON bytes, kept for the latest analysis until it changes."""
+    analysis = analysis_service.latest(session, project)
+    key = _answer_key(project, analysis, flt)
+    with _ANSWERS_LOCK:
+        found = _ANSWERS.get(key)
+        if found is not None:
+            _ANSWERS.move_to_end(key)
+            return found
+    body = to_json(map_points(session, project, flt, analysis))
+    with _ANSWERS_LOCK:
+        _ANSWERS[key] = body
+        while len(_ANSWERS) > _ANSWERS_MAX:
+            _ANSWERS.popitem(last=False)
+    return body
+
+
+def map_points(
+    session: Session, project: Project, flt: NarrativeFilter, analysis: Analysis | None
+) -> dict[str, Any]:
     """The points of the map as parallel arrays: ``ids``, ``xs`` and ``ys`` (thousandths),
     ``theme`` (an index into ``themes``, -1 for a story that fits no theme)."""
-    analysis = analysis_service.latest(session, project)
     if analysis is None:
         return {"analysis": None, "scale": SCALE, "themes": [], "ids": [], "xs": [], "ys": []}
     themes = _themes(session, analysis)

@@ -140,6 +140,24 @@ class TestPoints:
         first = topic_client.get(f"/ui/api/p/{project.id}/map/points").content
         assert topic_client.get(f"/ui/api/p/{project.id}/map/points").content == first
 
+    def test_the_kept_answer_follows_new_stories_and_analyses(
+        self, topic_client: TestClient, mapped: tuple[ProjectHandle, int]
+    ) -> None:
+        project, _ = mapped
+        sign_in(topic_client, project.key("read"))
+        before = _points(topic_client, project)
+        fresh = [
+            {"text": f"{TOPICS['beds'][0]} (added later {i})", "external_id": f"later-{i}"}
+            for i in range(2)
+        ]
+        stored = project.post("/narratives", {"narratives": fresh})
+        wait_for_job(topic_client, project.admin_key, stored.json()["job"]["id"])
+        placed = _points(topic_client, project)
+        assert len(placed["ids"]) == len(before["ids"]) + 2
+        analyse(project)
+        again = _points(topic_client, project)
+        assert again["analysis"] != before["analysis"]
+
     def test_filters_narrow_the_points_as_they_narrow_themes(
         self, topic_client: TestClient, mapped: tuple[ProjectHandle, int]
     ) -> None:

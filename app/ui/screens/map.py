@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.deps import SessionDep
 from app.services import theme_map
@@ -54,9 +54,10 @@ def map_page(
 
 
 @router.get("/api/p/{project_id}/map/points")
-def map_points(viewer: ProjectViewer, session: SessionDep, flt: MapFilter) -> JSONResponse:
+def map_points(viewer: ProjectViewer, session: SessionDep, flt: MapFilter) -> Response:
     """The map's points as compact parallel arrays (no per-point objects)."""
-    return JSONResponse(theme_map.map_points(session, viewer.project, flt))
+    body = theme_map.map_points_json(session, viewer.project, flt)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/p/{project_id}/map/snippet/{narrative_id}")
