@@ -217,7 +217,10 @@ def parameters_in_words(analysis: AnalysisRead) -> list[str]:
     if held is not None:
         facts.append(f"It kept the level of detail of analysis {held}, so boundaries stay put.")
     seconds = analysis.timings.get("total_seconds")
-    timing = f" and took {float(seconds):.0f} seconds" if isinstance(seconds, int | float) else ""
+    timing = ""
+    if isinstance(seconds, int | float):
+        whole = max(1, round(float(seconds)))
+        timing = f" and took {whole} second{'' if whole == 1 else 's'}"
     facts.append(
         f"It used the language model \u201c{analysis.model_name}\u201d with seed "
         f"{analysis.seed}{timing}; the same stories and seed give the same themes."
@@ -262,7 +265,10 @@ def _trends(
         return None
 
 
-def _note_in_words(note: str) -> str:
+def _note_in_words(note: str) -> str | None:
+    """An analysis note as the overview says it; None for one the page already says."""
+    if note.endswith("fit no theme and are left unclustered"):
+        return None  # "Left out, and why" and the analysis's facts say it
     found = re.fullmatch(r"signals: (\d+) of (\d+) flagged", note)
     if found is None:
         return note
@@ -320,7 +326,9 @@ def overview(session: Session, project: Project) -> Overview:
         counts=counts,
         analysis=page.analysis,
         facts=parameters_in_words(page.analysis) if page.analysis else [],
-        notes=[_note_in_words(n) for n in page.notes] if page.analysis else [],
+        notes=[w for n in page.notes if (w := _note_in_words(n)) is not None]
+        if page.analysis
+        else [],
         last=last,
         work=work_in_hand(session, project),
         themes=rows,

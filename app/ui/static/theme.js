@@ -77,8 +77,15 @@
         }
       }
       if (i % every === 0) {
-        const name = r.label.length > 16 ? `${r.label.slice(0, 15)}\u2026` : r.label;
-        const text = el("text", { x: cx, y: height - bottom + 18, "text-anchor": "middle" }, name);
+        // up to two lines that fit the column ("Week 8," / "Wednesday"); the full name on hover
+        const fit = Math.max(4, Math.floor((band * every) / 7.5));
+        const cut = (part) => (part.length > fit ? `${part.slice(0, fit - 1)}\u2026` : part);
+        const words = r.label.replace(/ \(.*\)$/, "").split(/(?<=,) /);
+        const lines = words.length > 1 ? [words[0], words.slice(1).join(" ")] : [r.label];
+        const text = el("text", { x: cx, y: height - bottom + 18, "text-anchor": "middle" });
+        lines.slice(0, 2).forEach((line, k) => {
+          text.append(el("tspan", { x: cx, dy: k === 0 ? 0 : 15 }, cut(line)));
+        });
         text.append(el("title", {}, r.label));
         svg.append(text);
       }

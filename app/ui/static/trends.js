@@ -106,6 +106,19 @@
       .join(" and ");
   }
 
+  // Distinctive themes compare the cells without their period: a meeting is a group there.
+  // "people in the meeting “Week 8, Wednesday (2020-03-11)”", or as groupPhrase.
+  function comparedPhrase(group, dimensions) {
+    const dims = dimensions.filter((d) => d.kind !== "period");
+    const labels = String(group.label).split(" · ");
+    if (dims.length === 1 && dims[0].kind === "session") {
+      return `people in the meeting ${quoted(group.label)}`;
+    }
+    return "people with " + dims.map((d, i) => (d.kind === "session"
+      ? `the meeting ${quoted(labels[i] ?? group.key[i])}`
+      : `${dimName(d)} ${quoted(group.key[i])}`)).join(" and ");
+  }
+
   function themeLabels(themes) {
     const seen = new Map();
     return themes.map((theme) => {
@@ -279,7 +292,7 @@
     if (!data.groups.length) return box.replaceChildren();
     const labels = themeLabels(data.themes);
     const parts = data.groups.map((group, j) => {
-      const who = groupPhrase(group.key, shape.groupDims);
+      const who = comparedPhrase(group, data.dimensions);
       const Who = who[0].toUpperCase() + who.slice(1);
       const found = data.themes.map((theme, k) => ({ d: theme.distinctive[j], label: labels[k] }))
         .filter(({ d }) => d && (d.status === "over" || d.status === "under"))
