@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ProjectHandle, make_project
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import CountingEmbedder, ProjectHandle, make_project
 from tests.ui.helpers import sign_in
 
 
@@ -118,3 +120,16 @@ class TestIsolation:
         assert page.status_code == 404
         assert "belongs to another project" in page.text
         assert "Care system CoP" not in page.text
+
+
+class TestOverTls:
+    def test_the_session_cookie_is_secure_over_https(
+        self, settings: Settings, embedder: CountingEmbedder
+    ) -> None:
+        with TestClient(
+            create_app(settings, embedder=embedder), base_url="https://testserver"
+        ) as tls:
+            project = make_project(tls)
+            sign_in(tls, project.admin_key)
+            cookie = next(c for c in tls.cookies.jar if c.name == "weft_session")
+            assert cookie.secure
