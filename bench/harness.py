@@ -338,6 +338,25 @@ def service_settings(url: str, data_dir: str | os.PathLike[str], **overrides: An
     return Settings(database_url=url, data_dir=str(data_dir), **options)
 
 
+def wait_for_job(
+    client: Any, key: str, job_id: str, timeout: float = 3600, every: float = 0.5
+) -> dict[str, Any]:
+    """Poll a job through ``client`` (a test client or an HTTP client) every ``every``
+    seconds until it has succeeded; raise when it failed or ran out of time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(
+            f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+        if body["status"] == "succeeded":
+            return body
+        if body["status"] == "failed":
+            raise RuntimeError(f"job {job_id} failed: {body['error']}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"job {job_id} still {body['status']} after {timeout}s")
+        time.sleep(every)
+
+
 class Service:
     """One app on one SQLite file, in process; projects are created, filled and analysed
     through the API. ``settings`` override the bench defaults (``job_poll_seconds=0.2``)."""
@@ -361,19 +380,8 @@ class Service:
         self.client.__exit__(*exc)
 
     def wait(self, key: str, job_id: str, timeout: float = 3600) -> dict[str, Any]:
-        """Poll a job every half second until it has succeeded; raise when it failed."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body: dict[str, Any] = self.client.get(
-                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
-            ).json()
-            if body["status"] in ("succeeded", "failed"):
-                if body["status"] == "failed":
-                    raise RuntimeError(f"job {job_id} failed: {body['error']}")
-                return body
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"job {job_id} still {body['status']} after {timeout}s")
-            time.sleep(0.5)
+        """Poll a job until it has succeeded; raise when it failed."""
+        return wait_for_job(self.client, key, job_id, timeout)
 
     def create_project(self, name: str) -> Project:
         """An empty project, with its admin key."""
@@ -503,15 +511,4 @@ class LiveService:
 
     def wait(self, key: str, job_id: str, timeout: float = 3600) -> dict[str, Any]:
         """Poll a job until it has succeeded; raise when it failed."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body: dict[str, Any] = self.client.get(
-                f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}
-            ).json()
-            if body["status"] == "succeeded":
-                return body
-            if body["status"] == "failed":
-                raise RuntimeError(f"job {job_id} failed: {body['error']}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"job {job_id} still {body['status']} after {timeout}s")
-            time.sleep(0.25)
+        return wait_for_job(self.client, key, job_id, timeout, every=0.25)

@@ -44,26 +44,17 @@ from typing import Any
 import numpy as np
 
 from bench.harness import (
+    CHROMIUM_FLAGS,
     RESULTS_DIR,
     CachedEmbedder,
     cache_path,
+    chromium_path,
     load_set,
     migrate,
     service_settings,
     write_json,
 )
 from pipelines.embed import DEFAULT_MODEL_NAME, Embedder, FloatMatrix
-
-#: The flags of tests/browser/conftest.py (bench modules do not import the tests).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class HashEmbedder:
@@ -272,7 +263,7 @@ def run(
             transfer = 0
             with sync_playwright() as driver:
                 browser = driver.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+                    executable_path=chromium_path(), headless=True, args=list(CHROMIUM_FLAGS)
                 )
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()

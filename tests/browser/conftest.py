@@ -6,12 +6,11 @@ anywhere but the test server fails the test. Screenshots go to `.screenshots/` (
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,17 +22,11 @@ from playwright.sync_api import Browser, Page, Playwright, Request, Route, sync_
 
 from app.config import Settings
 from app.main import create_app
+from bench.harness import CHROMIUM_FLAGS, chromium_path
+from pipelines.embed import Embedder
 from tests.conftest import ROOT, CountingEmbedder
 
 SCREENSHOTS = ROOT / ".screenshots"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,16 +36,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
-
-
-def chromium_path() -> str:
-    found = os.environ.get("WEFT_TEST_CHROMIUM") or shutil.which("chromium")
-    if not found or not Path(found).exists():
-        raise RuntimeError(
-            "browser tests need Debian's chromium: run them through scripts/with-chromium.sh "
-            "(make test does), or apt-get install chromium"
-        )
-    return found
 
 
 def _free_port() -> int:
@@ -67,11 +50,10 @@ class LiveServer:
     client: httpx.Client
 
 
-@pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
-    """The app served by uvicorn on a loopback port, with the fake embedder."""
-    served = settings.model_copy(update={"data_dir": str(tmp_path / "data")})
-    app = create_app(served, embedder=CountingEmbedder())
+@contextmanager
+def serving(settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
+    """The app served by uvicorn on a loopback port, with `embedder`."""
+    app = create_app(settings, embedder=embedder)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -85,13 +67,21 @@ def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
         time.sleep(0.05)
     url = f"http://127.0.0.1:{port}"
     # data is seeded through the API of the same server, over HTTP
-    client = httpx.Client(base_url=url, timeout=30)
+    client = httpx.Client(base_url=url, timeout=60)
     try:
         yield LiveServer(url=url, client=client)
     finally:
         client.close()
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app on loopback with the fake embedder and its own data directory."""
+    served = settings.model_copy(update={"data_dir": str(tmp_path / "data")})
+    with serving(served, CountingEmbedder()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +93,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(
-        executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        executable_path=chromium_path(), headless=True, args=list(CHROMIUM_FLAGS)
     )
     yield launched
     launched.close()

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Page
 
 from app.config import Settings
-from app.main import create_app
 from tests.app.test_tensions import SIGNIFIERS, planted
 from tests.app.test_themes import TopicEmbedder, analyse
 from tests.app.test_trends import plan_corpus
-from tests.browser.conftest import LiveServer, Watched, _free_port
+from tests.browser.conftest import LiveServer, Watched, serving
 from tests.conftest import ProjectHandle, make_project, wait_for_job
 
 
@@ -28,26 +23,8 @@ def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
     served = settings.model_copy(
         update={"data_dir": str(tmp_path / "data"), "signals_permutations": 199}
     )
-    app = create_app(served, embedder=TopicEmbedder())
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, timeout=60)
-    try:
-        yield LiveServer(url=url, client=client)
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(10)
+    with serving(served, TopicEmbedder()) as server:
+        yield server
 
 
 def seeded(live_server: LiveServer, items: list[dict[str, Any]], **body: Any) -> ProjectHandle:
