@@ -16,6 +16,7 @@ from app.errors import NotFound
 from app.jobs.kinds import JobKind
 from app.schemas.common import JobRead
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
+from app.services import analysis_state
 from app.services import jobs as jobs_service
 from app.services.embeddings import load_vectors, missing_texts
 from models import (
@@ -158,9 +159,7 @@ def no_analysis_notes(session: Session, project: Project) -> list[str]:
     """What every read of results (themes, tensions, trends, assignments) says while the
     project has no succeeded analysis: the answer is the usual page, empty, with
     ``"analysis": null`` and these notes."""
-    last = session.scalars(
-        select(Analysis).where(Analysis.project_id == project.id).order_by(Analysis.id.desc())
-    ).first()
+    last = analysis_state.newest(session, project)
     if last is not None and last.status in (AnalysisStatus.queued, AnalysisStatus.running):
         return [
             f"no analysis has finished yet: analysis {last.id} is {last.status.value}; "

@@ -32,7 +32,6 @@ from models import (
     JobStatus,
     MeetingSession,
     Narrative,
-    NarrativeAttribute,
     Project,
     SignifierValue,
     Source,
@@ -368,18 +367,6 @@ class ThemeView:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def attribute_keys(session: Session, project: Project) -> list[str]:
-    """The attribute keys the project's narratives carry, sorted."""
-    return list(
-        session.scalars(
-            select(NarrativeAttribute.key)
-            .distinct()
-            .where(NarrativeAttribute.project_id == project.id)
-            .order_by(NarrativeAttribute.key)
-        )
-    )
-
-
 def _side_name(signal: SignalRead, side: str) -> str:
     poles = signal.evidence.get("poles")
     if side in ("left", "right") and isinstance(poles, list) and len(poles) == 2:
@@ -475,7 +462,7 @@ def theme_view(session: Session, project: Project, key: str) -> ThemeView:
         detail=detail,
         history=theme_pages.theme_history(session, project, key),
         tensions=tensions_in_words(detail.signals),
-        attributes=attribute_keys(session, project),
+        attributes=narrative_service.attribute_keys(session, project),
         over_options=_over_options(session, project),
         current_keys=set(current),
         labels=current,
@@ -484,7 +471,9 @@ def theme_view(session: Session, project: Project, key: str) -> ThemeView:
 
 def theme_shares(session: Session, project: Project, key: str, by: str) -> dict[str, Any]:
     """One theme's share in each group (or session, or period) with its 95% Wilson interval."""
-    if by.startswith("attribute:") and by[10:] not in attribute_keys(session, project):
+    if by.startswith("attribute:") and by[10:] not in narrative_service.attribute_keys(
+        session, project
+    ):
         raise NotFound(f"no story carries the attribute {by[10:]!r}")
     analysis = analysis_service.latest(session, project)
     if analysis is None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, UnprocessableEntity
@@ -19,12 +19,14 @@ from app.schemas.signals import SignalRead
 from app.schemas.tensions import TensionsPage, TensionsQuery
 from app.schemas.trends import TrendParams
 from app.services import analyses as analysis_service
+from app.services import analysis_state
+from app.services import narratives as narrative_service
 from app.services import tensions as tension_service
 from app.services import trends as trend_service
 from app.services.meetings import list_meetings
 from app.services.narratives import NarrativeFilter
 from app.services.trends_json import JSON
-from models import Analysis, AnalysisStatus, Job, Narrative, NarrativeAttribute, Project, Theme
+from models import Analysis, AnalysisStatus, Project, Theme
 from models import Signal as SignalRow
 
 #: A corrected p-value at or below this reads "unlikely to be chance".
@@ -44,29 +46,22 @@ class Waiting:
 
 def waiting(session: Session, project: Project, what: str) -> Waiting:
     """The state of a project with no finished analysis, for a screen showing `what`."""
-    last = session.scalars(
-        select(Analysis).where(Analysis.project_id == project.id).order_by(Analysis.id.desc())
-    ).first()
-    if last is not None and last.status in (AnalysisStatus.queued, AnalysisStatus.running):
-        job = session.get(Job, last.job_id) if last.job_id else None
-        done = ""
-        if job is not None and job.progress_total:
-            done = f": {round(100 * job.progress_done / job.progress_total)}%"
-        state = "waiting to start" if last.status == AnalysisStatus.queued else "running"
+    state = analysis_state.pending(session, project)
+    last = state.last
+    if state.busy and last is not None:
+        done = f": {state.percent}%" if state.percent is not None else ""
+        status = "waiting to start" if last.status == AnalysisStatus.queued else "running"
         return Waiting(
-            f"An analysis is {state}{done}.",
+            f"An analysis is {status}{done}.",
             f"{what} appear here when it finishes; reload this page in a minute or two.",
         )
-    if last is not None and last.status == AnalysisStatus.failed:
+    if state.failed and last is not None:
         return Waiting(
             "The last analysis did not finish.",
             f"Weft recorded why: {last.error or 'no reason was given'}. Ask whoever looks "
             "after Weft for this project to run another.",
         )
-    count = session.scalar(
-        select(func.count()).select_from(Narrative).where(Narrative.project_id == project.id)
-    )
-    if not count:
+    if not state.narratives:
         return Waiting(
             "This project has no narratives yet.",
             f"Upload a chat export or a file of narratives; {what.lower()} appear here once "
@@ -74,7 +69,7 @@ def waiting(session: Session, project: Project, what: str) -> Waiting:
             upload=True,
         )
     return Waiting(
-        f"The project holds {count} narratives, but no analysis has run yet.",
+        f"The project holds {state.narratives} narratives, but no analysis has run yet.",
         "An analysis starts by itself after an upload when automatic analysis is on; "
         f"otherwise ask whoever looks after Weft to start one. {what} appear here after it.",
     )
@@ -102,23 +97,11 @@ class TrendsScreen:
     waiting: Waiting | None
 
 
-def attribute_keys(session: Session, project: Project) -> list[str]:
-    """The attribute keys the project's narratives carry, in alphabetical order."""
-    return list(
-        session.scalars(
-            select(NarrativeAttribute.key)
-            .where(NarrativeAttribute.project_id == project.id)
-            .distinct()
-            .order_by(NarrativeAttribute.key)
-        )
-    )
-
-
 def by_options(session: Session, project: Project) -> list[ByOption]:
     """What the trends can be compared by: attributes, sessions (if any) and periods."""
     options = [
         ByOption(f"attribute:{key}", key.replace("_", " "), "Groups")
-        for key in attribute_keys(session, project)
+        for key in narrative_service.attribute_keys(session, project)
     ]
     meetings = len(list_meetings(session, project))
     if meetings:

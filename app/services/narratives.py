@@ -452,6 +452,18 @@ def filtered(project: Project, flt: NarrativeFilter) -> Select[Narrative]:
     return query
 
 
+def attribute_keys(session: Session, project: Project) -> list[str]:
+    """The attribute keys the project's narratives carry, in alphabetical order."""
+    return list(
+        session.scalars(
+            select(NarrativeAttribute.key)
+            .where(NarrativeAttribute.project_id == project.id)
+            .distinct()
+            .order_by(NarrativeAttribute.key)
+        )
+    )
+
+
 def list_page(
     session: Session, project: Project, flt: NarrativeFilter, limit: int, offset: int
 ) -> Page[NarrativeRead]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import UnprocessableEntity
 from app.services import analyses as analysis_service
+from app.services import analysis_state
 from app.services import narratives as narrative_service
 from app.services import themes as theme_service
 from app.services.incremental import EMERGING
@@ -27,7 +28,6 @@ from app.services.narratives import NarrativeFilter, filtered
 from models import (
     Analysis,
     AnalysisStatus,
-    Job,
     MeetingSession,
     Narrative,
     NarrativeAttribute,
@@ -288,39 +288,35 @@ class MapPage:
 
 
 def _progress(session: Session, analysis: Analysis) -> str:
-    job = session.get(Job, analysis.job_id) if analysis.job_id else None
-    if job is not None and job.progress_total:
-        return f"{min(100, round(100 * job.progress_done / job.progress_total))}%"
+    percent = analysis_state.job_percent(session, analysis)
+    if percent is not None:
+        return f"{percent}%"
     return "queued" if analysis.status == AnalysisStatus.queued else "started"
 
 
 def _waiting(session: Session, project: Project) -> tuple[State, str]:
     """The state and words of a project with no finished analysis."""
-    last = session.scalars(
-        select(Analysis).where(Analysis.project_id == project.id).order_by(Analysis.id.desc())
-    ).first()
-    if last is not None and last.status in (AnalysisStatus.queued, AnalysisStatus.running):
+    state = analysis_state.pending(session, project)
+    last = state.last
+    if state.busy and last is not None:
         return "waiting", (
             f"An analysis is running: {_progress(session, last)}. The map appears when it has "
             "finished; reload this page in a minute."
         )
-    if last is not None and last.status == AnalysisStatus.failed:
+    if state.failed and last is not None:
         return "failed", (
             f"The last analysis could not finish ({last.error or 'no reason was recorded'}). "
             "Ask whoever looks after Weft to run it again."
         )
-    stored = session.scalar(
-        select(func.count()).select_from(Narrative).where(Narrative.project_id == project.id)
-    )
-    if not stored:
+    if not state.narratives:
         return "empty", (
             "There are no stories in this project yet. Upload a chat export or a file of "
             "stories, and the map appears once Weft has found their themes."
         )
     return "empty", (
-        f"{stored} stories are stored, but Weft has not looked for themes yet. An analysis "
-        "starts by itself after an upload has been read; ask whoever looks after Weft if "
-        "none does."
+        f"{state.narratives} stories are stored, but Weft has not looked for themes yet. An "
+        "analysis starts by itself after an upload has been read; ask whoever looks after "
+        "Weft if none does."
     )
 
 
