@@ -27,7 +27,6 @@ the flags of the browser tests) signs in with a read key. Figures:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -37,7 +36,6 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,28 +52,13 @@ from bench.harness import (
     service_settings,
     write_json,
 )
-from pipelines.embed import DEFAULT_MODEL_NAME, Embedder, FloatMatrix
-
-
-class HashEmbedder:
-    """Deterministic stand-in vectors (a hash of each text seeds them)."""
-
-    name = "bench/hash"
-    dimension = 16
-
-    def encode(self, texts: Sequence[str]) -> FloatMatrix:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            vector = np.random.default_rng(seed).normal(size=self.dimension)
-            rows.append(vector / np.linalg.norm(vector))
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dimension)
+from pipelines.embed import DEFAULT_MODEL_NAME, Embedder, HashEmbedder
 
 
 def _embedder(texts: list[str]) -> tuple[Embedder, str]:
     if cache_path("stackoverflow", DEFAULT_MODEL_NAME, texts).is_file():
         return CachedEmbedder(texts, "stackoverflow"), "cached all-MiniLM-L6-v2"
-    return HashEmbedder(), "hash embedder (bench cache absent)"
+    return HashEmbedder(16, name="bench/hash"), "hash embedder (bench cache absent)"
 
 
 def _store_analysis(url: str, project_id: str, tags: list[str], labels: np.ndarray) -> int:

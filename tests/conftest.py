@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -10,7 +9,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -20,7 +18,7 @@ from sqlalchemy import Engine, create_engine, delete
 from app.config import Settings
 from app.main import create_app
 from models import Base
-from pipelines.embed import FloatMatrix
+from pipelines.embed import FloatMatrix, HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,21 +61,13 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
             conn.execute(delete(table))
 
 
-class CountingEmbedder:
+class CountingEmbedder(HashEmbedder):
     """Deterministic fake embeddings; counts every text it is asked to embed."""
 
     def __init__(self, dimension: int = 16) -> None:
-        self._dimension = dimension
+        super().__init__(dimension, name="test/counting")
         self.calls: list[list[str]] = []
         self.lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return "test/counting"
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     @property
     def texts_embedded(self) -> list[str]:
@@ -86,12 +76,7 @@ class CountingEmbedder:
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         with self.lock:
             self.calls.append(list(texts))
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            vector = np.random.default_rng(seed).normal(size=self._dimension)
-            rows.append(vector / np.linalg.norm(vector))
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self._dimension)
+        return super().encode(texts)
 
 
 @pytest.fixture
