@@ -148,3 +148,24 @@ class Settings(BaseSettings):
         description="When set, creating a project requires this token as a bearer key; "
         "empty lets anyone who can reach the service create one.",
     )
+
+    # --- privacy: pseudonym secret, raw-file retention ---
+    pseudonym_secret: str = Field(
+        "",
+        description="The service secret every project's pseudonym key is derived from "
+        "(64 hex digits). Empty: read it from WEFT_PSEUDONYM_SECRET_FILE, created on first "
+        "start. Changing it gives every author a new pseudonym from then on.",
+    )
+    pseudonym_secret_file: str = Field(
+        "",
+        description="File holding the pseudonym secret and the keys of projects created "
+        "before it existed (mode 0600; the service refuses a file group or others can read). "
+        "Empty means <WEFT_DATA_DIR>/secrets/pseudonyms.json. Back it up with the database.",
+    )
+    raw_retention_days: int = Field(
+        7,
+        ge=0,
+        description="Days an uploaded batch, SenseMaker or Polis file is kept after it is "
+        "stored, to look into its report; 0 deletes it as soon as it is stored. Chat exports "
+        "and transcripts are never kept past their parse unless the project keeps them.",
+    )

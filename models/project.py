@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, new_public_id, utcnow
-
-
-def _new_pseudonym_key() -> str:
-    return secrets.token_hex(32)
 
 
 class Project(Base):
@@ -23,5 +18,10 @@ class Project(Base):
     description: Mapped[str] = mapped_column(String(2000), default="")
     # Authors are pseudonymised with a keyed hash unless the project keeps real names.
     keep_author_names: Mapped[bool] = mapped_column(Boolean, default=False)
-    pseudonym_key: Mapped[str] = mapped_column(String(64), default=_new_pseudonym_key)
+    # Keys are derived from the service secret, outside the database; a project older than
+    # the secret keeps its key here only until start-up moves it into the secret file.
+    pseudonym_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Chat exports and transcripts are deleted once parsed, unless the project keeps them
+    # (then with every private message removed).
+    keep_chat_files: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

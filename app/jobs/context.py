@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import build_engine, build_session_factory
+from app.services.privacy import at_start
 from models import Job
 from pipelines.embed import Embedder, SentenceTransformerEmbedder
 
@@ -28,10 +29,13 @@ class JobDeps:
 def build_deps(settings: Settings, embedder: Embedder | None = None) -> tuple[Engine, JobDeps]:
     """A process's engine, session factory and model (the configured one unless given)."""
     engine = build_engine(settings.database_url)
+    session_factory = build_session_factory(engine)
+    # the pseudonym secret and raw-file retention, before any narrative is read or stored
+    at_start(settings, session_factory)
     model = embedder or SentenceTransformerEmbedder(
         settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
     )
-    deps = JobDeps(settings=settings, session_factory=build_session_factory(engine), embedder=model)
+    deps = JobDeps(settings=settings, session_factory=session_factory, embedder=model)
     return engine, deps
 
 

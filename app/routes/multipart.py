@@ -3,8 +3,9 @@
 An async dependency checks the key first (the route's `WriteProject`), then streams the
 body through Starlette's multipart parser, counting bytes: a declared `Content-Length` over
 `WEFT_MAX_UPLOAD_BYTES`, or a body that grows past it, is answered 413 at once. Each file
-part is copied into `WEFT_DATA_DIR/uploads/<project>/<sha256>` in a worker thread, hashing
-on the way.
+part is copied to a staging name under `WEFT_DATA_DIR/tmp/` in a worker thread, hashing on
+the way; the upload service moves the files it accepts to their source's name, and whatever
+the request did not claim is deleted when it ends, whatever its answer (`staged`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from contextlib import suppress
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,13 +40,15 @@ _COPY_BUFFER = 1024 * 1024
 _MAX_FIELD_BYTES = 256 * 1024
 
 
-def _keep(upload: UploadFile, role: str, data_dir: Path, project_id: str) -> KeptFile:
-    """Copy a received file into the data directory, named by its sha256, hashing as it goes."""
+def _keep(upload: UploadFile, role: str, data_dir: Path) -> KeptFile:
+    """Copy a received file to a staging name in the data directory, hashing as it goes."""
     digest = hashlib.sha256()
     size = 0
     tmp_dir = data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    partial = tmp_dir / f"upload-{secrets.token_hex(8)}.part"
+    name = f"upload-{secrets.token_hex(8)}"
+    partial = tmp_dir / f"{name}.part"
+    relative = Path("tmp") / name
     try:
         upload.file.seek(0)
         with open(partial, "wb") as out:
@@ -54,10 +57,7 @@ def _keep(upload: UploadFile, role: str, data_dir: Path, project_id: str) -> Kep
                 size += len(chunk)
                 out.write(chunk)
         sha = digest.hexdigest()
-        relative = Path("uploads") / project_id / sha
-        final = data_dir / relative
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(partial, final)
+        os.replace(partial, data_dir / relative)
     finally:
         with suppress(FileNotFoundError):
             partial.unlink()
@@ -108,29 +108,43 @@ async def receive(
     files: dict[str, KeptFile] = {}
     fields: dict[str, str] = {}
     try:
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if name not in roles:
-                    expected = ", ".join(sorted(roles))
-                    raise UnprocessableEntity(
-                        f"unexpected file field {name!r}; files go in: {expected}",
-                        errors=[{"field": name, "message": "unexpected file field"}],
-                    )
-                if name in files:
-                    raise UnprocessableEntity(f"more than one file in field {name!r}")
-                files[name] = await run_in_threadpool(_keep, value, name, data_dir, project_id)
-            elif name in fields:
-                raise UnprocessableEntity(f"field {name!r} is given twice")
-            else:
-                fields[name] = value
+        await run_in_threadpool(_read_parts, form.multi_items(), files, fields, roles, data_dir)
+    except BaseException:
+        ReceivedForm(files, fields, data_dir).discard(failed=True)
+        raise
     finally:
         await form.close()
+    return ReceivedForm(files=files, fields=fields, data_dir=data_dir)
+
+
+def _read_parts(
+    items: list[tuple[str, str | UploadFile]],
+    files: dict[str, KeptFile],
+    fields: dict[str, str],
+    roles: frozenset[str],
+    data_dir: Path,
+) -> None:
+    """Stage each file part, and collect the fields, refusing what the endpoint does not take."""
+    for name, value in items:
+        if isinstance(value, UploadFile):
+            if name not in roles:
+                expected = ", ".join(sorted(roles))
+                raise UnprocessableEntity(
+                    f"unexpected file field {name!r}; files go in: {expected}",
+                    errors=[{"field": name, "message": "unexpected file field"}],
+                )
+            if name in files:
+                raise UnprocessableEntity(f"more than one file in field {name!r}")
+            files[name] = _keep(value, name, data_dir)
+        elif name in fields:
+            raise UnprocessableEntity(f"field {name!r} is given twice")
+        else:
+            fields[name] = value
     if "file" not in files:
         raise UnprocessableEntity(
             "no file was sent: put it in the multipart field 'file', e.g. -F file=@export.csv",
             errors=[{"field": "file", "message": "field required"}],
         )
-    return ReceivedForm(files=files, fields=fields)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -148,15 +162,31 @@ def validate_fields(model: type[M], fields: Mapping[str, str]) -> M:
         raise RequestValidationError(errors) from exc
 
 
+@asynccontextmanager
+async def staged(
+    request: Request, settings: Settings, project_id: str, roles: frozenset[str]
+) -> AsyncIterator[ReceivedForm]:
+    """The received files for the block; what it does not claim is deleted when it ends,
+    and what it claimed too when it fails (a refusal keeps no file)."""
+    received = await receive(request, settings, project_id, roles)
+    try:
+        yield received
+    except BaseException:
+        await run_in_threadpool(received.discard, failed=True)
+        raise
+    await run_in_threadpool(received.discard, failed=False)
+
+
 def receiving(
     roles: frozenset[str],
-) -> Callable[[Request, Project, Settings], Awaitable[ReceivedForm]]:
+) -> Callable[[Request, Project, Settings], AsyncIterator[ReceivedForm]]:
     """A dependency that streams the multipart files named in `roles` to disk."""
 
     async def received(
         request: Request, project: WriteProject, settings: SettingsDep
-    ) -> ReceivedForm:
+    ) -> AsyncIterator[ReceivedForm]:
         # the key is checked (WriteProject) before a byte of the body is read
-        return await receive(request, settings, project.id, roles)
+        async with staged(request, settings, project.id, roles) as form:
+            yield form
 
     return received

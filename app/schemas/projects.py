@@ -14,6 +14,11 @@ class ProjectCreate(InputSchema):
     keep_author_names: bool = Field(
         False, description="Store authors' names as given instead of stable pseudonyms."
     )
+    keep_chat_files: bool = Field(
+        False,
+        description="Keep each session's chat export or transcript after it is parsed, as a "
+        "copy with every private message removed; by default it is deleted once parsed.",
+    )
 
 
 class ProjectRead(Schema):
@@ -21,6 +26,7 @@ class ProjectRead(Schema):
     name: str
     description: str
     keep_author_names: bool
+    keep_chat_files: bool
     created_at: datetime
 
 

@@ -15,8 +15,6 @@ from models import ApiKey, Project, Scope
 from models.base import utcnow
 
 KEY_PREFIX = "weft_"
-
-
 def hash_key(key: str) -> str:
     """The stored form of a key: its SHA-256, hex."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -48,10 +46,19 @@ def issue_key(session: Session, project: Project, scope: Scope, name: str = "") 
 
 
 def create_project(
-    session: Session, name: str, description: str = "", keep_author_names: bool = False
+    session: Session,
+    name: str,
+    description: str = "",
+    keep_author_names: bool = False,
+    keep_chat_files: bool = False,
 ) -> tuple[Project, IssuedKey]:
     """Create a project with its first admin key."""
-    project = Project(name=name, description=description, keep_author_names=keep_author_names)
+    project = Project(
+        name=name,
+        description=description,
+        keep_author_names=keep_author_names,
+        keep_chat_files=keep_chat_files,
+    )
     session.add(project)
     session.flush()
     return project, issue_key(session, project, Scope.admin, name="initial admin key")
@@ -73,7 +80,9 @@ def new_project(
 ) -> ProjectCreated:
     """`POST /projects`: check the bootstrap token, create the project, show its admin key."""
     check_bootstrap(bootstrap_token, presented)
-    project, issued = create_project(session, body.name, body.description, body.keep_author_names)
+    project, issued = create_project(
+        session, body.name, body.description, body.keep_author_names, body.keep_chat_files
+    )
     return ProjectCreated(
         **ProjectRead.model_validate(project).model_dump(), admin_key=issued.read()
     )

@@ -1,16 +1,22 @@
 """Accepting file uploads and session exports: a source per distinct content, and its job.
 
-The request has already streamed the files to the data directory (app/routes/multipart.py);
-this records a `Source` and queues an `ingest` job (app/jobs/handlers/ingest.py). Re-posting
-the same bytes returns the existing source; only a source whose job failed is queued again.
+The request has already streamed the files to a staging name in the data directory
+(app/routes/multipart.py); this records a `Source`, moves its files to
+`uploads/<project>/<source sha256>[.<role>]` (`ReceivedForm.claim`) and queues an `ingest` job
+(app/jobs/handlers/ingest.py). Files a request does not claim (a refusal, the same bytes again)
+are deleted when it ends. Re-posting the same bytes returns the existing source, whether or not
+its file is still kept (app/services/retention.py); only a source whose job failed is queued
+again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +43,7 @@ class KeptFile:
     media_type: str | None
     sha256: str
     size: int
-    path: str  # relative to the data directory
+    path: str  # relative to the data directory: a staging name until the file is claimed
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -54,6 +60,40 @@ class KeptFile:
 class ReceivedForm:
     files: dict[str, KeptFile]
     fields: dict[str, str]
+    data_dir: Path = Path(".")
+    #: claimed paths that did not exist before this request (removed again if it fails)
+    placed: list[Path] = field(default_factory=list)
+    #: the files' staging names not yet claimed by a source
+    staged: set[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.staged = {f.path for f in self.files.values()}
+
+    def claim(self, project_id: str, source_sha: str) -> list[dict[str, object]]:
+        """Move the staged files to their source's names; the `Source.files` entries."""
+        for role, kept in self.files.items():
+            if kept.path not in self.staged:
+                continue
+            name = source_sha if role == "file" else f"{source_sha}.{role}"
+            relative = Path("uploads") / project_id / name
+            final = self.data_dir / relative
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if not final.exists():
+                self.placed.append(final)
+            os.replace(self.data_dir / kept.path, final)
+            self.staged.discard(kept.path)
+            kept.path = relative.as_posix()
+        return [f.as_json() for f in self.files.values()]
+
+    def discard(self, *, failed: bool) -> None:
+        """Delete what the request left staged (and, when it failed, what it placed)."""
+        for relative in self.staged:
+            (self.data_dir / relative).unlink(missing_ok=True)
+        self.staged.clear()
+        if failed:
+            for path in self.placed:
+                path.unlink(missing_ok=True)
+        self.placed.clear()
 
 
 @dataclass
@@ -90,16 +130,17 @@ def _queue(
     """A new source with its parse job, or a failed one re-queued with the new options."""
     files = received.files
     main = files["file"]
+    sha = _combined_sha(files)
     if existing is None:
         source = Source(
             project_id=project.id,
             kind=kind,
             filename=main.filename,
             media_type=main.media_type,
-            sha256=_combined_sha(files),
+            sha256=sha,
             size_bytes=sum(f.size for f in files.values()),
             status=SourceStatus.queued,
-            files=[f.as_json() for f in files.values()],
+            files=received.claim(project.id, sha),
             options=options,
         )
         session.add(source)
@@ -110,6 +151,8 @@ def _queue(
         source = existing
         source.kind = kind  # it may have been posted to the other endpoint first
         source.status = SourceStatus.queued
+        # its files were deleted when it failed; these are the same bytes
+        source.files = received.claim(project.id, sha)
         source.options = options
         source.error = None
         source.report = {}

@@ -39,6 +39,15 @@ class TestCreateProject:
             ok = guarded_client.post("/v1/projects", json={"name": "x"}, headers=auth("let-me-in"))
             assert ok.status_code == 201
 
+    def test_keep_chat_files_is_off_unless_asked(self, client: TestClient) -> None:
+        default = client.post("/v1/projects", json={"name": "a"}).json()
+        assert default["keep_chat_files"] is False
+        kept = client.post("/v1/projects", json={"name": "b", "keep_chat_files": True}).json()
+        read = client.get(f"/v1/projects/{kept['id']}", headers=auth(kept["admin_key"]["key"]))
+        assert read.json()["keep_chat_files"] is True
+        refused = client.post("/v1/projects", json={"name": "c", "keep_chat_files": "maybe"})
+        assert refused.status_code == 422
+
 
 class TestAccess:
     def test_no_key_is_401(self, client: TestClient, project: ProjectHandle) -> None:

@@ -1,7 +1,12 @@
-"""The `ingest` job: parse an uploaded source and store its narratives, all or nothing."""
+"""The `ingest` job: parse an uploaded source and store its narratives, all or nothing.
+
+Once the parse has ended, either way, the raw file is settled (app/services/retention.py):
+a chat export deleted or redacted, a failed upload's file deleted, expired files purged.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
@@ -12,7 +17,11 @@ from sqlalchemy.orm import Session
 from app.errors import UnreadableUpload, WeftError
 from app.jobs.context import JobContext
 from app.services import ingest as ingest_service
+from app.services import retention
+from models import Source
 from pipelines.ingest import UnreadableFile
+
+log = logging.getLogger(__name__)
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
@@ -25,7 +34,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             job = ingest_service.load(session, source_id, Path(settings.data_dir))
         plan = ingest_service.read(job, settings, spool, ctx.progress)
         with ctx.session() as session:
-            return ingest_service.store(session, job, plan, spool, settings.ingest_chunk_size)
+            result = ingest_service.store(session, job, plan, spool, settings.ingest_chunk_size)
     except UnreadableFile as exc:
         _fail(ctx, source_id, str(exc))
         raise UnreadableUpload(str(exc)) from exc
@@ -38,13 +47,33 @@ def run(ctx: JobContext) -> dict[str, Any]:
     finally:
         with suppress(FileNotFoundError):
             spool.unlink()
+    _settle(ctx, source_id)
+    return result
 
 
 def abandon(session: Session, payload: Mapping[str, Any], message: str) -> None:
     """The job was given up at start-up: its upload must not stay `running`."""
     ingest_service.mark_failed(session, int(payload["source_id"]), message)
+    # the abandon hook has no settings: the next start-up's purge deletes the file
 
 
 def _fail(ctx: JobContext, source_id: int, message: str) -> None:
     with ctx.session() as session:
         ingest_service.mark_failed(session, source_id, message)
+    _settle(ctx, source_id)
+
+
+def _settle(ctx: JobContext, source_id: int) -> None:
+    """Keep, redact or delete the parsed file, then purge what has expired meanwhile."""
+    settings = ctx.deps.settings
+    data_dir = Path(settings.data_dir)
+    try:
+        with ctx.session() as session:
+            source = session.get(Source, source_id)
+            if source is not None:
+                retention.settle(session, source, data_dir, settings.raw_retention_days)
+        with ctx.session() as session:
+            retention.purge(session, data_dir, settings.raw_retention_days)
+    except Exception:
+        # the upload's outcome stands; the next start-up or ingest settles the file again
+        log.exception("could not settle the raw files of upload %d", source_id)

@@ -3,6 +3,7 @@ progress (parse, store, embed, place) and report, polled from the same read as /
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import SessionDep, SettingsDep
 from app.errors import CsrfFailed
-from app.routes.multipart import SESSION_FILES, UPLOAD_FILES, receive, validate_fields
+from app.routes.multipart import SESSION_FILES, UPLOAD_FILES, staged, validate_fields
 from app.schemas.uploads import SessionFields, SourceRead, UploadAccepted, UploadFields
 from app.services import uploads as upload_service
 from app.services.uploads import ReceivedForm
@@ -42,13 +43,14 @@ def upload_page(
 
 async def _received(
     request: Request, viewer: ProjectWriter, settings: SettingsDep, kind: KindQuery = "file"
-) -> ReceivedForm:
+) -> AsyncIterator[ReceivedForm]:
     """The files streamed to disk, as /v1 receives them (the write key checked first)."""
     if not request.headers.get(CSRF_HEADER):
         # the page's script sends the token as a header; a form field would need the body read
         raise CsrfFailed("the upload came without its token; reload the page and try again")
     roles = SESSION_FILES if kind == "session" else UPLOAD_FILES
-    return await receive(request, settings, viewer.project.id, roles)
+    async with staged(request, settings, viewer.project.id, roles) as received:
+        yield received
 
 
 @router.post("/api/p/{project_id}/uploads", status_code=202, response_model=UploadAccepted)
