@@ -26,6 +26,9 @@ ENV PATH=/opt/weft/bin:$PATH \
     WEFT_HOST=0.0.0.0 \
     WEFT_PORT=8000
 USER weft
+# Bound to 0.0.0.0, the server will not start without WEFT_BOOTSTRAP_TOKEN (16+ characters):
+#   docker run -e WEFT_BOOTSTRAP_TOKEN=... -v weft-data:/data weft
+# The pseudonym secret is created in /data/var/secrets/ on first start: back the volume up.
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
 CMD ["sh", "-c", "alembic upgrade head && python -m app"]

@@ -1,17 +1,27 @@
-"""`python -m app`: serve Weft with uvicorn on the configured host and port."""
+"""`python -m app`: serve Weft with uvicorn on the configured host and port.
+
+Bound beyond loopback (the Docker image binds 0.0.0.0), it refuses to start until creating a
+project needs WEFT_BOOTSTRAP_TOKEN; on 127.0.0.1 the embedded default stays open.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
 from app.config import Settings
 from app.main import create_app
+from app.services.projects import ExposedWithoutToken, check_exposure
 
 
 def main() -> None:
     settings = Settings()
+    try:
+        check_exposure(settings.host, settings.bootstrap_token)
+    except ExposedWithoutToken as exc:
+        sys.exit(f"weft: not starting: {exc}")
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -15,6 +16,14 @@ from models import ApiKey, Project, Scope
 from models.base import utcnow
 
 KEY_PREFIX = "weft_"
+#: shortest bootstrap token a service reachable from other machines accepts
+MIN_BOOTSTRAP_CHARS = 16
+
+
+class ExposedWithoutToken(RuntimeError):
+    """The service would let anyone on the network create projects."""
+
+
 def hash_key(key: str) -> str:
     """The stored form of a key: its SHA-256, hex."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -73,6 +82,32 @@ def check_bootstrap(bootstrap_token: str | None, presented: str | None) -> None:
         presented.encode("utf-8"), bootstrap_token.encode("utf-8")
     ):
         raise Unauthorized("creating a project needs the bootstrap token as a bearer key")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the service on this machine."""
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def check_exposure(host: str, bootstrap_token: str) -> None:
+    """Refuse to serve beyond loopback unless creating a project needs a real token."""
+    if is_loopback(host):
+        return
+    if len(bootstrap_token) >= MIN_BOOTSTRAP_CHARS:
+        return
+    problem = "is shorter than 16 characters" if bootstrap_token else "is not set"
+    raise ExposedWithoutToken(
+        f"WEFT_HOST={host} serves Weft beyond this machine, and WEFT_BOOTSTRAP_TOKEN "
+        f"{problem}, so anyone who can reach it could create projects. Set "
+        "WEFT_BOOTSTRAP_TOKEN to a long random secret, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, and send it as "
+        "'Authorization: Bearer <token>' to POST /v1/projects; or bind WEFT_HOST=127.0.0.1."
+    )
 
 
 def new_project(
