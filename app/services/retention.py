@@ -20,8 +20,8 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, load_only
 
 from models import Project, Source, SourceStatus
 from models.base import utcnow
@@ -81,8 +81,8 @@ def redact(source: Source, data_dir: Path) -> None:
 
 def settle(session: Session, source: Source, data_dir: Path, retention_days: int) -> None:
     """The raw files of a source whose parse has ended: keep, redact or delete them."""
-    if not _kept(source):
-        return
+    if source.status not in (SourceStatus.stored, SourceStatus.failed) or not _kept(source):
+        return  # queued again meanwhile (the same bytes re-posted): its new job needs them
     if source.status == SourceStatus.failed:
         discard(source, data_dir, "failed")
     elif source.kind == "session":
@@ -103,10 +103,30 @@ def _expired(source: Source, retention_days: int, now: datetime) -> bool:
 
 def purge(session: Session, data_dir: Path, retention_days: int) -> int:
     """Settle every finished upload that still keeps a file it should not; how many."""
+    cutoff = utcnow() - timedelta(days=retention_days)
     candidates = session.scalars(
-        select(Source).where(
+        select(Source)
+        # the files' list and what decides their fate, not the (possibly long) reports
+        .options(
+            load_only(
+                Source.project_id,
+                Source.kind,
+                Source.status,
+                Source.files,
+                Source.options,
+                Source.created_at,
+                Source.finished_at,
+            )
+        )
+        .where(
             Source.kind.in_(_FILE_KINDS),
             Source.status.in_((SourceStatus.stored, SourceStatus.failed)),
+            or_(
+                Source.kind == "session",
+                Source.status == SourceStatus.failed,
+                Source.finished_at <= cutoff,
+                Source.finished_at.is_(None),
+            ),
         )
     )
     settled = 0
