@@ -209,3 +209,20 @@ class TestClaim:
                     session.query(Job).filter(Job.id.in_(ids)).delete()
         finally:
             engine_.dispose()
+
+
+def test_sqlite_writers_outwait_a_long_store(database_url: str) -> None:
+    """A lane's progress write waits for another lane's upload store instead of failing."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    from sqlalchemy import text
+
+    from app.db import build_engine
+
+    engine = build_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() >= 120_000
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+    finally:
+        engine.dispose()
