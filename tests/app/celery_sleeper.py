@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 
 from app.jobs import context, registry
 from app.jobs.celery_runner import celery_app
@@ -38,5 +39,10 @@ def _after(ctx: JobContext) -> dict[str, Any]:
 
 registry.register(KIND, _sleep, time_limit_setting="job_time_limit_ingest")
 registry.register(AFTER, _after)
-# the worker builds its embedder through this name; no model is loaded
-context.SentenceTransformerEmbedder = lambda *_args: HashEmbedder(16)  # type: ignore[assignment,misc]
+
+
+@worker_process_init.connect
+def _no_model(**_kwargs: Any) -> None:
+    """In the worker's pool processes only (the test process imports this module too), the
+    embedder is built through this name: no model is loaded."""
+    context.SentenceTransformerEmbedder = lambda *_args: HashEmbedder(16)  # type: ignore[assignment,misc]
