@@ -169,3 +169,38 @@ class Settings(BaseSettings):
         "stored, to look into its report; 0 deletes it as soon as it is stored. Chat exports "
         "and transcripts are never kept past their parse unless the project keeps them.",
     )
+
+    # --- job lanes and time limits ---
+    job_lanes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Jobs the in-process runner runs at once (threads). A lane takes the oldest "
+        "queued job of a project with no job running, so one project's jobs run one after "
+        "another and never hold every lane while another project waits.",
+    )
+    job_time_limit_ingest: float = Field(
+        1800,
+        ge=0,
+        description="Seconds an ingest job may run; past it the job stops at its next check "
+        "point and fails, and so does its upload. 0 means no limit.",
+    )
+    job_time_limit_embed: float = Field(
+        7200,
+        ge=0,
+        description="Seconds an embedding job may run (the vectors stored before it stopped "
+        "are kept: they are a cache). 0 means no limit.",
+    )
+    job_time_limit_analyze: float = Field(
+        7200,
+        ge=0,
+        description="Seconds an analysis job may run, its own embedding included; past it the "
+        "job and its analysis fail and the previous analysis stays current. 0 means no limit.",
+    )
+    job_hard_limit_grace: float = Field(
+        60,
+        ge=1,
+        description="Celery only: seconds after a kind's limit when the worker raises its soft "
+        "time limit in the job, and as many again when it kills the process (the worker pool "
+        "must be prefork, which supports time limits).",
+    )

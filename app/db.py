@@ -10,13 +10,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: Seconds a SQLite write waits for the one writer before failing with "database is locked".
+#: Job lanes write beside each other, and an upload's store is one transaction: at the
+#: largest file (WEFT_MAX_UPLOAD_ROWS, ~6,500 rows/s in bench/README.md) it holds the lock for
+#: a minute or so on a busy machine, and another lane's progress report must outwait it.
+SQLITE_BUSY_TIMEOUT = 120
+
 
 def build_engine(url: str) -> Engine:
     """An engine for `url`; for SQLite, WAL mode, enforced foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
+            pool_pre_ping=True,
         )
 
         @event.listens_for(engine, "connect")

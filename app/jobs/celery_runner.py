@@ -4,29 +4,43 @@ The API (``WEFT_JOB_RUNNER=celery``) only sends ids; the job rows, their status 
 stay in the database, which the workers share with it (and the data directory, for uploaded
 files). A worker is started with the same ``WEFT_`` settings::
 
-    celery -A app.jobs.celery_runner worker --pool solo --queues weft
+    celery -A app.jobs.celery_runner worker --pool prefork --concurrency 1 --queues weft
 
 Each worker process builds its own engine, session factory and embedding model on its first
 job, and sends the jobs its jobs queue (an analysis after an embedding job) the same way.
 The message carries nothing but the id; `execute` claims the job with a conditional update,
-so a message delivered twice runs the job once.
+so a message delivered twice runs the job once, and a job whose project is busy is left
+queued: the project's running job sends it again when it ends.
+
+Each message carries its kind's time limits: a soft one (`job_time_limit_<kind>` plus
+`job_hard_limit_grace`), which raises inside the job, and a hard one (a grace later), at
+which the worker kills the process running it; the worker's parent then sends `give_up`,
+which fails the job and what it was working on. The cooperative limit of
+`app.jobs.context` usually stops the job first. Time limits need the prefork (or gevent)
+pool: the solo pool ignores them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from sqlalchemy import select
 
 from app.config import Settings
 from app.jobs.context import JobDeps, build_deps
-from app.jobs.execute import execute, queued_ids
+from app.jobs.execute import execute, give_up, give_up_overdue, queued_ids
+from app.jobs.registry import time_limit
+from models import Job
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "weft.run_job"
+GIVE_UP_TASK = "weft.give_up"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -45,6 +59,15 @@ def make_celery(settings: Settings) -> Celery:
     return celery
 
 
+def time_limits(settings: Settings, kind: str) -> dict[str, float]:
+    """The `soft_time_limit` and `time_limit` a job of `kind` is sent with (none: no limit)."""
+    limit = time_limit(settings, kind)
+    if limit is None:
+        return {}
+    grace = settings.job_hard_limit_grace
+    return {"soft_time_limit": limit.seconds + grace, "time_limit": limit.seconds + 2 * grace}
+
+
 class CeleryJobRunner:
     """Sends job ids to the Celery queue. A job whose id cannot be sent (the broker is down)
     stays `queued` in the database, and is sent again when a runner next starts."""
@@ -54,6 +77,10 @@ class CeleryJobRunner:
         self.celery = celery or make_celery(deps.settings)
 
     def start(self) -> None:
+        grace = timedelta(seconds=2 * self.deps.settings.job_hard_limit_grace)
+        overdue = give_up_overdue(self.deps, grace)
+        if overdue:
+            log.warning("%d jobs were still running past their hard time limit: failed", overdue)
         queued = queued_ids(self.deps)
         for job_id in queued:
             self.submit(job_id)
@@ -65,8 +92,15 @@ class CeleryJobRunner:
 
     def submit(self, job_id: str) -> None:
         try:
+            with self.deps.session_factory() as session:
+                kind = session.scalar(select(Job.kind).where(Job.id == job_id))
+            limits = time_limits(self.deps.settings, kind or "")
             self.celery.send_task(
-                TASK_NAME, args=[job_id], queue=self.deps.settings.job_queue, retry=False
+                TASK_NAME,
+                args=[job_id],
+                queue=self.deps.settings.job_queue,
+                retry=False,
+                **limits,
             )
         except Exception:
             # the job is committed as queued: nothing is lost, it is sent again at start-up
@@ -93,7 +127,29 @@ def worker_deps() -> JobDeps:
         return _deps
 
 
-@celery_app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
+class JobTask(Task):  # type: ignore[misc]
+    """Runs a job; when the worker kills it at its hard time limit, the worker's parent
+    process (which has no database of its own) sends `give_up` for it."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, TimeLimitExceeded) and args:
+            queue = self.app.conf.task_default_queue
+            self.app.send_task(GIVE_UP_TASK, args=[args[0]], queue=queue, retry=False)
+
+
+@celery_app.task(name=TASK_NAME, base=JobTask)  # type: ignore[untyped-decorator]
 def run_job(job_id: str) -> dict[str, Any]:
-    status = execute(worker_deps(), job_id)
-    return {"job": job_id, "status": status.value if status else "taken"}
+    deps = worker_deps()
+    give_up_overdue(deps, timedelta(seconds=2 * deps.settings.job_hard_limit_grace))
+    status = execute(deps, job_id, overtime=(SoftTimeLimitExceeded,))
+    return {"job": job_id, "status": status.value if status else "not its turn"}
+
+
+@celery_app.task(name=GIVE_UP_TASK)  # type: ignore[untyped-decorator]
+def give_up_job(job_id: str) -> dict[str, Any]:
+    deps = worker_deps()
+    with deps.session_factory() as session:
+        kind = session.scalar(select(Job.kind).where(Job.id == job_id))
+    limit = time_limit(deps.settings, kind or "")
+    error = limit.message if limit is not None else "stopped: the worker killed the job"
+    return {"job": job_id, "given_up": give_up(deps, job_id, error)}

@@ -1,10 +1,12 @@
-"""What a running job sees: its id and payload, a way to open sessions, and progress reporting."""
+"""What a running job sees: its id and payload, a way to open sessions, progress reporting,
+and its time limit, checked at every progress report and `check_time` call."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, update
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import build_engine, build_session_factory
 from app.services.privacy import at_start
+from app.errors import WeftError
 from models import Job
 from pipelines.embed import Embedder, SentenceTransformerEmbedder
 
@@ -39,6 +42,28 @@ def build_deps(settings: Settings, embedder: Embedder | None = None) -> tuple[En
     return engine, deps
 
 
+@dataclass(frozen=True)
+class TimeLimit:
+    """How long a job of some kind may run, and the setting that says so."""
+
+    seconds: float
+    setting: str
+
+    @property
+    def message(self) -> str:
+        env = f"WEFT_{self.setting.upper()}"
+        return (
+            f"stopped: the job ran past its time limit of {self.seconds:g} s "
+            f"(setting {env}); raise {env} if such work is expected to take longer"
+        )
+
+
+class JobTimeLimitExceeded(WeftError):
+    """A job went past its kind's time limit; raised at its next check point."""
+
+    title = "Job time limit exceeded"
+
+
 @dataclass
 class JobContext:
     job_id: str
@@ -46,6 +71,15 @@ class JobContext:
     project_id: str | None
     payload: dict[str, Any]
     deps: JobDeps
+    limit: TimeLimit | None = None
+    #: `time.monotonic()` when the job was claimed
+    started: float = field(default_factory=time.monotonic)
+
+    def check_time(self) -> None:
+        """Raise `JobTimeLimitExceeded` once the job has run past its limit; handlers call
+        it between steps, and every progress report does."""
+        if self.limit is not None and time.monotonic() - self.started > self.limit.seconds:
+            raise JobTimeLimitExceeded(self.limit.message)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -54,7 +88,9 @@ class JobContext:
             yield session
 
     def progress(self, done: int, total: int | None = None) -> None:
-        """Record progress in its own tiny transaction so pollers see it at once."""
+        """Record progress in its own tiny transaction so pollers see it at once; past the
+        time limit, raise instead (see `check_time`)."""
+        self.check_time()
         values: dict[str, Any] = {"progress_done": done}
         if total is not None:
             values["progress_total"] = total

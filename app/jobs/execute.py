@@ -1,19 +1,32 @@
-"""Running one job: claim it, call its handler, and always end in `succeeded` or `failed`."""
+"""Running one job: claim it, call its handler, and always end in `succeeded` or `failed`.
+
+Which job may start is one SQL condition, `_its_turn`: a queued job whose project has no job
+running and no older job queued. The lanes of the thread runner pick from the jobs it holds
+for (the oldest first, so each project gets its turn), and every claim re-checks it in the
+conditional update that moves the job to `running`, so two lanes or two Celery workers
+racing for work never run two jobs of one project at once.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import WeftError
-from app.jobs.context import JobContext, JobDeps
-from app.jobs.registry import abandon_hook, handler_for
+from app.jobs.context import JobContext, JobDeps, JobTimeLimitExceeded
+from app.jobs.registry import abandon_hook, handler_for, time_limit
+from app.services import jobs as job_service
 from models import Job, JobStatus
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
+
+#: first key of the PostgreSQL advisory locks that serialise claims within one project
+_CLAIM_LOCK = 0x57EF7
 
 
 def _rowcount(result: object) -> int:
@@ -21,12 +34,47 @@ def _rowcount(result: object) -> int:
     return int(result.rowcount)
 
 
+def _its_turn() -> ColumnElement[bool]:
+    """`Job` is queued, and its project has no job running and no job queued before it.
+
+    Jobs without a project are never held back by one another."""
+    running, older = aliased(Job), aliased(Job)
+    project_busy = exists().where(
+        running.project_id == Job.project_id, running.status == JobStatus.running
+    )
+    queued_before = exists().where(
+        older.project_id == Job.project_id,
+        older.status == JobStatus.queued,
+        or_(
+            older.created_at < Job.created_at,
+            and_(older.created_at == Job.created_at, older.id < Job.id),
+        ),
+    )
+    return and_(Job.status == JobStatus.queued, ~project_busy, ~queued_before)
+
+
+def _serialise_claims(session: Session, job_id: str) -> None:
+    """On PostgreSQL, hold the job's project's claim lock until this transaction ends.
+
+    Under READ COMMITTED two claims of different jobs of one project do not wait for each
+    other's rows, and each could see the other's job still queued; the lock makes the second
+    wait, and its update then reads the first one's committed claim. SQLite needs none: it
+    runs one write at a time, and the claim is a single statement."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    project_id = session.scalar(select(Job.project_id).where(Job.id == job_id))
+    if project_id is not None:
+        session.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK, func.hashtext(project_id))))
+
+
 def claim(deps: JobDeps, job_id: str) -> JobContext | None:
-    """Move a queued job to running; None when another worker got there first."""
+    """Move job `job_id` to running if it is its turn; None when it is not (another worker
+    took it, or its project is busy: the job that ends hands the turn on)."""
     with deps.session_factory() as session, session.begin():
+        _serialise_claims(session, job_id)
         claimed = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.queued)
+            .where(Job.id == job_id, _its_turn())
             .values(status=JobStatus.running, started_at=utcnow(), attempts=Job.attempts + 1)
         )
         if _rowcount(claimed) != 1:
@@ -38,41 +86,86 @@ def claim(deps: JobDeps, job_id: str) -> JobContext | None:
             project_id=job.project_id,
             payload=dict(job.payload),
             deps=deps,
+            limit=time_limit(deps.settings, job.kind),
         )
 
 
-def _finish(deps: JobDeps, job_id: str, **values: Any) -> None:
+def claim_next(deps: JobDeps) -> JobContext | None:
+    """Claim the oldest job whose turn it is, of any project; None when there is none."""
+    with deps.session_factory() as session:
+        candidates = list(
+            session.scalars(
+                select(Job.id).where(_its_turn()).order_by(Job.created_at, Job.id).limit(8)
+            )
+        )
+    for job_id in candidates:
+        ctx = claim(deps, job_id)
+        if ctx is not None:
+            return ctx
+    return None
+
+
+def next_in_project(session: Session, project_id: str | None) -> str | None:
+    """The id of the job of `project_id` whose turn it is now, if any."""
+    if project_id is None:
+        return None
+    return session.scalar(select(Job.id).where(Job.project_id == project_id, _its_turn()))
+
+
+def _finish(deps: JobDeps, ctx: JobContext, **values: Any) -> None:
+    """End the job with `values`, and hand its project's turn to the next job (sent to the
+    runner once this commits: a Celery worker dropped it while this one ran)."""
     with deps.session_factory() as session, session.begin():
-        session.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
+        if values.get("status") == JobStatus.succeeded:
+            # a job that counted its work ends at 100%
+            total = session.scalar(select(Job.progress_total).where(Job.id == ctx.job_id))
+            if total is not None:
+                values["progress_done"] = total
+        # only a job still running: one given up meanwhile (see give_up) keeps its failure
+        session.execute(
+            update(Job)
+            .where(Job.id == ctx.job_id, Job.status == JobStatus.running)
+            .values(finished_at=utcnow(), **values)
+        )
+        following = next_in_project(session, ctx.project_id)
+        if following is not None:
+            job_service.hand_on(session, following)
 
 
-def execute(deps: JobDeps, job_id: str) -> JobStatus | None:
-    """Run job `job_id` if it is still queued; returns its final status."""
+def execute(
+    deps: JobDeps, job_id: str, overtime: tuple[type[BaseException], ...] = ()
+) -> JobStatus | None:
+    """Run job `job_id` if it is its turn; returns its final status (None: not run)."""
     ctx = claim(deps, job_id)
     if ctx is None:
         return None
+    return run_claimed(deps, ctx, overtime)
+
+
+def run_claimed(
+    deps: JobDeps, ctx: JobContext, overtime: tuple[type[BaseException], ...] = ()
+) -> JobStatus:
+    """Call the handler of a claimed job and record how it ended.
+
+    `overtime` names exceptions that mean the job ran out of time (Celery's soft limit); they
+    end the job with its time limit's message."""
+    job_id = ctx.job_id
     try:
         result = handler_for(ctx.kind)(ctx)
     except WeftError as exc:
-        _finish(deps, job_id, status=JobStatus.failed, error=exc.detail)
+        _finish(deps, ctx, status=JobStatus.failed, error=exc.detail)
         log.info("job %s (%s) failed: %s", job_id, ctx.kind, exc.detail)
         return JobStatus.failed
     except Exception as exc:
-        log.exception("job %s (%s) crashed", job_id, ctx.kind)
-        _finish(
-            deps,
-            job_id,
-            status=JobStatus.failed,
-            error=f"internal error: {type(exc).__name__}: {exc}"[:2000],
-        )
+        if ctx.limit is not None and isinstance(exc, overtime):
+            error = JobTimeLimitExceeded(ctx.limit.message).detail
+            log.info("job %s (%s) failed: %s", job_id, ctx.kind, error)
+        else:
+            log.exception("job %s (%s) crashed", job_id, ctx.kind)
+            error = f"internal error: {type(exc).__name__}: {exc}"[:2000]
+        _finish(deps, ctx, status=JobStatus.failed, error=error)
         return JobStatus.failed
-    # a job that counted its work ends at 100%
-    with deps.session_factory() as session, session.begin():
-        total = session.scalar(select(Job.progress_total).where(Job.id == job_id))
-        values: dict[str, Any] = {"status": JobStatus.succeeded, "result": result or {}}
-        if total is not None:
-            values["progress_done"] = total
-        session.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
+    _finish(deps, ctx, status=JobStatus.succeeded, result=result or {})
     return JobStatus.succeeded
 
 
@@ -81,6 +174,21 @@ def queued_ids(deps: JobDeps, limit: int | None = None) -> list[str]:
     with deps.session_factory() as session:
         stmt = select(Job.id).where(Job.status == JobStatus.queued).order_by(Job.created_at)
         return list(session.scalars(stmt.limit(limit)))
+
+
+def _abandon(session: Session, jobs: list[Any], error: str) -> None:
+    """Fail `jobs` (rows of id, kind, payload) with `error`, running their abandon hooks."""
+    if not jobs:
+        return
+    session.execute(
+        update(Job)
+        .where(Job.id.in_([job.id for job in jobs]))
+        .values(status=JobStatus.failed, finished_at=utcnow(), error=error)
+    )
+    for job in jobs:
+        hook = abandon_hook(job.kind)
+        if hook is not None:
+            hook(session, job.payload or {}, error)
 
 
 def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
@@ -105,14 +213,40 @@ def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
                 .values(status=JobStatus.queued, started_at=None)
             )
         )
-        if abandoned:
-            session.execute(
-                update(Job)
-                .where(Job.id.in_([job.id for job in abandoned]))
-                .values(status=JobStatus.failed, finished_at=utcnow(), error=error)
-            )
-        for job in abandoned:
-            hook = abandon_hook(job.kind)
-            if hook is not None:
-                hook(session, job.payload or {}, error)
+        _abandon(session, list(abandoned), error)
     return requeued, len(abandoned)
+
+
+def give_up(deps: JobDeps, job_id: str, error: str) -> bool:
+    """Fail job `job_id` if it is still running (its process was killed at its hard time
+    limit), with its abandon hook, and hand its project's turn on; False if it had ended."""
+    with deps.session_factory() as session, session.begin():
+        job = session.execute(
+            select(Job.id, Job.kind, Job.payload, Job.project_id).where(
+                Job.id == job_id, Job.status == JobStatus.running
+            )
+        ).first()
+        if job is None:
+            return False
+        _abandon(session, [job], error)
+        following = next_in_project(session, job.project_id)
+        if following is not None:
+            job_service.hand_on(session, following)
+    return True
+
+
+def give_up_overdue(deps: JobDeps, grace: timedelta) -> int:
+    """Fail the jobs running for longer than their kind's limit and `grace` (their worker
+    died, or was killed at the hard limit, without recording it); returns how many."""
+    now, given_up = utcnow(), 0
+    with deps.session_factory() as session:
+        running = session.execute(
+            select(Job.id, Job.kind, Job.started_at).where(Job.status == JobStatus.running)
+        ).all()
+    for job in running:
+        limit = time_limit(deps.settings, job.kind)
+        if limit is None or job.started_at is None:
+            continue
+        if now - job.started_at > timedelta(seconds=limit.seconds) + grace:
+            given_up += give_up(deps, job.id, limit.message)
+    return given_up

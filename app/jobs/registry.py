@@ -4,6 +4,8 @@ A handler takes a `JobContext` and returns a JSON result. A kind may also name w
 when its job is abandoned (failed at start-up after a stopped process left it running too
 many times): the handler's own failure path never ran, so the hook marks whatever the job
 was working on (an upload, an analysis) as failed too, in the recovery transaction.
+
+A kind may also name the setting that holds its time limit, in seconds (see `time_limit`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.jobs.context import JobContext
+from app.config import Settings
+from app.jobs.context import JobContext, TimeLimit
 from app.jobs.handlers import analyze, embed, ingest
 from app.jobs.kinds import JobKind
 
@@ -27,20 +30,33 @@ AbandonHook = Callable[[Session, Mapping[str, Any], str], None]
 class Handler:
     run: JobHandler
     on_abandon: AbandonHook | None = None
+    #: the name of the `Settings` field holding this kind's time limit; None: no limit
+    time_limit_setting: str | None = None
 
 
 HANDLERS: dict[str, Handler] = {
-    JobKind.ingest: Handler(ingest.run, on_abandon=ingest.abandon),
-    JobKind.embed: Handler(embed.run),
-    JobKind.analyze: Handler(analyze.run, on_abandon=analyze.abandon),
+    JobKind.ingest: Handler(
+        ingest.run, on_abandon=ingest.abandon, time_limit_setting="job_time_limit_ingest"
+    ),
+    JobKind.embed: Handler(embed.run, time_limit_setting="job_time_limit_embed"),
+    JobKind.analyze: Handler(
+        analyze.run, on_abandon=analyze.abandon, time_limit_setting="job_time_limit_analyze"
+    ),
 }
 
 
-def register(kind: str, run: JobHandler, on_abandon: AbandonHook | None = None) -> None:
+def register(
+    kind: str,
+    run: JobHandler,
+    on_abandon: AbandonHook | None = None,
+    time_limit_setting: str | None = None,
+) -> None:
     """Add a kind to the table (tests and extensions); a kind is registered once."""
     if kind in HANDLERS and HANDLERS[kind].run is not run:
         raise RuntimeError(f"job kind {kind!r} registered twice")
-    HANDLERS[kind] = Handler(run, on_abandon)
+    if time_limit_setting is not None and time_limit_setting not in Settings.model_fields:
+        raise RuntimeError(f"job kind {kind!r}: no setting {time_limit_setting!r}")
+    HANDLERS[kind] = Handler(run, on_abandon, time_limit_setting)
 
 
 def handler_for(kind: str) -> JobHandler:
@@ -54,3 +70,12 @@ def abandon_hook(kind: str) -> AbandonHook | None:
     """The hook of jobs of `kind`, if it has one."""
     handler = HANDLERS.get(kind)
     return handler.on_abandon if handler is not None else None
+
+
+def time_limit(settings: Settings, kind: str) -> TimeLimit | None:
+    """The time limit of jobs of `kind` under `settings`; None when it has none (or it is 0)."""
+    handler = HANDLERS.get(kind)
+    if handler is None or handler.time_limit_setting is None:
+        return None
+    seconds = float(getattr(settings, handler.time_limit_setting))
+    return TimeLimit(seconds, handler.time_limit_setting) if seconds > 0 else None

@@ -1,14 +1,13 @@
-"""Job runners: the interface, and the in-process background thread of the embedded default."""
+"""Job runners: the interface, and the in-process lanes of the embedded default."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from typing import Protocol
 
 from app.jobs.context import JobDeps
-from app.jobs.execute import execute, queued_ids, recover_interrupted
+from app.jobs.execute import claim_next, recover_interrupted, run_claimed
 
 log = logging.getLogger(__name__)
 
@@ -24,53 +23,65 @@ class JobRunner(Protocol):
 
 
 class ThreadJobRunner:
-    """Runs jobs one at a time on a daemon thread of this process.
+    """Runs jobs on `lanes` daemon threads of this process.
 
-    Submitted ids are run first; when idle, the thread also looks for queued jobs in the
-    store every `poll_seconds`, so nothing queued is forgotten across restarts.
+    Each lane claims the oldest queued job of a project that has no job running (see
+    `app.jobs.execute`), so a project's jobs run one after another while other projects'
+    jobs run beside them. `submit` wakes the lanes; idle lanes also look for queued jobs in
+    the store every `poll_seconds`, so nothing queued is forgotten across restarts.
     """
 
-    def __init__(self, deps: JobDeps, poll_seconds: float = 2.0) -> None:
+    def __init__(self, deps: JobDeps, poll_seconds: float = 2.0, lanes: int | None = None) -> None:
         self.deps = deps
         self.poll_seconds = poll_seconds
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.lanes = lanes if lanes is not None else deps.settings.job_lanes
+        self._wake = threading.Condition()
+        # bumped by every submit, so a lane that found nothing does not sleep through one
+        self._submitted = 0
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         requeued, failed = recover_interrupted(self.deps)
         if requeued or failed:
             log.warning("interrupted jobs: %d re-queued, %d failed", requeued, failed)
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="weft-jobs", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._lane, name=f"weft-jobs-{n}", daemon=True)
+            for n in range(1, self.lanes + 1)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        with self._wake:
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     def submit(self, job_id: str) -> None:
-        self._queue.put(job_id)
+        with self._wake:
+            self._submitted += 1
+            self._wake.notify_all()
 
-    def _loop(self) -> None:
+    def _lane(self) -> None:
         while not self._stopping.is_set():
+            with self._wake:
+                seen = self._submitted
             try:
-                job_id = self._queue.get(timeout=self.poll_seconds)
-                ids = [job_id] if job_id is not None else []
-            except queue.Empty:
+                ctx = claim_next(self.deps)
+            except Exception:
+                # run_claimed records failures itself; this is the store being unreachable
+                log.exception("could not look for queued jobs")
+                ctx = None
+            if ctx is not None:
                 try:
-                    ids = queued_ids(self.deps, limit=20)
+                    run_claimed(self.deps, ctx)
                 except Exception:
-                    log.exception("could not look for queued jobs")
-                    continue
-            for jid in ids:
-                if self._stopping.is_set():
-                    return
-                try:
-                    execute(self.deps, jid)
-                except Exception:
-                    # execute() records failures itself; this is the store being unreachable
-                    log.exception("job %s could not be run", jid)
+                    log.exception("job %s could not be recorded", ctx.job_id)
+                continue
+            with self._wake:
+                if self._submitted == seen and not self._stopping.is_set():
+                    self._wake.wait(self.poll_seconds)

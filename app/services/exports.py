@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.services import analyses as analysis_service
+from app.services.csv_safety import Cell, SafeCsvWriter
 from models import Narrative, Project, Theme, ThemeAssignment, ThemeMembership
 
 Format = Literal["json", "csv"]
@@ -98,23 +98,23 @@ def iter_assignments(
 
 
 def _csv(chunks: Iterator[list[AssignmentRow]]) -> Iterator[str]:
-    """The header row, then one text chunk per chunk of rows."""
+    """The header row, then one text chunk per chunk of rows; text cells are neutralised
+    for spreadsheets (app/services/csv_safety.py), numbers written as numbers."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeCsvWriter(buffer, float_format=".6f")
     writer.writerow(COLUMNS + SOFT_COLUMNS)
     for chunk in chunks:
         for r in chunk:
-            others = r.memberships[1:3]
-            soft = [v for key, p in others for v in (key, f"{p:.6f}")]
-            soft += [""] * (len(SOFT_COLUMNS) - len(soft))
+            soft: list[Cell] = [v for key, p in r.memberships[1:3] for v in (key, p)]
+            soft += [None] * (len(SOFT_COLUMNS) - len(soft))
             writer.writerow(
                 [
                     r.narrative_id,
-                    r.external_id or "",
-                    r.theme_key or "",
-                    r.subtheme_key or "",
-                    f"{r.probability:.6f}",
-                    "true" if r.incremental else "false",
+                    r.external_id,
+                    r.theme_key,
+                    r.subtheme_key,
+                    r.probability,
+                    r.incremental,
                     *soft,
                 ]
             )

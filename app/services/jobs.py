@@ -56,6 +56,13 @@ def enqueue(
     return job
 
 
+def hand_on(session: Session, job_id: str) -> None:
+    """Give the runner job `job_id` once `session` commits (its turn came in this transaction)."""
+    pending = session.info.setdefault(_PENDING, [])
+    if job_id not in pending:
+        pending.append(job_id)
+
+
 def get_for_project(session: Session, job_id: str, project_id: str) -> Job:
     job = session.get(Job, job_id)
     # another project's job looks exactly like a missing one

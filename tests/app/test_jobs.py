@@ -166,3 +166,89 @@ class TestRecoveryAtStart:
         assert "interrupted" in upload["error"]
         assert run["status"] == "failed"
         assert "interrupted" in run["error"]
+
+
+def _busy(ctx: JobContext) -> dict[str, Any]:
+    """Keeps reporting progress for 5 s, far past the tests' limit."""
+    deadline = time.monotonic() + 5
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        ctx.progress(n, 1000)
+        time.sleep(0.02)
+    return {"steps": n}
+
+
+def _limited(settings: Settings, **limits: float) -> Settings:
+    return settings.model_copy(update={f"job_time_limit_{k}": v for k, v in limits.items()})
+
+
+class TestTimeLimits:
+    def test_a_job_past_its_limit_fails_at_its_next_progress_report(
+        self, settings: Settings, embedder: CountingEmbedder, engine: Engine
+    ) -> None:
+        registry.register("test-busy", _busy, time_limit_setting="job_time_limit_ingest")
+        with TestClient(create_app(_limited(settings, ingest=0.3), embedder=embedder)) as client:
+            project = make_project(client)
+            started = time.monotonic()
+            job_id = _insert_job(engine, project.id, kind="test-busy")
+            client.app.state.runtime.runner.submit(job_id)  # type: ignore[attr-defined]
+            body = wait_for_job(client, project.admin_key, job_id)
+        assert time.monotonic() - started < 3
+        assert body["status"] == "failed"
+        assert "time limit of 0.3 s" in body["error"]
+        assert "WEFT_JOB_TIME_LIMIT_INGEST" in body["error"]
+        assert 0 < body["progress_done"] < 1000
+
+    def test_check_time_stops_a_handler_between_steps(self, settings: Settings) -> None:
+        from app.jobs.context import JobDeps, JobTimeLimitExceeded, TimeLimit
+
+        deps = JobDeps(settings, None, CountingEmbedder())  # type: ignore[arg-type]
+        ctx = JobContext("j", "test-busy", None, {}, deps, TimeLimit(0.05, "job_time_limit_embed"))
+        ctx.check_time()
+        time.sleep(0.1)
+        with pytest.raises(JobTimeLimitExceeded, match="WEFT_JOB_TIME_LIMIT_EMBED"):
+            ctx.check_time()
+        # no limit, no stop
+        JobContext("j", "test-busy", None, {}, deps, None, started=0).check_time()
+
+    def test_an_ingest_past_its_limit_fails_its_upload_and_stores_nothing(
+        self, settings: Settings, embedder: CountingEmbedder
+    ) -> None:
+        tiny = _limited(settings, ingest=1e-6)
+        with TestClient(create_app(tiny, embedder=embedder)) as client:
+            project = make_project(client)
+            body = "text\n" + "".join(f"story {i}\n" for i in range(50))
+            response = client.post(
+                project.url("/uploads"),
+                files={"file": ("stories.csv", body.encode(), "text/csv")},
+                headers=auth(project.admin_key),
+            )
+            assert response.status_code == 202, response.text
+            job = wait_for_job(client, project.admin_key, response.json()["job"]["id"])
+            upload = project.get(f"/uploads/{response.json()['source']['id']}").json()
+            stored = project.get("/narratives").json()
+        assert job["status"] == "failed"
+        assert "WEFT_JOB_TIME_LIMIT_INGEST" in job["error"]
+        assert upload["status"] == "failed"
+        assert "WEFT_JOB_TIME_LIMIT_INGEST" in upload["error"]
+        assert stored["total"] == 0
+
+    def test_an_analysis_past_its_limit_fails_and_says_which_setting(
+        self, settings: Settings, embedder: CountingEmbedder
+    ) -> None:
+        tiny = _limited(settings, analyze=1e-6)
+        with TestClient(create_app(tiny, embedder=embedder)) as client:
+            project = make_project(client)
+            batch = [{"text": f"story number {i} about the ward"} for i in range(30)]
+            embed = project.post("/narratives", {"narratives": batch}).json()["job"]["id"]
+            assert wait_for_job(client, project.admin_key, embed)["status"] == "succeeded"
+            queued = project.post("/analyses", {}).json()
+            job = wait_for_job(client, project.admin_key, queued["job"]["id"])
+            run = project.get(f"/analyses/{queued['analysis']['id']}").json()
+            themes = project.get("/themes").json()
+        assert job["status"] == "failed"
+        assert "WEFT_JOB_TIME_LIMIT_ANALYZE" in job["error"]
+        assert run["status"] == "failed"
+        assert run["error"] == job["error"]
+        assert themes["analysis"] is None

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.jobs.context import JobContext
+from app.jobs.context import JobContext, JobTimeLimitExceeded
 from app.services import analyses as analysis_service
 from app.services import embeddings as embedding_service
 from app.services import incremental as incremental_service
@@ -22,10 +22,12 @@ def run(ctx: JobContext) -> dict[str, Any]:
     try:
         return _run(ctx, analysis_id)
     except BaseException as exc:
+        if isinstance(exc, JobTimeLimitExceeded):
+            message = exc.detail
+        else:
+            message = f"{type(exc).__name__}: {exc}"[:2000]
         with ctx.session() as session:
-            analysis_service.mark_failed(
-                session, analysis_id, f"{type(exc).__name__}: {exc}"[:2000]
-            )
+            analysis_service.mark_failed(session, analysis_id, message)
         raise
 
 
@@ -45,6 +47,7 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
         ctx.session, embedder, prepared.missing, settings.embedding_chunk_size, ctx.progress
     )
     timings["embed_seconds"] = time.perf_counter() - started
+    ctx.check_time()
     with ctx.session() as session:
         X = analysis_service.load_matrix(session, prepared, embedder)
 
@@ -52,6 +55,8 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
     result = analysis_service.cluster(prepared, X)
     timings["cluster_seconds"] = time.perf_counter() - clustered_at
     timings.update({f"pipeline_{k}_seconds": v for k, v in result.timings.items()})
+    # the last check point: once its themes are stored, the analysis is current, and the
+    # steps after it (placement, signals) finish it
     ctx.progress(done + 1)
 
     stored_at = time.perf_counter()

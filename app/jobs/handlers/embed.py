@@ -24,6 +24,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     done = embedding_service.embed_and_store(
         ctx.session, embedder, todo, settings.embedding_chunk_size, ctx.progress
     )
+    ctx.check_time()
     result: dict[str, Any] = {"embedded": done, "model": embedder.name}
     placement = incremental_service.place_new(ctx.session, ctx.project_id, embedder.name)
     if placement is not None:
