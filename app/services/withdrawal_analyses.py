@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,8 @@ SIGNAL_NOTE = (
 )
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
 _CHUNK = 500
+#: From this many narratives `ThemeDescriber.count` keeps only phrases found in two of them.
+_MIN_DF_FROM = 1000
 
 
 @dataclass
@@ -101,14 +104,18 @@ def revise(
     revision = Revision()
     words = {w.casefold() for text in removed_texts for w in _WORD.findall(text)}
     texts = {t.strip() for t in removed_texts if t.strip()}
-    for analysis_id in sorted(touches):
-        analysis = session.get_one(Analysis, analysis_id)
-        touch = touches[analysis_id]
-        revision.themes += _revise_analysis(session, analysis, touch, removed_ids)
+    analyses = [session.get_one(Analysis, i) for i in sorted(touches)]
+    members = {a.id: _members(session, a.id) for a in analyses}
+    shared = _SharedCounts(session, analyses, members, touches)
+    for analysis in analyses:
+        touch = touches[analysis.id]
+        revision.themes += _revise_analysis(
+            session, analysis, touch, removed_ids, members[analysis.id], shared
+        )
         touched_keys = set(
             session.scalars(select(Theme.key).where(Theme.id.in_(touch.theme_ids or {-1})))
         )
-        _clean_signals(session, analysis_id, removed_ids, texts, words, touched_keys)
+        _clean_signals(session, analysis.id, removed_ids, texts, words, touched_keys)
         revision.analyses += 1
     session.flush()
     return revision
@@ -121,7 +128,6 @@ class _Member:
     subtheme_id: int | None
     x: float | None
     y: float | None
-    text: str
     text_hash: str
 
 
@@ -133,7 +139,6 @@ def _members(session: Session, analysis_id: int) -> list[_Member]:
             ThemeAssignment.subtheme_id,
             ThemeAssignment.x,
             ThemeAssignment.y,
-            Narrative.text,
             Narrative.text_hash,
         )
         .join(Narrative, Narrative.id == ThemeAssignment.narrative_id)
@@ -143,11 +148,70 @@ def _members(session: Session, analysis_id: int) -> list[_Member]:
     return [_Member(*row) for row in rows]
 
 
+class _SharedCounts:
+    """The texts and phrase counts of every remaining narrative the revised analyses hold,
+    read and counted once for all of them: counting is the costly part of describing, and
+    successive analyses of a project share most of their narratives.
+
+    An analysis's counts are the rows of its members, keeping the phrases in at least
+    ``min_df`` of them, which is what counting its texts alone gives (`ThemeDescriber.count`
+    keeps phrases in two narratives from 1,000 narratives up, else in one); when the
+    analyses fall on both sides of that size each is counted on its own instead.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        analyses: list[Analysis],
+        members: dict[int, list[_Member]],
+        touches: dict[int, Touch],
+    ) -> None:
+        wanted = {
+            m.narrative_id for a in analyses if touches[a.id].theme_ids for m in members[a.id]
+        }
+        self.texts: dict[int, str] = {}
+        for chunk in chunks(sorted(wanted), 5000):
+            rows = session.execute(
+                select(Narrative.id, Narrative.text).where(Narrative.id.in_(chunk))
+            )
+            self.texts.update((narrative_id, text) for narrative_id, text in rows)
+        order = sorted(self.texts)
+        self._row = {narrative_id: r for r, narrative_id in enumerate(order)}
+        big = len(order) >= _MIN_DF_FROM
+        sizes = [len(members[a.id]) for a in analyses if touches[a.id].theme_ids]
+        self._uniform = all((n >= _MIN_DF_FROM) == big for n in sizes)
+        self._counted = (
+            ThemeDescriber().count([self.texts[i] for i in order])
+            if self._uniform and order
+            else None
+        )
+
+    def counts(self, members: list[_Member]) -> tuple[sp.csr_matrix, Any] | None:
+        """Phrase counts of `members` (rows in their order) and the phrases, or None."""
+        if not members:
+            return None
+        if not self._uniform:
+            return ThemeDescriber().count([self.texts[m.narrative_id] for m in members])
+        if self._counted is None:
+            return None
+        matrix, vocab = self._counted
+        sub = sp.csr_matrix(matrix[[self._row[m.narrative_id] for m in members]])
+        frequency = np.asarray((sub > 0).sum(axis=0)).ravel()
+        keep = np.flatnonzero(frequency >= (2 if len(members) >= _MIN_DF_FROM else 1))
+        if keep.size == 0:
+            return None
+        return sp.csr_matrix(sub[:, keep]), vocab[keep]
+
+
 def _revise_analysis(
-    session: Session, analysis: Analysis, touch: Touch, removed_ids: set[int]
+    session: Session,
+    analysis: Analysis,
+    touch: Touch,
+    removed_ids: set[int],
+    members: list[_Member],
+    shared: _SharedCounts,
 ) -> int:
     """Counts of the analysis and its themes, then its touched themes described again."""
-    members = _members(session, analysis.id)
     themes = list(
         session.scalars(select(Theme).where(Theme.analysis_id == analysis.id).order_by(Theme.id))
     )
@@ -173,8 +237,8 @@ def _revise_analysis(
     describer = ThemeDescriber(
         n_keywords=_int(used.get("n_keywords"), 10), n_exemplars=_int(used.get("n_exemplars"), 5)
     )
-    texts = [m.text for m in members]
-    counts = describer.count(texts) if texts else None
+    texts = [shared.texts[m.narrative_id] for m in members]
+    counts = shared.counts(members)
     embeddings = _embeddings(session, analysis.model_name, members)
     for level in (0, 1):
         at_level = [t for t in themes if t.level == level]

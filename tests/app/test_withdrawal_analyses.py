@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -19,8 +20,9 @@ from app.config import Settings
 from app.main import create_app
 from app.services import theme_map
 from app.services.narratives import NarrativeFilter
-from models import Analysis, Embedding, Project, Signal, Theme
+from models import Analysis, Embedding, Narrative, Project, Signal, Theme, ThemeAssignment
 from pipelines.embed import text_hash
+from pipelines.themes import ThemeDescriber
 from tests.app.test_tensions import SIGNIFIERS, planted
 from tests.app.test_themes import TopicEmbedder, analyse
 from tests.conftest import ProjectHandle, auth, make_project, wait_for_job
@@ -116,6 +118,38 @@ class TestThemesAreDescribedAgain:
                 assert WORD not in json.dumps(signal.evidence).lower()
                 ids = [i for v in signal.exemplars.values() if isinstance(v, list) for i in v]
                 assert target not in ids
+
+    def test_keywords_are_those_the_labelling_code_gives_the_rest(
+        self, analysed: ProjectHandle, engine: Engine
+    ) -> None:
+        # one more narrative, then a second analysis: both analyses hold beds-0
+        analysed.post("/narratives", {"narratives": [{"text": "Two nurses off sick (again)"}]})
+        analyse(analysed)
+        target = narrative_id(analysed, "beds-0")
+        summary = delete(analysed, f"/narratives/{target}").json()
+        assert summary["analyses_revised"] == 2
+        with Session(engine) as session:
+            for analysis_id in session.scalars(select(Analysis.id)):
+                themes = list(
+                    session.scalars(
+                        select(Theme)
+                        .where(Theme.analysis_id == analysis_id, Theme.level == 0)
+                        .order_by(Theme.id)
+                    )
+                )
+                rows = session.execute(
+                    select(Narrative.text, ThemeAssignment.theme_id)
+                    .join(ThemeAssignment, ThemeAssignment.narrative_id == Narrative.id)
+                    .where(ThemeAssignment.analysis_id == analysis_id)
+                    .order_by(Narrative.id)
+                ).all()
+                index = {t.id: i for i, t in enumerate(themes)}
+                labels = np.array([index.get(theme_id, -1) for _, theme_id in rows])
+                fresh = ThemeDescriber().fit([text for text, _ in rows], labels)
+                beds = next(i for i, t in enumerate(themes) if "bed" in t.label)
+                expected = [[term, round(w, 6)] for term, w in fresh.keywords_[beds]]
+                assert themes[beds].keywords == expected
+                assert themes[beds].label == fresh.theme_labels_[beds]
 
     def test_a_theme_left_empty_says_so(self, analysed: ProjectHandle) -> None:
         themes = analysed.get("/themes").json()["themes"]
