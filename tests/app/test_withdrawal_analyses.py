@@ -18,9 +18,21 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
-from app.services import theme_map
+from app.services import analyses as analysis_service
+from app.services import theme_map, withdrawal
 from app.services.narratives import NarrativeFilter
-from models import Analysis, Embedding, Narrative, Project, Signal, Theme, ThemeAssignment
+from models import (
+    Analysis,
+    ApiKey,
+    Embedding,
+    Narrative,
+    Project,
+    Reaction,
+    Signal,
+    Theme,
+    ThemeAssignment,
+    VoteTally,
+)
 from pipelines.embed import text_hash
 from pipelines.themes import ThemeDescriber
 from tests.app.test_tensions import SIGNIFIERS, planted
@@ -143,7 +155,7 @@ class TestThemesAreDescribedAgain:
                     .where(ThemeAssignment.analysis_id == analysis_id)
                     .order_by(Narrative.id)
                 ).all()
-                index = {t.id: i for i, t in enumerate(themes)}
+                index: dict[int | None, int] = {t.id: i for i, t in enumerate(themes)}
                 labels = np.array([index.get(theme_id, -1) for _, theme_id in rows])
                 fresh = ThemeDescriber().fit([text for text, _ in rows], labels)
                 beds = next(i for i, t in enumerate(themes) if "bed" in t.label)
@@ -273,8 +285,6 @@ class TestReactionsAndVotes:
     def test_tallies_and_reactions_go_with_the_narrative(
         self, analysed: ProjectHandle, engine: Engine
     ) -> None:
-        from models import Reaction, VoteTally
-
         target = narrative_id(analysed, "beds-1")
         with Session(engine) as session, session.begin():
             session.add(VoteTally(narrative_id=target, group_key="all", agree=3))
@@ -309,3 +319,31 @@ class TestEmbeddings:
 def test_unknown_narrative_ids_are_404(analysed: ProjectHandle) -> None:
     assert delete(analysed, "/narratives/999999").status_code == 404
     assert delete(analysed, f"/narratives/{2**63}").status_code == 422
+
+
+def test_an_analysis_running_during_a_deletion_stores_nothing_about_it(
+    analysed: ProjectHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = analysed.client.app.state.runtime  # type: ignore[attr-defined]
+    target = narrative_id(analysed, "beds-0")
+    real = analysis_service.cluster
+
+    def cluster_meanwhile_deleted(prepared: Any, X: Any) -> Any:
+        result = real(prepared, X)
+        # the narrative is deleted (and committed) while the analysis computes
+        with runtime.session_factory() as session:
+            project = session.get_one(Project, analysed.id)
+            key = session.scalars(select(ApiKey).where(ApiKey.project_id == project.id)).first()
+            assert key is not None
+            withdrawal.delete_narrative(session, project, key, target, runtime.settings)
+            session.commit()
+        return result
+
+    monkeypatch.setattr(analysis_service, "cluster", cluster_meanwhile_deleted)
+    response = analysed.post("/analyses", {})
+    job = wait_for_job(analysed.client, analysed.admin_key, response.json()["job"]["id"], 120)
+    assert job["status"] == "failed"
+    failed = analysed.get(f"/analyses/{response.json()['analysis']['id']}").json()
+    assert failed["status"] == "failed"
+    assert analysed.get(f"/narratives/{target}").status_code == 404
+    assert WORD not in every_theme_answer(analysed)
