@@ -170,6 +170,21 @@ class TestDeleteUpload:
         assert delete(project, f"/uploads/{body['source']['id']}").json()["files"] == 0
         assert (data_dir / "uploads" / project.id / body["source"]["sha256"]).is_file()
 
+    def test_another_projects_upload_session_or_project_is_404(
+        self, client: TestClient, project: ProjectHandle, data_dir: Path
+    ) -> None:
+        other = make_project(client, name="Other")
+        theirs = upload(other)["source"]["id"]
+        meeting = post_session(other)["session"]["id"]
+        for path in (f"/uploads/{theirs}", f"/sessions/{meeting}", "/uploads/31337"):
+            response = delete(project, path)
+            assert response.status_code == 404, path
+            assert response.headers["content-type"].startswith("application/problem+json")
+        foreign = client.delete(other.url(), headers=auth(project.admin_key))
+        assert foreign.status_code == 404
+        assert other.get(f"/uploads/{theirs}").status_code == 200
+        assert len(list((data_dir / "uploads" / other.id).iterdir())) == 2
+
     def test_an_upload_still_being_read_is_409(
         self, project: ProjectHandle, engine: Engine
     ) -> None:
