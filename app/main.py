@@ -28,6 +28,7 @@ from app.routes import (
     themes,
     trends,
     uploads,
+    withdrawal,
 )
 from app.runtime import Runtime
 from app.services.jobs import attach_runner
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         jobs,
     ):
         app.include_router(module.router)
+    app.include_router(withdrawal.router)
     app.include_router(pages.router)
     for screen in (
         overview,

@@ -9,6 +9,7 @@ from models.analysis import (
     ThemeMembership,
 )
 from models.api_key import ApiKey, Scope
+from models.audit import AuditRecord
 from models.base import Base
 from models.embedding import Embedding
 from models.job import Job, JobStatus
@@ -25,6 +26,7 @@ __all__ = [
     "Analysis",
     "AnalysisStatus",
     "ApiKey",
+    "AuditRecord",
     "Base",
     "Embedding",
     "Job",

@@ -182,6 +182,16 @@ def _coord(value: float | None) -> int:
 _ANSWERS: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
 _ANSWERS_MAX = 32
 _ANSWERS_LOCK = threading.Lock()
+#: Bumped when a project's stored data is taken out, so no answer cached before is used again.
+_GENERATIONS: dict[str, int] = {}
+
+
+def forget(project_id: str) -> None:
+    """Stop answering from the project's cached maps (its narratives were deleted)."""
+    with _ANSWERS_LOCK:
+        _GENERATIONS[project_id] = _GENERATIONS.get(project_id, 0) + 1
+        for key in [k for k in _ANSWERS if k[0] == project_id]:
+            del _ANSWERS[key]
 
 
 def _answer_key(
@@ -190,7 +200,7 @@ def _answer_key(
     # an analysis's points change only when narratives are placed into it (incremental_count)
     placed = (analysis.id, analysis.incremental_count) if analysis is not None else None
     filters = (tuple(flt.attributes), flt.source_id, flt.session_id, flt.since, flt.until)
-    return (project.id, placed, filters)
+    return (project.id, placed, filters, _GENERATIONS.get(project.id, 0))
 
 
 def map_points_json(session: Session, project: Project, flt: NarrativeFilter) -> bytes:
