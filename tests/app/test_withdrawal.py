@@ -174,7 +174,8 @@ class TestDeleteUpload:
         self, client: TestClient, project: ProjectHandle, data_dir: Path
     ) -> None:
         other = make_project(client, name="Other")
-        theirs = upload(other)["source"]["id"]
+        theirs_body = upload(other)
+        theirs = theirs_body["source"]["id"]
         meeting = post_session(other)["session"]["id"]
         for path in (f"/uploads/{theirs}", f"/sessions/{meeting}", "/uploads/31337"):
             response = delete(project, path)
@@ -183,7 +184,8 @@ class TestDeleteUpload:
         foreign = client.delete(other.url(), headers=auth(project.admin_key))
         assert foreign.status_code == 404
         assert other.get(f"/uploads/{theirs}").status_code == 200
-        assert len(list((data_dir / "uploads" / other.id).iterdir())) == 2
+        # the batch file is still there (the chat export went when its parse ended)
+        assert (data_dir / "uploads" / other.id / theirs_body["source"]["sha256"]).is_file()
 
     def test_an_upload_still_being_read_is_409(
         self, project: ProjectHandle, engine: Engine
@@ -202,8 +204,10 @@ class TestDeleteUpload:
 
 class TestDeleteSession:
     def test_chat_reactions_and_file_go(
-        self, project: ProjectHandle, engine: Engine, data_dir: Path
+        self, client: TestClient, engine: Engine, data_dir: Path
     ) -> None:
+        # a project that keeps its (redacted) chat files, so there is a file to remove
+        project = make_project(client, keep_chat_files=True)
         body = post_session(project)
         meeting = body["session"]["id"]
         assert count(engine, Reaction, project_id=project.id) > 0
@@ -236,7 +240,8 @@ class TestDeleteProject:
         response = delete(project, "")
         assert response.status_code == 200, response.text
         summary = response.json()
-        assert summary["action"] == "project" and summary["files"] == 2
+        # the batch file; the chat export went when its parse ended
+        assert summary["action"] == "project" and summary["files"] == 1
         assert summary["sources"] == 3 and summary["sessions"] == 1
         assert not (data_dir / "uploads" / project.id).exists()
         with Session(engine) as session:
