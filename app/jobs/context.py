@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import build_engine, build_session_factory
-from app.services.privacy import at_start
 from app.errors import WeftError
+from app.services.privacy import at_start
 from models import Job
 from pipelines.embed import Embedder, SentenceTransformerEmbedder
 

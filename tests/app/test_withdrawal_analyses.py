@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.jobs.handlers.analyze import DELETED_MEANWHILE
 from app.main import create_app
 from app.services import analyses as analysis_service
 from app.services import theme_map, withdrawal
@@ -345,5 +346,6 @@ def test_an_analysis_running_during_a_deletion_stores_nothing_about_it(
     assert job["status"] == "failed"
     failed = analysed.get(f"/analyses/{response.json()['analysis']['id']}").json()
     assert failed["status"] == "failed"
+    assert failed["error"] == DELETED_MEANWHILE
     assert analysed.get(f"/narratives/{target}").status_code == 404
     assert WORD not in every_theme_answer(analysed)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.jobs.context import JobContext, JobTimeLimitExceeded
@@ -14,6 +15,11 @@ from app.services import analyses as analysis_service
 from app.services import embeddings as embedding_service
 from app.services import incremental as incremental_service
 from app.services import tensions as tension_service
+
+DELETED_MEANWHILE = (
+    "narratives were deleted while this analysis ran, so its themes were not stored; "
+    "request a new analysis"
+)
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
@@ -24,6 +30,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     except BaseException as exc:
         if isinstance(exc, JobTimeLimitExceeded):
             message = exc.detail
+        elif isinstance(exc, IntegrityError):
+            # the narratives it read are no longer all there: a deletion committed meanwhile
+            message = DELETED_MEANWHILE
         else:
             message = f"{type(exc).__name__}: {exc}"[:2000]
         with ctx.session() as session:
