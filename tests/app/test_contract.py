@@ -109,9 +109,25 @@ class TestIntegerBounds:
             _problem(lenient.get(path), 422)
         page = lenient.get(f"/ui/p/{project.id}/narratives/{BIG}")
         assert page.status_code == 422 and "text/html" in page.headers["content-type"]
-        # the map's session filter is a form field read by hand
-        points = lenient.get(f"{base}/map/points", params={"session_id": str(BIG)})
-        _problem(points, 422)
+        # the map's filters are form fields read by hand
+        for params in ({"session_id": str(BIG)}, {"since": "0001-01-01"}, {"until": "9999-12-31"}):
+            _problem(lenient.get(f"{base}/map/points", params=params), 422)
+
+    def test_the_signifier_explorer_refuses_ids_past_64_bits(
+        self, lenient: TestClient, project: ProjectHandle
+    ) -> None:
+        declared = {"signifiers": [{"key": "t", "kind": "triad", "anchors": ["a", "b", "c"]}]}
+        assert project.post("/signifiers", declared).status_code == 200
+        token = sign_in(lenient, project.admin_key)
+        bodies = [{"a": {"region": {"signifier": "t", "ids": [BIG]}}}, {"a": {"session_id": BIG}}]
+        for body in bodies:
+            for endpoint in ("selection", "compare"):
+                response = lenient.post(
+                    f"/ui/api/p/{project.id}/signifiers/{endpoint}",
+                    json=body,
+                    headers={"X-CSRF-Token": token},
+                )
+                _problem(response, 422)
 
 
 class TestDates:
