@@ -30,7 +30,11 @@ def attribute_pairs(values: list[str]) -> list[tuple[str, str]]:
 
 def narrative_filter(
     attribute: Annotated[
-        list[str], Query(description="key:value, repeatable; all must match (e.g. role:nurse)")
+        list[str],
+        Query(
+            description="key:value, repeatable; all must match (e.g. role:nurse)",
+            json_schema_extra={"items": {"type": "string", "pattern": "^[^:]+:"}},
+        ),
     ] = [],  # noqa: B006 - FastAPI copies query defaults
     source_id: Annotated[
         int | None, ID_RANGE, Query(description="narratives of one upload")
