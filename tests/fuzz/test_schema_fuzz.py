@@ -3,7 +3,7 @@ aimed at the seeded project's real ids, positive cases with generated ids, and n
 cases; any 5xx, undeclared status, wrong content type or body off its schema fails.
 
 The run writes its counts (operations, requests, answers by status class, 5xx) to the
-terminal summary and to WEFT_FUZZ_REPORT (default: fuzz-summary.txt in pytest's temp dir).
+terminal summary and to WEFT_FUZZ_REPORT (default: .screenshots/fuzz-summary.txt).
 DELETE operations run last, each against a project seeded afresh, so none of them
 destroys what the other operations read.
 """
@@ -39,6 +39,8 @@ from tests.conftest import CountingEmbedder
 from tests.fuzz.seed import Seeded, seed
 
 pytestmark = pytest.mark.fuzz
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Examples per operation: aimed at real ids, generated, and invalid on purpose.
 AIMED, GENERATED, NEGATIVE = 15, 15, 10
@@ -174,7 +176,7 @@ def _run(operation: Any, seeded: Seeded, tally: Tally) -> None:
     tally.operations.append(label)
 
 
-def test_every_operation_survives_the_fuzzer(fuzz_client: TestClient, tmp_path: Path) -> None:
+def test_every_operation_survives_the_fuzzer(fuzz_client: TestClient) -> None:
     app = fuzz_client.app
     schema = schemathesis.openapi.from_asgi("/openapi.json", without_lifespan(app))  # type: ignore[arg-type]
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -188,7 +190,8 @@ def test_every_operation_survives_the_fuzzer(fuzz_client: TestClient, tmp_path: 
         _run(operation, seeded, tally)
     lines = tally.lines()
     REPORT[:] = lines
-    target = Path(os.environ.get("WEFT_FUZZ_REPORT") or tmp_path / "fuzz-summary.txt")
+    target = Path(os.environ.get("WEFT_FUZZ_REPORT") or ROOT / ".screenshots" / "fuzz-summary.txt")
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n")
     assert len(tally.operations) >= 25
     assert tally.by_class.get("5xx", 0) == 0 and not tally.failures, "\n".join(lines)
