@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         upload,
     ):
         app.include_router(screen.router)
+    problems.document(app)
     app.mount("/ui/static", StaticFiles(directory=UI_DIR / "static"), name="ui-static")
 
     @app.get("/", include_in_schema=False)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import ReadProject, RuntimeDep, SessionDep, WriteProject
+from app.routes.filters import IdPath
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
 from app.services import analyses as analysis_service
 from models import Analysis
@@ -31,6 +32,6 @@ def list_analyses(
 
 
 @router.get("/{analysis_id}", response_model=AnalysisRead)
-def read_analysis(analysis_id: int, project: ReadProject, session: SessionDep) -> Analysis:
+def read_analysis(analysis_id: IdPath, project: ReadProject, session: SessionDep) -> Analysis:
     """One analysis: parameters, seed, model, library versions, timings and counts."""
     return analysis_service.get(session, project, analysis_id)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
-from app.routes.filters import FilterDep
+from app.routes.filters import FilterDep, IdPath, OffsetQuery
 from app.schemas.common import Page
 from app.schemas.narratives import BatchStored, NarrativeBatch, NarrativeRead
 from app.services import narratives as narrative_service
@@ -30,13 +30,15 @@ def list_narratives(
     session: SessionDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> Page[NarrativeRead]:
     """Narratives of the project, oldest first, with the total that match the filters."""
     return narrative_service.list_page(session, project, flt, limit, offset)
 
 
 @router.get("/{narrative_id}", response_model=NarrativeRead)
-def read_narrative(narrative_id: int, project: ReadProject, session: SessionDep) -> NarrativeRead:
+def read_narrative(
+    narrative_id: IdPath, project: ReadProject, session: SessionDep
+) -> NarrativeRead:
     """One narrative with its signifier values."""
     return narrative_service.read(session, project, narrative_id)

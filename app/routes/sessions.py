@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.deps import ReadProject, SessionDep, WriteProject
+from app.routes.filters import IdPath
 from app.routes.multipart import SESSION_FILES, receiving, validate_fields
 from app.schemas.uploads import MeetingRead, SessionFields, UploadAccepted, multipart_body
 from app.services import meetings as meeting_service
@@ -49,6 +50,6 @@ def list_sessions(project: ReadProject, session: SessionDep) -> list[MeetingRead
 
 
 @router.get("/{session_id}", response_model=MeetingRead)
-def read_session(session_id: int, project: ReadProject, session: SessionDep) -> MeetingRead:
+def read_session(session_id: IdPath, project: ReadProject, session: SessionDep) -> MeetingRead:
     """One session."""
     return MeetingRead.model_validate(meeting_service.get_meeting(session, project, session_id))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.deps import ReadProject, RuntimeDep, SessionDep
-from app.routes.filters import FilterDep
+from app.routes.filters import FilterDep, IdPath, OffsetQuery
 from app.schemas.themes import SimilarList, ThemeDetail, ThemeHistory, ThemesPage
 from app.services import exports as export_service
 from app.services import theme_pages
@@ -32,7 +32,7 @@ def list_themes(
     session: SessionDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     level: LevelQuery = "top",
     membership: MembershipQuery = "primary",
 ) -> ThemesPage:
@@ -46,7 +46,7 @@ def read_theme(
     project: ReadProject,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> ThemeDetail:
     """One theme of the latest analysis: keywords with weights, exemplars, members by typicality."""
     return theme_pages.theme_detail(session, project, key, limit, offset)
@@ -61,7 +61,7 @@ def theme_history(key: str, project: ReadProject, session: SessionDep) -> ThemeH
 
 @router.get("/narratives/{narrative_id}/similar", response_model=SimilarList)
 def similar_narratives(
-    narrative_id: int,
+    narrative_id: IdPath,
     project: ReadProject,
     session: SessionDep,
     runtime: RuntimeDep,

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from app.deps import ReadProject, SessionDep, SettingsDep, WriteProject
+from app.routes.filters import IdPath
 from app.routes.multipart import DEFINITION_FILES, UPLOAD_FILES, receiving, validate_fields
 from app.schemas.signifiers import SignifierList, SignifierRead
 from app.schemas.uploads import (
@@ -55,7 +56,7 @@ def post_upload(
 
 
 @router.get("/uploads/{source_id}", response_model=SourceRead)
-def read_upload(source_id: int, project: ReadProject, session: SessionDep) -> SourceRead:
+def read_upload(source_id: IdPath, project: ReadProject, session: SessionDep) -> SourceRead:
     """An upload's status and report: what was stored, and each row not stored with why."""
     return upload_service.read_source(session, project, source_id)
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
-from app.schemas.common import InputSchema, JobRead, Schema
+from app.schemas.common import BodyId, InputSchema, JobRead, Moment, Schema
+from pipelines.ingest.guards import NON_FINITE, TOO_DEEP, nesting_depth_over, non_finite_at
 
-AttributeValue = str | int | float | bool | None
+#: A group field's value. NaN and Infinity pass this type so that the field's own check
+#: refuses them in one message (the union would give one complaint per type).
+AttributeValue = str | int | Annotated[float, Field(allow_inf_nan=True)] | bool | None
 
 
 class NarrativeCreate(InputSchema):
@@ -19,7 +23,9 @@ class NarrativeCreate(InputSchema):
     author: str | None = Field(
         None, max_length=200, description="Pseudonymised unless the project keeps names."
     )
-    occurred_at: datetime | None = Field(None, description="ISO 8601; no offset means UTC.")
+    occurred_at: Moment | None = Field(
+        None, description="ISO 8601 text, 1900 to 2100; no offset means UTC."
+    )
     attributes: dict[str, AttributeValue] = Field(
         default_factory=dict, description="Group fields: organisation, role, site, ..."
     )
@@ -27,7 +33,31 @@ class NarrativeCreate(InputSchema):
         default_factory=dict,
         description="Values by signifier key; null means 'not applicable'.",
     )
-    session_id: int | None = None
+    session_id: BodyId | None = Field(
+        None, description="A session of this project (GET /sessions) the narrative belongs to."
+    )
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        # before the union of value types, which would list one complaint per type
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if non_finite_at(item) is not None:
+                    raise PydanticCustomError(
+                        "non_finite",
+                        "attribute {key} {reason}",
+                        {"key": repr(key), "reason": NON_FINITE},
+                    )
+        return value
+
+    @field_validator("signifiers", mode="after")
+    @classmethod
+    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # refused here, before anything walks the values recursively (hashing, storing)
+        if nesting_depth_over(value):
+            raise PydanticCustomError("too_deep", "signifiers {reason}", {"reason": TOO_DEEP})
+        return value
 
 
 class NarrativeBatch(InputSchema):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from app.schemas.common import InputSchema, Schema
 from models import SignifierKind
@@ -27,7 +27,7 @@ class SignifierDeclare(InputSchema):
     anchors: list[str] | None = Field(None, description="triad: the 3 anchors, in order")
     poles: list[str] | None = Field(None, description="dyad: [left pole, right pole]")
     options: list[Choice] | None = Field(None, description="mcq: the choices")
-    multiple: bool = Field(False, description="mcq: several choices allowed")
+    multiple: StrictBool = Field(False, description="mcq: several choices allowed")
     stones: list[Choice] | None = Field(None, description="stones: the stones placed")
     axes: Axes | None = Field(None, description="stones: axis labels")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import Schema
+from app.schemas.common import DB_INT_MAX, Schema
 from app.schemas.signals import SignalRead
 from app.schemas.themes import AnalysisRead
 
@@ -19,10 +19,10 @@ class TensionsQuery(BaseModel):
     attribute: list[str] = Field(
         [], description="Group attributes of divergence signals (repeatable)."
     )
-    min_strength: float | None = Field(None, description="Least strength.")
+    min_strength: float | None = Field(None, allow_inf_nan=False, description="Least strength.")
     flagged_only: bool = False
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=DB_INT_MAX)
 
 
 class TensionsPage(Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, computed_field
+from pydantic import Field, StrictBool, StrictInt, computed_field
 
 from app.schemas.common import InputSchema, JobRead, Schema
 from app.schemas.signals import SignalRead
@@ -11,19 +11,19 @@ from pipelines.themes.incremental import reanalysis_due
 
 
 class AnalysisCreate(InputSchema):
-    n_themes: int | None = Field(
+    n_themes: StrictInt | None = Field(
         None,
         ge=1,
         le=1000,
         description="Target number of top-level themes; empty lets Weft choose.",
     )
-    seed: int = Field(
+    seed: StrictInt = Field(
         0, ge=0, le=2**31 - 1, description="Random seed; same data + seed = same themes."
     )
-    include_low_content: bool = Field(
+    include_low_content: StrictBool = Field(
         False, description="Cluster low-content chat lines ('thanks!', '+1') too."
     )
-    keep_level: bool = Field(
+    keep_level: StrictBool = Field(
         True,
         description="Keep the previous analysis's level of detail (merge resolution) when the "
         "project grew by at most half; false chooses it afresh.",

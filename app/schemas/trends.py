@@ -17,12 +17,21 @@ from pipelines.trends import Period, check_period
 
 DimensionKind = Literal["attribute", "session", "period"]
 
+#: What one `by` looks like (parse_by reads it and says what is wrong).
+BY_PATTERN = r"^(attribute:.+|session|period:(week|month|quarter))$"
+
 
 class TrendParams(BaseModel):
     """The query parameters of `GET /trends` besides the narrative filters."""
 
     by: list[str] = Field(
         [],
+        # declared for clients and fuzzers; parse_by gives the words when one is wrong
+        json_schema_extra={
+            "minItems": 1,
+            "maxItems": 2,
+            "items": {"type": "string", "pattern": BY_PATTERN},
+        },
         description="'attribute:<key>', 'session' or 'period:week|month|quarter'; give "
         "two to cross them (e.g. by=attribute:trust&by=period:month)",
     )

@@ -7,9 +7,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, Json, field_validator
+from pydantic_core import PydanticCustomError
 
-from app.schemas.common import InputSchema, JobRead, Schema
+from app.schemas.common import InputSchema, JobRead, Moment, Schema
 from app.schemas.narratives import AttributeValue
+from pipelines.ingest.guards import NON_FINITE, non_finite_at
 
 
 def _zone(value: str | None) -> str | None:
@@ -65,7 +67,7 @@ class SessionFields(InputSchema):
 
     name: str = Field(min_length=1, max_length=300, description="The meeting's name.")
     held_on: date | None = Field(None, description="The meeting's date (Zoom chats hold clocks).")
-    started_at: datetime | None = Field(
+    started_at: Moment | None = Field(
         None, description="When the recording started; anchors transcript times."
     )
     timezone: str = Field("UTC", description="Zone of the chat's clock times.")
@@ -76,6 +78,16 @@ class SessionFields(InputSchema):
     format: SessionFormat = "auto"
 
     _check_zone = field_validator("timezone")(_zone)
+
+    @field_validator("attributes", mode="after")
+    @classmethod
+    def _finite(cls, value: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+        where = non_finite_at(value)
+        if where is not None:
+            raise PydanticCustomError(
+                "non_finite", "attribute {key} {reason}", {"key": repr(where), "reason": NON_FINITE}
+            )
+        return value
 
 
 StageName = Literal["parse", "store", "embed", "place"]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.errors import NotFound, UnprocessableEntity
 from app.jobs.kinds import JobKind
-from app.schemas.common import JobRead, Page
+from app.schemas.common import DB_INT_MAX, JobRead, Page
 from app.schemas.narratives import BatchStored, NarrativeBatch, NarrativeRead
 from app.services import jobs as jobs_service
 from app.services.authors import pseudonym
@@ -23,6 +23,7 @@ from app.services.signifiers import InvalidValue, check_value, list_signifiers
 from models import (
     Base,
     Job,
+    MeetingSession,
     Narrative,
     NarrativeAttribute,
     Project,
@@ -31,6 +32,13 @@ from models import (
     Source,
 )
 from pipelines.embed import normalize_text, text_hash
+from pipelines.ingest.guards import (
+    INVISIBLE_TEXT,
+    NON_FINITE,
+    datetime_problem,
+    is_invisible,
+    non_finite_at,
+)
 
 _IN_CHUNK = 500
 
@@ -144,6 +152,8 @@ def check(item: NarrativeInput, signifiers: Mapping[str, Signifier], max_text: i
     problems: list[Problem] = []
     if not item.text.strip():
         problems.append(Problem("text", "empty text", refuses=True))
+    elif is_invisible(item.text):
+        problems.append(Problem("text", f"text {INVISIBLE_TEXT}", refuses=True))
     elif len(item.text) > max_text:
         message = (
             f"text of {len(item.text)} characters is over the limit of {max_text} (the limit "
@@ -156,6 +166,8 @@ def check(item: NarrativeInput, signifiers: Mapping[str, Signifier], max_text: i
     if item.author and len(normalize_text(item.author)) > AUTHOR_MAX:
         message = f"author name cut to {AUTHOR_MAX} characters"
         problems.append(Problem("author", message, refuses=False, consequence=""))
+    if item.occurred_at is not None and (reason := datetime_problem(item.occurred_at)):
+        problems.append(Problem("occurred_at", f"occurred_at {reason}", refuses=True))
     title = item.title
     if title and len(title) > TITLE_MAX:
         problems.append(Problem("title", f"title longer than {TITLE_MAX} characters", False))
@@ -165,6 +177,9 @@ def check(item: NarrativeInput, signifiers: Mapping[str, Signifier], max_text: i
         if len(key) > ATTRIBUTE_KEY_MAX:
             message = f"attribute name longer than {ATTRIBUTE_KEY_MAX} characters"
             problems.append(Problem(f"attributes.{key[:40]}…", message, refuses=False))
+        elif non_finite_at(value) is not None:
+            message = f"attribute {key!r} {NON_FINITE}"
+            problems.append(Problem(f"attributes.{key}", message, refuses=False))
         elif value is not None and len(attribute_text(value)) > ATTRIBUTE_VALUE_MAX:
             message = f"attribute {key!r} is longer than {ATTRIBUTE_VALUE_MAX} characters"
             problems.append(Problem(f"attributes.{key}", message, refuses=False))
@@ -179,6 +194,11 @@ def check(item: NarrativeInput, signifiers: Mapping[str, Signifier], max_text: i
                 f"signifier {key!r} is not declared (declared: {known}); declare it with "
                 "POST /v1/projects/{project}/signifiers first"
             )
+            problems.append(Problem(f"signifiers.{key}", message, refuses=False))
+            continue
+        where = non_finite_at(raw, key)
+        if where is not None:
+            message = f"signifier {where!r} {NON_FINITE}"
             problems.append(Problem(f"signifiers.{key}", message, refuses=False))
             continue
         try:
@@ -249,15 +269,18 @@ def store_batch(
         )
     signifiers = {s.key: s for s in list_signifiers(session, project)}
     checked = [check(item, signifiers, settings.max_text_length) for item in items]
-    errors = [
+    errors: list[dict[str, Any]] = [
         {"index": index, "field": problem.field, "message": problem.message}
         for index, result in enumerate(checked)
         for problem in result.problems
     ]
+    errors.extend(_unknown_sessions(session, project, items))
+    errors.sort(key=lambda e: e["index"])
     if errors:
+        first = errors[0]
         raise UnprocessableEntity(
             f"{len({e['index'] for e in errors})} of {len(items)} narratives are invalid; "
-            "nothing was stored",
+            f"nothing was stored (first: item {first['index']}, {first['message']})",
             errors=errors,
         )
     prepared = [
@@ -277,6 +300,37 @@ def store_batch(
         duplicates=len(items) - created,
         job=job,
     )
+
+
+def _unknown_sessions(
+    session: Session, project: Project, items: Sequence[NarrativeInput]
+) -> list[dict[str, Any]]:
+    """An error for each item naming a session that is not one of the project's; a session
+    of another project reads as missing, so its ids cannot be probed."""
+    wanted = {item.session_id for item in items if item.session_id is not None}
+    if not wanted:
+        return []
+    known: set[int] = set()
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        known.update(
+            session.scalars(
+                select(MeetingSession.id).where(
+                    MeetingSession.project_id == project.id,
+                    MeetingSession.id.in_(ordered[start : start + _IN_CHUNK]),
+                )
+            )
+        )
+    return [
+        {
+            "index": index,
+            "field": "session_id",
+            "message": f"session {item.session_id} is not a session of this project "
+            "(GET /v1/projects/{project}/sessions lists them)",
+        }
+        for index, item in enumerate(items)
+        if item.session_id is not None and item.session_id not in known
+    ]
 
 
 @dataclass
@@ -418,6 +472,18 @@ class NarrativeFilter:
     session_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # the routes bound these already; a filter built from other input (a dashboard form)
+        # must not reach the database with an id no column holds or a date out of range
+        for name in ("source_id", "session_id"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= DB_INT_MAX:
+                raise UnprocessableEntity(f"{name} {value} is not an id Weft gives out")
+        for name in ("since", "until"):
+            moment = getattr(self, name)
+            if moment is not None and (reason := datetime_problem(moment)):
+                raise UnprocessableEntity(f"{name} {reason}")
 
     @property
     def active(self) -> bool:

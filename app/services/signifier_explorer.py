@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import UnprocessableEntity
+from app.schemas.common import RowId
 from app.services import analyses
 from app.services.narratives import NarrativeFilter, filtered
 from app.services.signifier_frame import (
@@ -80,7 +81,7 @@ class RegionFilter(BaseModel):
     """The points drawn inside a lasso or box on a plot (a triad, or `stones_key/stone`)."""
 
     signifier: str = Field(max_length=201)
-    ids: list[int] = Field(default_factory=list, max_length=POINT_CAP)
+    ids: list[RowId] = Field(default_factory=list, max_length=POINT_CAP)
 
 
 class SelectionSpec(BaseModel):
@@ -89,7 +90,7 @@ class SelectionSpec(BaseModel):
     answers: list[AnswerFilter] = Field(default_factory=list, max_length=10)
     attributes: list[str] = Field(default_factory=list, max_length=10)
     theme: str | None = Field(default=None, max_length=64)
-    session_id: int | None = None
+    session_id: RowId | None = None
     region: RegionFilter | None = None
 
 

@@ -64,7 +64,7 @@ def _moment(value: str, name: str, end_of_day: bool) -> datetime | None:
             moment = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time())
         else:
             moment = datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise UnprocessableEntity(
             f"the {name} date {value!r} is not a date; use the date picker (e.g. 2026-03-01)"
         ) from None

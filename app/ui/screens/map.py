@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.deps import SessionDep
+from app.schemas.common import RowId
 from app.services import theme_map
 from app.services.narratives import NarrativeFilter
 from app.ui import render
@@ -61,6 +62,6 @@ def map_points(viewer: ProjectViewer, session: SessionDep, flt: MapFilter) -> Re
 
 
 @router.get("/api/p/{project_id}/map/snippet/{narrative_id}")
-def map_snippet(viewer: ProjectViewer, session: SessionDep, narrative_id: int) -> JSONResponse:
+def map_snippet(viewer: ProjectViewer, session: SessionDep, narrative_id: RowId) -> JSONResponse:
     """The start of one story, for the card shown while the pointer rests on its point."""
     return JSONResponse(theme_map.hover_snippet(session, viewer.project, narrative_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.deps import RuntimeDep, SessionDep
+from app.schemas.common import RowId
 from app.services import dashboard
 from app.ui import render
 from app.ui.deps import ProjectViewer
@@ -34,7 +35,7 @@ def theme_shares(key: str, by: ByQuery, viewer: ProjectViewer, session: SessionD
 @router.get("/p/{project_id}/narratives/{narrative_id}", response_class=HTMLResponse)
 def narrative(
     request: Request,
-    narrative_id: int,
+    narrative_id: RowId,
     viewer: ProjectViewer,
     session: SessionDep,
     runtime: RuntimeDep,

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from app.deps import SessionDep, SettingsDep
 from app.errors import CsrfFailed
 from app.routes.multipart import SESSION_FILES, UPLOAD_FILES, staged, validate_fields
+from app.schemas.common import RowId
 from app.schemas.uploads import SessionFields, SourceRead, UploadAccepted, UploadFields
 from app.services import uploads as upload_service
 from app.services.uploads import ReceivedForm
@@ -69,6 +70,6 @@ def post_upload(
 
 
 @router.get("/api/p/{project_id}/uploads/{source_id}", response_model=SourceRead)
-def read_upload(source_id: int, viewer: ProjectViewer, session: SessionDep) -> SourceRead:
+def read_upload(source_id: RowId, viewer: ProjectViewer, session: SessionDep) -> SourceRead:
     """The upload's status, report and progress: the /v1 read."""
     return upload_service.read_source(session, viewer.project, source_id)

@@ -1,0 +1,1 @@
+"""A bounded, seeded schema fuzz run over every operation of the API."""
