@@ -199,5 +199,6 @@ def plan_upload(
         dayfirst=bool(options.get("dayfirst", True)),
         tz=options.get("timezone") or None,
         sheet=options.get("sheet") or None,
+        max_bytes=limits.max_bytes,
     )
     return IngestPlan(batch, batch.report)
