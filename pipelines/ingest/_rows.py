@@ -236,7 +236,9 @@ def _csv_rows(stream: BinaryIO, report: ParseReport, *, tsv: bool, bounds: Bound
     sample = head.decode(encoding, errors="replace").removeprefix("\ufeff")
     delimiter = "\t" if tsv else _sniff_delimiter(sample, ",")
     csv.field_size_limit(bounds.max_record_bytes)
-    reader = csv.reader(iter(lines), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+    reader = csv.reader(
+        iter(lines), delimiter=delimiter, quotechar='"', doublequote=True, strict=False
+    )
 
     header: list[str] | None = None
     row_number = 0
@@ -278,8 +280,10 @@ def _csv_rows(stream: BinaryIO, report: ParseReport, *, tsv: bool, bounds: Bound
                 span = lines.recent
                 last_line = lines.number
                 location = f"row {number}"
-                where = f"line {first_line}" if last_line == first_line else (
-                    f"lines {first_line}-{last_line}"
+                where = (
+                    f"line {first_line}"
+                    if last_line == first_line
+                    else (f"lines {first_line}-{last_line}")
                 )
                 cut = [n for n in lines.overlong[overlong:] if first_line <= n <= last_line]
                 overlong = len(lines.overlong)
@@ -295,7 +299,7 @@ def _csv_rows(stream: BinaryIO, report: ParseReport, *, tsv: bool, bounds: Bound
                         f"a quoted field opened on line {first_line} is not closed where the "
                         "row should end, so the lines after it were read into it; the row "
                         "is not stored. Close the quote, or double each quote inside the "
-                        "text (\"\"), and upload again",
+                        'text (""), and upload again',
                     )
                 elif any(c.strip() for c in cells):
                     if len(cells) > len(columns):
@@ -602,8 +606,7 @@ def _xlsx_rows(
         title, part = book.sheet(sheet)
         values = book.rows(part)
         header: list[str] | None = None
-        number = 0
-        for number, cells in values:
+        for _, cells in values:
             if any(str(c).strip() for c in cells.values()):
                 width = max(cells)
                 header = [str(cells.get(i, "")).strip() for i in range(1, width + 1)]

@@ -201,9 +201,7 @@ class LineDecoder:
             return None
         minority = min(self.counts, key=lambda k: self.counts[k])
         lines = self.lines[minority]
-        return mixed_encoding_note(
-            self.legacy, minority, lines, self.counts[minority] - len(lines)
-        )
+        return mixed_encoding_note(self.legacy, minority, lines, self.counts[minority] - len(lines))
 
 
 def line_decodable(encoding: str) -> bool:
@@ -211,8 +209,15 @@ def line_decodable(encoding: str) -> bool:
     if encoding in _LINE_SAFE:
         return True
     try:
-        return codecs.lookup(encoding).name in {"cp1252", "latin-1", "iso8859-15", "cp1250",
-                                                "iso8859-2", "cp1254", "cp1257"}
+        return codecs.lookup(encoding).name in {
+            "cp1252",
+            "latin-1",
+            "iso8859-15",
+            "cp1250",
+            "iso8859-2",
+            "cp1254",
+            "cp1257",
+        }
     except LookupError:
         return False
 

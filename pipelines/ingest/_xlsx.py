@@ -99,7 +99,12 @@ class _BoundedPart:
     """One archive member, read through the budget, its declared size and a part limit."""
 
     def __init__(
-        self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, limit: int, what: str
+        self,
+        archive: zipfile.ZipFile,
+        info: zipfile.ZipInfo,
+        budget: _Budget,
+        limit: int,
+        what: str,
     ) -> None:
         self._raw = archive.open(info)
         self._info = info
@@ -118,7 +123,9 @@ class _BoundedPart:
         self._read += len(data)
         self._budget.spend(len(data))
         if self._read > self._limit:
-            raise _too_big(f"its {self._what} expand to more than {self._limit // (1024 * 1024)} MB")
+            raise _too_big(
+                f"its {self._what} expand to more than {self._limit // (1024 * 1024)} MB"
+            )
         if self._read > MIN_RATIO_BYTES and self._read > MAX_COMPRESSION_RATIO * max(
             self._info.compress_size, 1
         ):
@@ -208,10 +215,11 @@ class XlsxBook:
 
     def _elements(self, part: _BoundedPart) -> Iterator[tuple[str, Element]]:
         try:
-            for event, element in iterparse(part, events=("start", "end")):
-                yield event, element
+            yield from iterparse(part, events=("start", "end"))
         except ParseError as exc:
-            raise UnreadableFile(f"This Excel workbook cannot be read (broken XML: {exc}).") from exc
+            raise UnreadableFile(
+                f"This Excel workbook cannot be read (broken XML: {exc})."
+            ) from exc
         finally:
             part.close()
 
@@ -242,9 +250,9 @@ class XlsxBook:
             targets[rel.get("Id") or ""] = target
         sheets: list[tuple[str, str]] = []
         for sheet in workbook.iter(f"{_NS_MAIN}sheet"):
-            target = targets.get(sheet.get(f"{_NS_REL}id") or "")
-            if target:
-                sheets.append((sheet.get("name") or "Sheet", target))
+            part = targets.get(sheet.get(f"{_NS_REL}id") or "")
+            if part:
+                sheets.append((sheet.get("name") or "Sheet", part))
         if not sheets:
             raise UnreadableFile("This Excel workbook cannot be read (it lists no sheets).")
         return sheets
@@ -268,15 +276,11 @@ class XlsxBook:
             except ValueError:
                 fmt_id = 0
             code = custom.get(fmt_id)
-            flags.append(
-                fmt_id in _DATE_FORMAT_IDS if code is None else _is_date_code(code)
-            )
+            flags.append(fmt_id in _DATE_FORMAT_IDS if code is None else _is_date_code(code))
         return flags
 
     def _read_shared_strings(self) -> None:
-        part = self._part(
-            "xl/sharedStrings.xml", "shared strings", self.limits.max_shared_bytes
-        )
+        part = self._part("xl/sharedStrings.xml", "shared strings", self.limits.max_shared_bytes)
         if part is None:
             return
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
@@ -291,7 +295,9 @@ class XlsxBook:
             if element.tag != f"{_NS_MAIN}si":
                 continue
             if len(self._offsets) >= self.limits.max_shared_strings:
-                raise _too_big(f"it holds more than {self.limits.max_shared_strings} shared strings")
+                raise _too_big(
+                    f"it holds more than {self.limits.max_shared_strings} shared strings"
+                )
             encoded = _rich_text(element).encode("utf-8")
             self._offsets.append(position)
             spool.write(encoded)
@@ -342,7 +348,9 @@ class XlsxBook:
                 continue
             rows_seen += 1
             declared = element.get("r")
-            row_number = _bounded_int(declared, EXCEL_MAX_ROWS, "row") if declared else row_number + 1
+            row_number = (
+                _bounded_int(declared, EXCEL_MAX_ROWS, "row") if declared else row_number + 1
+            )
             if row_number > limits.max_rows + 1 or rows_seen > EXCEL_MAX_ROWS:
                 raise _too_big(
                     f"it has a row {row_number}, beyond the limit of {limits.max_rows} rows "

@@ -32,6 +32,7 @@ from pipelines.ingest._text import (
     open_binary,
     peek,
 )
+from pipelines.ingest.guards import INVISIBLE_TEXT, NON_FINITE, is_invisible, non_finite_at
 from pipelines.ingest.records import (
     DEFAULT_MAX_ISSUES,
     NarrativeRecord,
@@ -40,7 +41,6 @@ from pipelines.ingest.records import (
     SignifierSpec,
     UnreadableFile,
 )
-from pipelines.ingest.guards import INVISIBLE_TEXT, NON_FINITE, is_invisible, non_finite_at
 from pipelines.ingest.values import (
     OutOfRange,
     ValueProblem,

@@ -22,12 +22,13 @@ from pipelines.ingest._chat import find_quoted, resolve_tz
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
-    decode_bytes,
+    decode_text,
     is_low_content,
     normalize_newlines,
     read_source,
     tidy_whitespace,
 )
+from pipelines.ingest.guards import INVISIBLE_TEXT, OUT_OF_RANGE, datetime_problem, is_invisible
 from pipelines.ingest.records import (
     NarrativeRecord,
     ParseReport,
@@ -123,9 +124,11 @@ def parse_zoom_chat(
     Raises UnreadableFile when the bytes are not a Zoom chat export.
     """
     zone = resolve_tz(tz)
-    text, encoding = decode_bytes(read_source(data, max_bytes=max_bytes))
-    report = ParseReport(format=FORMAT, encoding=encoding)
-    messages = _read_messages(normalize_newlines(text), report)
+    decoded = decode_text(read_source(data, max_bytes=max_bytes))
+    report = ParseReport(format=FORMAT, encoding=decoded.encoding)
+    if decoded.note:
+        report.add_issue("file", decoded.note)
+    messages = _read_messages(normalize_newlines(decoded.text), report)
     if not messages:
         raise UnreadableFile(
             "This does not look like a Zoom chat export: no line of the form "
@@ -141,10 +144,16 @@ def parse_zoom_chat(
             day_offset += 1
         previous = message.clock
         when = None
-        if session_date is not None:
-            day = session_date + timedelta(days=day_offset)
-            when = datetime.combine(day, message.clock, tzinfo=zone)
         location = f"line {message.line}"
+        if session_date is not None:
+            try:
+                day = session_date + timedelta(days=day_offset)
+                when = datetime.combine(day, message.clock, tzinfo=zone)
+            except OverflowError:
+                when = None
+            if when is None or datetime_problem(when):
+                report.skip(location, f"the time of this message {OUT_OF_RANGE}")
+                continue
 
         if message.private:
             report.private_messages += 1
@@ -152,6 +161,9 @@ def parse_zoom_chat(
         body = message.text
         if not body:
             report.skip(location, "empty message")
+            continue
+        if is_invisible(body):
+            report.skip(location, f"the message {INVISIBLE_TEXT}")
             continue
         if _handle_reaction(body, message, when, records, report, location):
             continue
@@ -164,7 +176,7 @@ def parse_zoom_chat(
             if replies_to is None:
                 report.add_issue(location, f'reply target "{quote}" not found')
             body = reply_body
-            if not body:
+            if not body or is_invisible(body):
                 report.skip(location, "reply without text")
                 continue
 
@@ -180,6 +192,12 @@ def parse_zoom_chat(
         )
         records.append(record)
         report.count_record(record)
+    if not records and report.private_messages and not report.skipped:
+        raise UnreadableFile(
+            f"This Zoom chat holds only direct messages ({report.private_messages}), which "
+            "Weft never stores, so there is nothing to read. Upload a chat with messages "
+            "to everyone."
+        )
     return ParseResult(records, report)
 
 

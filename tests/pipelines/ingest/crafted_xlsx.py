@@ -9,7 +9,8 @@ from collections.abc import Mapping
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
     'officedocument.spreadsheetml.sheet.main+xml"/>'
@@ -110,10 +111,14 @@ def shared_strings_bomb(size: int = 300 * 1024 * 1024) -> bytes:
         archive.writestr("_rels/.rels", _ROOT_RELS)
         archive.writestr("xl/workbook.xml", _WORKBOOK)
         archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        rows = '<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>1</v></c></row>'
+        rows = (
+            '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+            '<row r="2"><c r="A2" t="s"><v>1</v></c></row>'
+        )
         archive.writestr("xl/worksheets/sheet1.xml", sheet_xml(rows, dimension="A1:A2"))
         with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
-            part.write(f'<sst xmlns="{_MAIN}" count="2" uniqueCount="2"><si><t>story</t></si><si><t>'.encode())
+            opening = f'<sst xmlns="{_MAIN}" count="2" uniqueCount="2"><si><t>story</t></si><si><t>'
+            part.write(opening.encode())
             chunk = b"a" * (1024 * 1024)
             for _ in range(size // len(chunk)):
                 part.write(chunk)

@@ -188,7 +188,7 @@ class TestJson:
         # a cut array is refused whole, saying where it breaks (it used to pass for a
         # file over the row limit)
         data = b'[{"text": "complete"}, {"text": "cut'
-        with pytest.raises(UnreadableFile, match="from item 2 on.*complete"):
+        with pytest.raises(UnreadableFile, match=r"from item 2 on.*complete"):
             parse_batch(data)
 
     def test_not_json(self) -> None:
