@@ -108,11 +108,11 @@ class _Lines:
             if not line:
                 return
             self.number += 1
-            if len(line) > self._max and not line.endswith(("\n", b"\n")):  # type: ignore[arg-type]
+            if len(line) > self._max and not _ends_line(line):
                 self.overlong.append(self.number)
                 while True:  # skip the rest of the line, a bounded chunk at a time
                     rest = self._raw_line()
-                    if not rest or rest.endswith(("\n", b"\n")):  # type: ignore[arg-type]
+                    if not rest or _ends_line(rest):
                         break
                 text = "\n"
             elif isinstance(line, bytes):
@@ -148,6 +148,10 @@ class _Lines:
             self._text.close()
         else:
             self._raw.close()
+
+
+def _ends_line(line: bytes | str) -> bool:
+    return line.endswith(b"\n") if isinstance(line, bytes) else line.endswith("\n")
 
 
 def _text_lines(stream: BinaryIO, head: bytes, max_line: int) -> tuple[_Lines, str]:

@@ -75,6 +75,10 @@ class XlsxLimits:
         )
 
 
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{max(n // 1024, 1)} KB"
+
+
 def _too_big(what: str) -> UnreadableFile:
     return UnreadableFile(
         f"This Excel workbook is too large to read: {what}. Delete unused rows and columns, "
@@ -92,7 +96,7 @@ class _Budget:
     def spend(self, n: int) -> None:
         self.used += n
         if self.used > self.limit:
-            raise _too_big(f"its parts expand to more than {self.limit // (1024 * 1024)} MB")
+            raise _too_big(f"its parts expand to more than {_size(self.limit)}")
 
 
 class _BoundedPart:
@@ -123,9 +127,7 @@ class _BoundedPart:
         self._read += len(data)
         self._budget.spend(len(data))
         if self._read > self._limit:
-            raise _too_big(
-                f"its {self._what} expand to more than {self._limit // (1024 * 1024)} MB"
-            )
+            raise _too_big(f"its {self._what} expand to more than {_size(self._limit)}")
         if self._read > MIN_RATIO_BYTES and self._read > MAX_COMPRESSION_RATIO * max(
             self._info.compress_size, 1
         ):
@@ -187,8 +189,8 @@ class XlsxBook:
         declared = sum(m.file_size for m in members)
         if declared > self.limits.max_unpacked:
             raise _too_big(
-                f"its parts declare {declared // (1024 * 1024)} MB once decompressed, more than "
-                f"{self.limits.max_unpacked // (1024 * 1024)} MB"
+                f"its parts declare {_size(declared)} once decompressed, more than "
+                f"{_size(self.limits.max_unpacked)}"
             )
         for member in members:
             if (
