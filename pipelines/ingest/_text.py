@@ -366,10 +366,17 @@ class _HTMLToText(HTMLParser):
             self.parts.append(data)
 
 
+#: A "<" that opens no complete, reasonably short tag or comment: the HTML parser would
+#: rescan from each such one to the end of the text (minutes for a crafted message), so it
+#: is read as the character it is.
+_STRAY_LT = re.compile(r"<(?!/?[A-Za-z][^<>]{0,2000}>|!--(?:(?!--).){0,1000}-->)", re.S)
+
+
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace tidied."""
     if "<" not in fragment and "&" not in fragment:
         return tidy_whitespace(fragment)
+    fragment = _STRAY_LT.sub("&lt;", fragment)
     # convert_charrefs decodes entities (&amp;, &nbsp;, &#128512;) inside text runs.
     parser = _HTMLToText()
     parser.feed(fragment)

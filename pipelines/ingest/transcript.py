@@ -31,8 +31,9 @@ TranscriptFormat = Literal["auto", "webvtt", "srt", "plain"]
 
 _TIMESTAMP = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
 _TIMING = re.compile(rf"^\s*(?P<start>{_TIMESTAMP})\s*-->\s*(?P<end>{_TIMESTAMP})")
-_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+(?P<name>[^>]+?)\s*>")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[\d:.]*>")
+# names are bounded so that a cue full of "<v" without ">" is read in linear time
+_VOICE = re.compile(r"<v(?:\.[^\s>]{0,100})?\s+(?P<name>[^>]{1,200}?)\s*>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]{0,500}>|<\d[\d:.]{0,20}>")
 _NAME_COLON = re.compile(r"^(?P<name>[^:\n]{1,80}?)\s*:\s+(?P<text>\S.*)$", re.S)
 _PLAIN_LINE = re.compile(
     r"^\s*(?:\[(?P<bts>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\]|(?P<ts>\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?))?"

@@ -194,9 +194,7 @@ DIRECT_ONLY = (
 
 class TestSessions:
     def test_a_cue_at_99_99_99_is_refused(self, project: ProjectHandle) -> None:
-        job = session_upload(
-            project, "rec.vtt", VTT, started_at="2026-06-04T10:00:00+01:00"
-        )
+        job = session_upload(project, "rec.vtt", VTT, started_at="2026-06-04T10:00:00+01:00")
         assert job["status"] == "succeeded", job
         assert [n["text"] for n in stored(project)] == ["We start with the handover."]
         assert "minutes and seconds run from 00 to 59" in issues(job)["line 6"]
