@@ -145,6 +145,36 @@ class _BoundedPart:
         self._raw.close()
 
 
+#: Largest central directory (the archive's table of contents) read: zipfile builds an
+#: object per entry, so a directory of a million entries would cost gigabytes before any
+#: part is opened. A workbook's is a few kilobytes.
+MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
+
+
+def _check_directory(stream: BinaryIO) -> None:
+    """Refuse an archive whose end record declares an oversized central directory."""
+    stream.seek(0, 2)
+    size = stream.tell()
+    tail_at = max(0, size - (65_536 + 22))
+    stream.seek(tail_at)
+    tail = stream.read()
+    stream.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return  # zipfile says what is wrong
+    directory = int.from_bytes(tail[at + 12 : at + 16], "little")
+    locator = at - 20
+    if directory == 0xFFFFFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        record_at = int.from_bytes(tail[locator + 8 : locator + 16], "little")
+        stream.seek(record_at)
+        record = stream.read(56)
+        stream.seek(0)
+        if record[:4] == b"PK\x06\x06" and len(record) == 56:
+            directory = int.from_bytes(record[40:48], "little")
+    if directory > MAX_DIRECTORY_BYTES:
+        raise _too_big(f"its table of contents is {_size(directory)}")
+
+
 def _column_index(letters: str) -> int:
     index = 0
     for ch in letters:
@@ -157,6 +187,7 @@ class XlsxBook:
 
     def __init__(self, stream: BinaryIO, limits: XlsxLimits) -> None:
         self.limits = limits
+        _check_directory(stream)
         try:
             self._zip = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -164,8 +195,8 @@ class XlsxBook:
         self._budget = _Budget(limits.max_unpacked)
         self._strings: IO[bytes] | None = None
         self._offsets = array("q")
-        self._check_declared()
         try:
+            self._check_declared()
             self._date1904 = False
             self._sheets = self._read_sheets()
             self._date_styles = self._read_styles()

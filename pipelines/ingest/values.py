@@ -317,7 +317,10 @@ def parse_datetime(
     elif isinstance(value, date):
         parsed = datetime.combine(value, time())
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = _from_epoch(float(value))
+        try:
+            parsed = _from_epoch(float(value))
+        except OverflowError:  # an integer too large for a float
+            parsed = None
     elif isinstance(value, str):
         parsed = _parse_date_text(value.strip(), dayfirst)
     if parsed is None:

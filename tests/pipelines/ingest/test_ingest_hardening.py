@@ -502,3 +502,19 @@ class TestLinearTime:
         result = parse_zoom_chat(chat.encode())
         assert [len(r.reactions) for r in result.records] == [1, 0, 0]
         assert result.records[2].replies_to == 0
+
+
+def test_a_huge_number_as_a_date_is_no_date() -> None:
+    data = ('{"text": "A story", "date": 1' + "0" * 400 + "}\n").encode()
+    result = parse_batch(data, fmt="jsonl")
+    assert result.records[0].occurred_at is None
+    assert "is not a date" in reasons(result.report)["line 1"]
+
+
+def test_an_archive_of_very_many_parts_is_refused_before_its_directory_is_read() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(60_000):
+            archive.writestr(f"xl/media/{i:08d}-{'p' * 40}.bin", b"")
+    with pytest.raises(UnreadableFile, match="table of contents is"):
+        open_batch(out.getvalue(), filename="parts.xlsx")
