@@ -180,7 +180,7 @@ class _Checker:
         report, location = self.report, record.location
         text = record.text
         # every parser checks these; this is the one place no format can get past
-        if text.strip() and is_invisible(text):
+        if not text[:1].isalnum() and text.strip() and is_invisible(text):
             report.skip(location, f"the text {INVISIBLE_TEXT}")
             return None
         if record.occurred_at is not None and datetime_problem(record.occurred_at):

@@ -360,9 +360,17 @@ def _record_problem(item: Any, hook: _PairsHook) -> str | None:
     if hook.repeated:
         keys = ", ".join(repr(k) for k in hook.repeated[:10])
         return f"the record gives the key(s) {keys} more than once; give each key once"
-    if nesting_depth_over(item):
+    # a flat record (the common case) cannot be too deep
+    if any(isinstance(v, dict | list) for v in item.values()) and nesting_depth_over(item):
         return f"the record {TOO_DEEP}"
     return None
+
+
+def _maybe_repeated(line: str, item: Any) -> bool:
+    """Whether a decoded JSON Lines record may have had a key twice (json keeps the last):
+    its line holds one of its keys, quoted, more than once. Cheap, and confirmed by
+    decoding again with a _PairsHook."""
+    return isinstance(item, dict) and any(line.count(f'"{key}"') > 1 for key in item)
 
 
 def _jsonl_rows(stream: BinaryIO, report: ParseReport, bounds: Bounds) -> TabularSource:
@@ -396,7 +404,9 @@ def _jsonl_rows(stream: BinaryIO, report: ParseReport, bounds: Bounds) -> Tabula
                     continue
                 hook.repeated.clear()
                 try:
-                    item = json.loads(line, object_pairs_hook=hook)
+                    item = json.loads(line)
+                    if _maybe_repeated(line, item):
+                        item = json.loads(line, object_pairs_hook=hook)
                 except RecursionError:
                     report.skip(location, f"the record {TOO_DEEP}")
                     continue
@@ -520,7 +530,8 @@ class _ArrayReader:
         self._pos = 0
         self._exhausted = False
         self._hook = hook
-        self._decoder = json.JSONDecoder(object_pairs_hook=hook)
+        self._decoder = json.JSONDecoder()
+        self._checker = json.JSONDecoder(object_pairs_hook=hook)
 
     def _more(self) -> bool:
         if self._exhausted:
@@ -557,6 +568,9 @@ class _ArrayReader:
             if end == len(self._buffer) and self._more():
                 # A number at the very end of the buffer may be cut; decode it again.
                 continue
+            source = self._buffer[self._pos : end]
+            if _maybe_repeated(source, item):
+                item = self._checker.decode(source)
             self._pos = end
             return True, item
 

@@ -388,7 +388,8 @@ class BatchReader:
             ("title", mapping.title),
             ("author", mapping.author),
         ):
-            if column and non_finite_at(row.get(column)) is not None:
+            value = row.get(column or "")
+            if column and not isinstance(value, str) and non_finite_at(value) is not None:
                 report.skip(location, f"the {name} column {column!r} {NON_FINITE}")
                 return None
         raw_text = row.get(mapping.text or "")
@@ -396,7 +397,7 @@ class BatchReader:
         if not text:
             report.skip(location, "empty text")
             return None
-        if is_invisible(text):
+        if not text[:1].isalnum() and is_invisible(text):
             report.skip(location, f"the text {INVISIBLE_TEXT}")
             return None
         if len(text) > self._max_text_length:
@@ -428,7 +429,12 @@ class BatchReader:
         for column in columns:
             if column not in row or is_blank(row[column]):
                 continue
-            where = non_finite_at(row[column], f"attribute {column!r}")
+            # cells of text files are strings; only JSON and XLSX values can be numbers
+            where = (
+                None
+                if isinstance(row[column], str)
+                else non_finite_at(row[column], f"attribute {column!r}")
+            )
             if where is not None:
                 report.add_issue(location, f"{where} {NON_FINITE}; not stored")
                 continue
@@ -439,7 +445,7 @@ class BatchReader:
             cell = row.get(column)
             if is_blank(cell):
                 continue  # not answered: absent, unlike "not applicable" (None)
-            where = non_finite_at(cell, f"signifier {key!r}")
+            where = None if isinstance(cell, str) else non_finite_at(cell, f"signifier {key!r}")
             if where is not None:
                 report.add_issue(location, f"column {column!r}: {where} {NON_FINITE}; not stored")
                 continue

@@ -153,7 +153,7 @@ def _comment(
     if moderated == "-1" and not include_rejected:
         report.skip(location, "rejected by the moderator")
         return None
-    if is_invisible(text):
+    if not text[:1].isalnum() and is_invisible(text):
         report.skip(location, f"the comment {INVISIBLE_TEXT}")
         return None
     occurred_at = None

@@ -281,7 +281,7 @@ class SenseMakerReader:
         if not text:
             self.report.skip(location, "no story text")
             return None
-        if is_invisible(text):
+        if not text[:1].isalnum() and is_invisible(text):
             self.report.skip(location, f"the story {INVISIBLE_TEXT}")
             return None
         try:
