@@ -452,7 +452,7 @@ class TestZoomDirectMessagesOnly:
             parse_zoom_chat(chat)
 
 
-def test_zip_helpers_make_valid_archives() -> None:
+def test_the_crafted_workbooks_are_valid_zip_archives() -> None:
     with zipfile.ZipFile(io.BytesIO(crafted_xlsx.huge_dimension())) as archive:
         assert archive.testzip() is None
 
