@@ -30,6 +30,7 @@ from app.config import Settings
 from app.errors import UnreadableUpload
 from app.jobs.kinds import JobKind
 from app.services import jobs as jobs_service
+from app.services import meetings as meeting_service
 from app.services import narratives as narrative_service
 from app.services import signifiers as signifier_service
 from app.services.authors import pseudonym
@@ -48,6 +49,7 @@ from models import (
 )
 from models.base import utcnow
 from pipelines.ingest import NarrativeRecord, ParseReport, SignifierSpec, UnreadableFile
+from pipelines.ingest.guards import INVISIBLE_TEXT, OUT_OF_RANGE, datetime_problem, is_invisible
 from pipelines.ingest.plan import IngestPlan, Limits, plan_session, plan_upload
 
 
@@ -142,12 +144,17 @@ def load(session: Session, source_id: int, data_dir: Path) -> IngestInput:
 
 
 def mark_failed(session: Session, source_id: int, message: str) -> None:
-    """The upload ends `failed` with `message`; nothing of it was stored."""
+    """The upload ends `failed` with `message`; nothing of it was stored. A session export
+    takes with it the meeting it was posted for, unless something else holds that meeting."""
     session.execute(
         update(Source)
         .where(Source.id == source_id)
         .values(status=SourceStatus.failed, error=message[:2000], finished_at=utcnow(), report={})
     )
+    source = session.get(Source, source_id)
+    meeting_id = source.options.get("session_id") if source is not None else None
+    if source is not None and source.kind == "session" and isinstance(meeting_id, int):
+        meeting_service.drop_if_empty(session, meeting_id, source_id)
 
 
 class _Checker:
@@ -172,6 +179,13 @@ class _Checker:
     def row(self, index: int, record: NarrativeRecord) -> dict[str, Any] | None:
         report, location = self.report, record.location
         text = record.text
+        # every parser checks these; this is the one place no format can get past
+        if not text[:1].isalnum() and text.strip() and is_invisible(text):
+            report.skip(location, f"the text {INVISIBLE_TEXT}")
+            return None
+        if record.occurred_at is not None and datetime_problem(record.occurred_at):
+            report.skip(location, f"the date {OUT_OF_RANGE}")
+            return None
         checked = narrative_service.check(
             narrative_service.NarrativeInput(
                 text=text,
@@ -234,11 +248,19 @@ class _Checker:
                 [
                     pseudonym(project, r.author),
                     r.emoji[:_EMOJI_MAX],
-                    r.occurred_at.isoformat() if r.occurred_at else None,
+                    self._reaction_time(location, r.occurred_at),
                 ]
                 for r in record.reactions
             ],
         }
+
+    def _reaction_time(self, location: str, at: datetime | None) -> str | None:
+        if at is None:
+            return None
+        if datetime_problem(at):
+            self.report.add_issue(location, f"a reaction's time {OUT_OF_RANGE}; time not stored")
+            return None
+        return at.isoformat()
 
 
 def _spool_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
@@ -438,15 +460,29 @@ def read(job: IngestInput, settings: Settings, spool: Path, progress: Progress) 
                 "(WEFT_MAX_UPLOAD_ROWS); nothing was stored. Split it into smaller files."
             )
         report = plan.report
-        if read == 0 and not (
-            report.skipped
-            or report.private_messages
-            or report.system_messages
-            or report.deleted_messages
-        ):
-            raise UnreadableFile("The file holds no narratives: no row or message with text.")
+        if read == 0 and not report.skipped:
+            raise UnreadableFile(_nothing_to_read(report))
         progress(read, read)
     return plan
+
+
+def _nothing_to_read(report: ParseReport) -> str:
+    """Why a file with no record and no refused row fails, naming what it held instead."""
+    left_out = [
+        f"{count} {what}"
+        for count, what in (
+            (report.private_messages, "private message(s)"),
+            (report.system_messages, "system message(s)"),
+            (report.deleted_messages, "deleted message(s)"),
+        )
+        if count
+    ]
+    if not left_out:
+        return "The file holds no narratives: no row or message with text."
+    return (
+        f"The file holds no narratives: only {', '.join(left_out)}, which are never stored; "
+        "nothing was stored."
+    )
 
 
 @contextmanager

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from models import MeetingSession, Project
+from models import MeetingSession, Narrative, Project, Source, SourceStatus
 
 
 def get_meeting(session: Session, project: Project, meeting_id: int) -> MeetingSession:
@@ -60,3 +60,27 @@ def find_or_create(
     elif attributes:
         meeting.attributes = {**meeting.attributes, **attributes}
     return meeting
+
+
+def drop_if_empty(session: Session, meeting_id: int, failed_source_id: int) -> bool:
+    """Delete the meeting a failed export was posted for, when nothing else holds it: no
+    narrative of it is stored and no other export of it is stored or on its way. True when
+    it was deleted."""
+    meeting = session.get(MeetingSession, meeting_id)
+    if meeting is None:
+        return False
+    has_lines = session.scalar(select(exists().where(Narrative.session_id == meeting_id)))
+    if has_lines:
+        return False
+    others = session.scalars(
+        select(Source).where(
+            Source.project_id == meeting.project_id,
+            Source.kind == "session",
+            Source.id != failed_source_id,
+            Source.status != SourceStatus.failed,
+        )
+    )
+    if any(other.options.get("session_id") == meeting_id for other in others):
+        return False
+    session.execute(delete(MeetingSession).where(MeetingSession.id == meeting_id))
+    return True

@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, BinaryIO
 
@@ -130,6 +131,97 @@ def detect_encoding(head: bytes) -> str:
     return guess
 
 
+#: The encoding a report names for a file whose lines are partly UTF-8, partly Windows-1252.
+MIXED_ENCODING = "utf-8+cp1252"
+#: Encodings that keep ASCII bytes as they are, so a file in them can be split into lines
+#: before decoding (UTF-16 cannot).
+_LINE_SAFE = frozenset({"utf-8", "utf-8-sig", "ascii"})
+
+
+def mixed_encoding_note(legacy: str, minority: str, lines: list[int], more: int) -> str:
+    """The report line for a file whose lines are not all in one encoding."""
+    shown = ", ".join(str(n) for n in lines)
+    extra = f" and {more} more" if more else ""
+    names = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
+    return (
+        f"the file mixes UTF-8 and {names.get(legacy, legacy)} lines; each line was read in "
+        f"its own encoding, the {names.get(minority, minority)} ones are line(s) {shown}{extra}: "
+        "check them, and save the file as UTF-8 to avoid this"
+    )
+
+
+class LineDecoder:
+    """Decodes a file line by line: a line that is valid UTF-8 is read as UTF-8, any other
+    as the file's legacy encoding (Windows-1252 unless detected otherwise), and remembers
+    which lines took which, so a file mixing both is read right and reported."""
+
+    #: line numbers kept per encoding for the report
+    KEEP = 10
+
+    def __init__(self, encoding: str) -> None:
+        utf8 = encoding in _LINE_SAFE
+        self.detected = encoding
+        self.legacy = "cp1252" if utf8 else encoding
+        self.bom = encoding == "utf-8-sig"
+        self.counts = {"utf-8": 0, self.legacy: 0}
+        self.lines: dict[str, list[int]] = {"utf-8": [], self.legacy: []}
+        self.number = 0
+
+    def decode(self, line: bytes) -> str:
+        self.number += 1
+        if self.number == 1 and self.bom:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if line.isascii():
+            return line.decode("ascii")
+        try:
+            text, used = line.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, used = line.decode(self.legacy, errors="replace"), self.legacy
+        self.counts[used] += 1
+        if len(self.lines[used]) < self.KEEP:
+            self.lines[used].append(self.number)
+        return text
+
+    @property
+    def mixed(self) -> bool:
+        return all(self.counts.values())
+
+    @property
+    def encoding(self) -> str:
+        """The encoding to report: one name, or MIXED_ENCODING."""
+        if self.mixed:
+            return MIXED_ENCODING if self.legacy == "cp1252" else f"utf-8+{self.legacy}"
+        if self.counts[self.legacy]:
+            return self.legacy
+        return self.detected if self.detected in _LINE_SAFE or not self.counts["utf-8"] else "utf-8"
+
+    def note(self) -> str | None:
+        """The report line when the file mixes encodings, else None."""
+        if not self.mixed:
+            return None
+        minority = min(self.counts, key=lambda k: self.counts[k])
+        lines = self.lines[minority]
+        return mixed_encoding_note(self.legacy, minority, lines, self.counts[minority] - len(lines))
+
+
+def line_decodable(encoding: str) -> bool:
+    """Whether a file in `encoding` is read line by line with a LineDecoder."""
+    if encoding in _LINE_SAFE:
+        return True
+    try:
+        return codecs.lookup(encoding).name in {
+            "cp1252",
+            "latin-1",
+            "iso8859-15",
+            "cp1250",
+            "iso8859-2",
+            "cp1254",
+            "cp1257",
+        }
+    except LookupError:
+        return False
+
+
 def check_text(text: str, where: str = "The file") -> None:
     """Refuse decoded text that is mostly control characters (binary data read as text)."""
     sample = text[:8192]
@@ -145,20 +237,43 @@ def check_text(text: str, where: str = "The file") -> None:
         raise UnreadableFile(f"{where} looks like binary data, not text.")
 
 
-def decode_bytes(raw: bytes) -> tuple[str, str]:
-    """Decode a whole file: returns (text without BOM, encoding name).
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A whole file's text, its encoding, and the report line if it mixes encodings."""
 
+    text: str
+    encoding: str
+    note: str | None = None
+
+
+def decode_text(raw: bytes) -> Decoded:
+    """Decode a whole file (without its BOM).
+
+    A file in UTF-8 or a Western code page is decoded line by line (see LineDecoder); its
+    encoding is then MIXED_ENCODING when its lines are not all in one, and `note` says which.
     Raises UnreadableFile when the file is empty or not text.
     """
     if not raw.strip(b" \t\r\n\x00"):
         raise UnreadableFile("The file is empty.")
     encoding = detect_encoding(raw[:65536])
-    text = raw.decode(encoding, errors=FALLBACK_ERRORS if encoding == "utf-8" else "replace")
+    note = None
+    if line_decodable(encoding):
+        decoder = LineDecoder(encoding)
+        text = "".join(decoder.decode(line) for line in raw.splitlines(keepends=True))
+        encoding, note = decoder.encoding, decoder.note()
+    else:
+        text = raw.decode(encoding, errors="replace")
     text = text.removeprefix("\ufeff")
     check_text(text)
     if not text.strip():
         raise UnreadableFile("The file is empty.")
-    return text, encoding
+    return Decoded(text, encoding, note)
+
+
+def decode_bytes(raw: bytes) -> tuple[str, str]:
+    """Decode a whole file: (text without BOM, encoding name); see `decode_text`."""
+    decoded = decode_text(raw)
+    return decoded.text, decoded.encoding
 
 
 def normalize_newlines(text: str) -> str:
@@ -251,10 +366,17 @@ class _HTMLToText(HTMLParser):
             self.parts.append(data)
 
 
+#: A "<" that opens no complete, reasonably short tag or comment: the HTML parser would
+#: rescan from each such one to the end of the text (minutes for a crafted message), so it
+#: is read as the character it is.
+_STRAY_LT = re.compile(r"<(?!/?[A-Za-z][^<>]{0,2000}>|!--(?:(?!--).){0,1000}-->)", re.S)
+
+
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace tidied."""
     if "<" not in fragment and "&" not in fragment:
         return tidy_whitespace(fragment)
+    fragment = _STRAY_LT.sub("&lt;", fragment)
     # convert_charrefs decodes entities (&amp;, &nbsp;, &#128512;) inside text runs.
     parser = _HTMLToText()
     parser.feed(fragment)

@@ -16,14 +16,23 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from pipelines.ingest._chat import resolve_tz
-from pipelines.ingest._rows import HEAD_BYTES, TabularFormat, TabularSource, open_tabular
+from pipelines.ingest._rows import (
+    DEFAULT_MAX_RECORD_BYTES,
+    HEAD_BYTES,
+    Bounds,
+    TabularFormat,
+    TabularSource,
+    open_tabular,
+)
 from pipelines.ingest._text import (
+    DEFAULT_MAX_BYTES,
     Source,
     is_low_content,
     normalize_newlines,
     open_binary,
     peek,
 )
+from pipelines.ingest.guards import INVISIBLE_TEXT, NON_FINITE, is_invisible, non_finite_at
 from pipelines.ingest.records import (
     DEFAULT_MAX_ISSUES,
     NarrativeRecord,
@@ -32,7 +41,13 @@ from pipelines.ingest.records import (
     SignifierSpec,
     UnreadableFile,
 )
-from pipelines.ingest.values import ValueProblem, is_blank, parse_datetime, signifier_value
+from pipelines.ingest.values import (
+    OutOfRange,
+    ValueProblem,
+    is_blank,
+    parse_datetime,
+    signifier_value,
+)
 
 #: Default limits; callers pass their own.
 DEFAULT_MAX_ROWS = 500_000
@@ -281,6 +296,7 @@ class BatchReader:
         tz: tzinfo | str | None = None,
         sheet: str | None = None,
         max_issues: int = DEFAULT_MAX_ISSUES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         stream = open_binary(source)
         if fmt is None:
@@ -290,7 +306,15 @@ class BatchReader:
             fmt = _detect_tabular(filename, head)
         self.format: TabularFormat = fmt
         self.report = ParseReport(format=fmt, max_issues=max_issues)
-        self._table: TabularSource = open_tabular(stream, fmt, self.report, sheet=sheet)
+        bounds = Bounds(
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+            # a row holds its text and its other fields; a line longer than this is not one
+            max_record_bytes=max(DEFAULT_MAX_RECORD_BYTES, 8 * max_text_length),
+        )
+        self._table: TabularSource = open_tabular(
+            stream, fmt, self.report, sheet=sheet, bounds=bounds
+        )
         self.report.encoding = self._table.encoding
         self.header = self._table.header
         self.mapping = self._resolve_mapping(mapping)
@@ -358,10 +382,23 @@ class BatchReader:
 
     def _record(self, location: str, row: Mapping[str, Any]) -> NarrativeRecord | None:
         mapping, report = self.mapping, self.report
+        for name, column in (
+            ("text", mapping.text),
+            ("id", mapping.id),
+            ("title", mapping.title),
+            ("author", mapping.author),
+        ):
+            value = row.get(column or "")
+            if column and not isinstance(value, str) and non_finite_at(value) is not None:
+                report.skip(location, f"the {name} column {column!r} {NON_FINITE}")
+                return None
         raw_text = row.get(mapping.text or "")
         text = normalize_newlines(_cell_text(raw_text)).strip() if not is_blank(raw_text) else ""
         if not text:
             report.skip(location, "empty text")
+            return None
+        if not text[:1].isalnum() and is_invisible(text):
+            report.skip(location, f"the text {INVISIBLE_TEXT}")
             return None
         if len(text) > self._max_text_length:
             report.skip(
@@ -378,6 +415,9 @@ class BatchReader:
                 occurred_at = parse_datetime(
                     row.get(mapping.time), dayfirst=self._dayfirst, tz=self._tz
                 )
+            except OutOfRange as exc:
+                report.skip(location, f"column {mapping.time!r}: {exc}")
+                return None
             except ValueProblem as exc:
                 report.add_issue(location, f"column {mapping.time!r}: {exc}")
 
@@ -385,17 +425,30 @@ class BatchReader:
         if columns is None:
             used = mapping.used_columns()
             columns = [k for k in row if k not in used]
-        attributes = {
-            column: _cell_text(row[column])
-            for column in columns
-            if column in row and not is_blank(row[column])
-        }
+        attributes: dict[str, str] = {}
+        for column in columns:
+            if column not in row or is_blank(row[column]):
+                continue
+            # cells of text files are strings; only JSON and XLSX values can be numbers
+            where = (
+                None
+                if isinstance(row[column], str)
+                else non_finite_at(row[column], f"attribute {column!r}")
+            )
+            if where is not None:
+                report.add_issue(location, f"{where} {NON_FINITE}; not stored")
+                continue
+            attributes[column] = _cell_text(row[column])
 
         signifiers: dict[str, object] = {}
         for column, key in mapping.signifiers.items():
             cell = row.get(column)
             if is_blank(cell):
                 continue  # not answered: absent, unlike "not applicable" (None)
+            where = None if isinstance(cell, str) else non_finite_at(cell, f"signifier {key!r}")
+            if where is not None:
+                report.add_issue(location, f"column {column!r}: {where} {NON_FINITE}; not stored")
+                continue
             try:
                 signifiers[key] = signifier_value(cell, self._specs.get(key))
             except ValueProblem as exc:
@@ -433,6 +486,7 @@ def open_batch(
     tz: tzinfo | str | None = None,
     sheet: str | None = None,
     max_issues: int = DEFAULT_MAX_ISSUES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> BatchReader:
     """Open a batch file for streaming; see `BatchReader`.
 
@@ -453,6 +507,7 @@ def open_batch(
         tz=tz,
         sheet=sheet,
         max_issues=max_issues,
+        max_bytes=max_bytes,
     )
 
 

@@ -142,11 +142,13 @@ def _upload_format(files: Mapping[str, BinaryIO], filename: str | None, fmt: str
     return "polis" if detected is FileFormat.POLIS_COMMENTS else fmt
 
 
-def _polis(files: Mapping[str, BinaryIO]) -> IngestPlan:
+def _polis(files: Mapping[str, BinaryIO], limits: Limits) -> IngestPlan:
     result = parse_polis(
         files["file"],
         participants_votes=files.get("participants_votes"),
         votes=files.get("votes"),
+        max_rows=limits.max_rows,
+        max_bytes=limits.max_bytes,
     )
     tallies = {
         comment_id: {
@@ -180,10 +182,12 @@ def plan_upload(
         if "definition" not in files:
             raise UnreadableFile("A SenseMaker upload needs its framework definition JSON.")
         definition = parse_sensemaker_definition(files["definition"], max_bytes=limits.max_bytes)
-        reader = open_sensemaker_data(files["file"], definition, max_rows=limits.max_rows)
+        reader = open_sensemaker_data(
+            files["file"], definition, max_rows=limits.max_rows, max_bytes=limits.max_bytes
+        )
         return IngestPlan(reader, reader.report, definition=list(definition.signifiers))
     if fmt == "polis":
-        return _polis(files)
+        return _polis(files, limits)
     tabular: TabularFormat | None = None
     for choice in get_args(TabularFormat):
         if fmt == choice:
@@ -199,5 +203,6 @@ def plan_upload(
         dayfirst=bool(options.get("dayfirst", True)),
         tz=options.get("timezone") or None,
         sheet=options.get("sheet") or None,
+        max_bytes=limits.max_bytes,
     )
     return IngestPlan(batch, batch.report)

@@ -8,24 +8,36 @@ divisiveness and consensus signals need. Vote values follow the export: 1 agree,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.ingest._rows import open_tabular
-from pipelines.ingest._text import Source, is_low_content, normalize_newlines, open_binary
+from pipelines.ingest._rows import Bounds, open_tabular
+from pipelines.ingest._text import (
+    DEFAULT_MAX_BYTES,
+    Source,
+    is_low_content,
+    normalize_newlines,
+    open_binary,
+)
+from pipelines.ingest.guards import INVISIBLE_TEXT, is_invisible
 from pipelines.ingest.records import (
     DEFAULT_MAX_ISSUES,
     NarrativeRecord,
     ParseReport,
     UnreadableFile,
 )
-from pipelines.ingest.values import ValueProblem, parse_datetime
+from pipelines.ingest.values import OutOfRange, ValueProblem, parse_datetime
 
 #: The tally key for all participants, beside one key per opinion group.
 ALL = "all"
 _MODERATION = {"1": "accepted", "0": "unmoderated", "-1": "rejected"}
 _COMMENT_COLUMNS = ("comment-id", "comment-body")
+#: Vote files hold many votes per comment; most rows read from one of them, per comment row
+#: allowed, and most comment columns in participants-votes.csv.
+VOTES_PER_COMMENT_ROW = 20
+MAX_COMMENT_COLUMNS = 100_000
 
 
 @dataclass(slots=True)
@@ -80,6 +92,8 @@ def parse_polis(
     votes: Source | None = None,
     include_rejected: bool = False,
     max_issues: int = DEFAULT_MAX_ISSUES,
+    max_rows: int = 500_000,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> PolisResult:
     """Parse a Polis export.
 
@@ -90,23 +104,42 @@ def parse_polis(
     Raises UnreadableFile when a file is not the Polis export it should be.
     """
     report = ParseReport(format="polis", max_issues=max_issues)
-    table = open_tabular(open_binary(comments), "csv", report)
+    bounds = Bounds(max_rows=max_rows, max_bytes=max_bytes)
+    table = open_tabular(open_binary(comments), "csv", report, bounds=bounds)
     report.encoding = table.encoding
     _require(table.header, _COMMENT_COLUMNS, "comments.csv")
 
     records: list[NarrativeRecord] = []
-    for location, row in table.rows:
+    for seen, (location, row) in enumerate(table.rows, start=1):
+        if seen > max_rows:
+            report.truncated = True
+            report.add_issue(location, f"row limit of {max_rows} reached")
+            break
         record = _comment(location, row, report, include_rejected)
         if record is not None:
             records.append(record)
             report.count_record(record)
 
     result = PolisResult(records, report)
+    vote_bounds = Bounds(
+        max_rows=VOTES_PER_COMMENT_ROW * max_rows,
+        max_bytes=max_bytes,
+        max_columns=MAX_COMMENT_COLUMNS,
+    )
     if participants_votes is not None:
-        _tally_participants(participants_votes, result)
+        _tally_participants(participants_votes, result, vote_bounds)
     elif votes is not None:
-        _tally_vote_log(votes, result)
+        _tally_vote_log(votes, result, vote_bounds)
     return result
+
+
+def _bounded(
+    rows: Iterator[tuple[str, Mapping[str, Any]]], limit: int, what: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for seen, row in enumerate(rows, start=1):
+        if seen > limit:
+            raise UnreadableFile(f"The Polis {what} has more than {limit} rows, the limit.")
+        yield row
 
 
 def _comment(
@@ -120,9 +153,15 @@ def _comment(
     if moderated == "-1" and not include_rejected:
         report.skip(location, "rejected by the moderator")
         return None
+    if not text[:1].isalnum() and is_invisible(text):
+        report.skip(location, f"the comment {INVISIBLE_TEXT}")
+        return None
     occurred_at = None
     try:
         occurred_at = parse_datetime(str(row.get("timestamp", "")).strip())
+    except OutOfRange as exc:
+        report.skip(location, f"timestamp {exc}")
+        return None
     except ValueProblem as exc:
         report.add_issue(location, f"timestamp: {exc}")
     attributes = {"moderation": _MODERATION[moderated]} if moderated in _MODERATION else {}
@@ -137,17 +176,20 @@ def _comment(
     )
 
 
-def _tally_participants(source: Source, result: PolisResult) -> None:
-    table = open_tabular(open_binary(source), "csv", result.report)
+def _tally_participants(source: Source, result: PolisResult, bounds: Bounds) -> None:
+    table = open_tabular(open_binary(source), "csv", result.report, bounds=bounds)
     _require(table.header, ("participant", "group-id"), "participants-votes.csv")
-    comment_columns = [c for c in table.header if c.strip().lstrip("-").isdigit()]
-    for location, row in table.rows:
+    comment_columns = {c for c in table.header if c.strip().lstrip("-").isdigit()}
+    for location, row in _bounded(table.rows, bounds.max_rows, "participants-votes.csv"):
         participant = str(row.get("participant", "")).strip()
         group = str(row.get("group-id", "")).strip()
         if group:
             result.participant_groups[participant] = group
-        for comment_id in comment_columns:
-            vote = str(row.get(comment_id) or "").strip()
+        # the row's own cells, not every column of the header: a short row costs little
+        for comment_id, cell in row.items():
+            if comment_id not in comment_columns:
+                continue
+            vote = str(cell or "").strip()
             if not vote:
                 continue  # this participant never saw or voted on the comment
             tallies = result.tallies.setdefault(comment_id, {})
@@ -158,20 +200,22 @@ def _tally_participants(source: Source, result: PolisResult) -> None:
                 tallies.setdefault(group, VoteTally()).add(vote)
 
 
-def _tally_vote_log(source: Source, result: PolisResult) -> None:
-    table = open_tabular(open_binary(source), "csv", result.report)
+def _tally_vote_log(source: Source, result: PolisResult, bounds: Bounds) -> None:
+    table = open_tabular(open_binary(source), "csv", result.report, bounds=bounds)
     _require(table.header, ("comment-id", "voter-id", "vote"), "votes.csv")
     # A participant may change a vote; the log keeps every change, the latest counts.
     latest: dict[tuple[str, str], tuple[float, str]] = {}
-    for order, (_, row) in enumerate(table.rows):
-        key = (str(row["comment-id"]).strip(), str(row["voter-id"]).strip())
+    for order, (_, row) in enumerate(_bounded(table.rows, bounds.max_rows, "votes.csv")):
+        key = (str(row.get("comment-id", "")).strip(), str(row.get("voter-id", "")).strip())
         try:
             stamp = float(row.get("timestamp") or order)
         except ValueError:
             stamp = float(order)
+        if not math.isfinite(stamp):
+            stamp = float(order)  # "nan" compares false with everything
         previous = latest.get(key)
         if previous is None or stamp >= previous[0]:
-            latest[key] = (stamp, str(row["vote"]))
+            latest[key] = (stamp, str(row.get("vote", "")))
     for (comment_id, _), (_, vote) in latest.items():
         tally = result.tallies.setdefault(comment_id, {}).setdefault(ALL, VoteTally())
         if not tally.add(vote):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipelines.ingest._rows import TabularSource, open_tabular
+from pipelines.ingest._rows import Bounds, TabularSource, open_tabular
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
@@ -39,6 +39,7 @@ from pipelines.ingest._text import (
     read_source,
     unique_keys,
 )
+from pipelines.ingest.guards import INVISIBLE_TEXT, TOO_DEEP, is_invisible
 from pipelines.ingest.records import (
     DEFAULT_MAX_ISSUES,
     NarrativeRecord,
@@ -48,7 +49,13 @@ from pipelines.ingest.records import (
     SignifierSpec,
     UnreadableFile,
 )
-from pipelines.ingest.values import ValueProblem, parse_datetime, triad_proportions, unit_interval
+from pipelines.ingest.values import (
+    OutOfRange,
+    ValueProblem,
+    parse_datetime,
+    triad_proportions,
+    unit_interval,
+)
 
 # SenseMaker element types that carry no answer (layout, buttons, media).
 _KIND_BY_TYPE: dict[str, SignifierKind] = {
@@ -117,6 +124,8 @@ def parse_sensemaker_definition(
     text, _ = decode_bytes(read_source(data, max_bytes=max_bytes))
     try:
         document = json.loads(text)
+    except RecursionError as exc:
+        raise UnreadableFile(f"The framework definition {TOO_DEEP}.") from exc
     except json.JSONDecodeError as exc:
         raise UnreadableFile(
             f"The framework definition is not valid JSON (line {exc.lineno}: {exc.msg})."
@@ -227,10 +236,16 @@ class SenseMakerReader:
         *,
         max_rows: int = 500_000,
         max_issues: int = DEFAULT_MAX_ISSUES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.definition = definition
         self.report = ParseReport(format="sensemaker_data", max_issues=max_issues)
-        self._table: TabularSource = open_tabular(open_binary(source), "csv", self.report)
+        self._table: TabularSource = open_tabular(
+            open_binary(source),
+            "csv",
+            self.report,
+            bounds=Bounds(max_rows=max_rows, max_bytes=max_bytes),
+        )
         self.report.encoding = self._table.encoding
         self._columns = set(self._table.header)
         self._max_rows = max_rows
@@ -266,6 +281,14 @@ class SenseMakerReader:
         if not text:
             self.report.skip(location, "no story text")
             return None
+        if not text[:1].isalnum() and is_invisible(text):
+            self.report.skip(location, f"the story {INVISIBLE_TEXT}")
+            return None
+        try:
+            occurred_at = self._when(location, row)
+        except OutOfRange as exc:
+            self.report.skip(location, str(exc))
+            return None
         title = row.get(definition.title_id or "", "").strip() or None
         signifiers: dict[str, object] = {}
         for signifier_id, spec in definition.by_id.items():
@@ -283,7 +306,7 @@ class SenseMakerReader:
             text=text,
             title=title,
             external_id=(row.get("id") or row.get("FragmentID") or "").strip() or None,
-            occurred_at=self._when(location, row),
+            occurred_at=occurred_at,
             attributes=attributes,
             signifiers=signifiers,
             location=location,
@@ -296,6 +319,8 @@ class SenseMakerReader:
             if raw:
                 try:
                     return parse_datetime(raw)
+                except OutOfRange as exc:
+                    raise OutOfRange(f"{column} {exc}") from exc
                 except ValueProblem as exc:
                     self.report.add_issue(location, f"{column}: {exc}")
         return None
@@ -376,12 +401,15 @@ def open_sensemaker_data(
     *,
     max_rows: int = 500_000,
     max_issues: int = DEFAULT_MAX_ISSUES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SenseMakerReader:
     """Open a SenseMaker data CSV for streaming, decoded with its framework definition
     (a parsed `SenseMakerDefinition`, or the definition JSON itself)."""
     if not isinstance(definition, SenseMakerDefinition):
         definition = parse_sensemaker_definition(definition)
-    return SenseMakerReader(source, definition, max_rows=max_rows, max_issues=max_issues)
+    return SenseMakerReader(
+        source, definition, max_rows=max_rows, max_issues=max_issues, max_bytes=max_bytes
+    )
 
 
 def parse_sensemaker_data(

@@ -17,11 +17,18 @@ from typing import Any
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
-    decode_bytes,
+    decode_text,
     html_to_text,
     is_low_content,
     read_source,
     tidy_whitespace,
+)
+from pipelines.ingest.guards import (
+    INVISIBLE_TEXT,
+    OUT_OF_RANGE,
+    TOO_DEEP,
+    datetime_problem,
+    is_invisible,
 )
 from pipelines.ingest.records import (
     NarrativeRecord,
@@ -124,14 +131,18 @@ def parse_teams_messages(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
 
     Raises UnreadableFile when the bytes are not JSON or hold no chatMessage list.
     """
-    text, encoding = decode_bytes(read_source(data, max_bytes=max_bytes))
+    decoded = decode_text(read_source(data, max_bytes=max_bytes))
     try:
-        document = json.loads(text)
+        document = json.loads(decoded.text)
+    except RecursionError as exc:
+        raise UnreadableFile(f"This JSON document {TOO_DEEP}.") from exc
     except json.JSONDecodeError as exc:
         raise UnreadableFile(
             f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
         ) from exc
-    report = ParseReport(format=FORMAT, encoding=encoding)
+    report = ParseReport(format=FORMAT, encoding=decoded.encoding)
+    if decoded.note:
+        report.add_issue("file", decoded.note)
     messages = _messages_of(document)
 
     indexed = list(enumerate(messages))
@@ -156,6 +167,13 @@ def parse_teams_messages(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         if not body:
             report.skip(location, "message without text (attachment or card only)")
             continue
+        if is_invisible(body):
+            report.skip(location, f"the message {INVISIBLE_TEXT}")
+            continue
+        created = parse_graph_datetime(message.get("createdDateTime"))
+        if created is not None and datetime_problem(created):
+            report.skip(location, f"createdDateTime {OUT_OF_RANGE}")
+            continue
         attributes: dict[str, str] = {}
         if isinstance(message.get("from"), Mapping) and isinstance(
             message["from"].get("application"), Mapping
@@ -166,7 +184,7 @@ def parse_teams_messages(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
             Reaction(
                 _display_name(r.get("user")),
                 str(r.get("displayName") or r.get("reactionContentUrl") or r.get("reactionType")),
-                parse_graph_datetime(r.get("createdDateTime")),
+                _kept_time(r.get("createdDateTime"), report, location),
             )
             for r in message.get("reactions") or []
             if isinstance(r, Mapping)
@@ -177,7 +195,7 @@ def parse_teams_messages(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
             title=subject if isinstance(subject, str) and subject.strip() else None,
             external_id=str(message_id) if message_id is not None else None,
             author=_display_name(message.get("from")),
-            occurred_at=parse_graph_datetime(message.get("createdDateTime")),
+            occurred_at=created,
             attributes=attributes,
             location=location,
             reactions=reactions,
@@ -203,6 +221,15 @@ def parse_teams_messages(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     return ParseResult(records, report)
 
 
+def _kept_time(value: object, report: ParseReport, location: str) -> datetime | None:
+    """A reaction's time, or None (reported) when it is outside the range kept."""
+    at = parse_graph_datetime(value)
+    if at is not None and datetime_problem(at):
+        report.add_issue(location, f"a reaction's createdDateTime {OUT_OF_RANGE}; time not stored")
+        return None
+    return at
+
+
 def _all_comparable(messages: list[Mapping[str, Any]]) -> bool:
     """Whether every parsed date has the same awareness, so sorting by date cannot fail."""
     kinds = {
@@ -215,6 +242,7 @@ def _all_comparable(messages: list[Mapping[str, Any]]) -> bool:
 
 def _sort_key(position: int, message: Mapping[str, Any]) -> tuple[bool, datetime, int]:
     created = parse_graph_datetime(message.get("createdDateTime"))
-    if created is None:
+    if created is None or datetime_problem(created):
+        # an edge date cannot even be compared with others (its UTC time overflows)
         return (True, datetime.min, position)
     return (False, created, position)

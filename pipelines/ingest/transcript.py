@@ -18,20 +18,22 @@ from typing import Literal
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
-    decode_bytes,
+    decode_text,
     is_low_content,
     normalize_newlines,
     read_source,
     tidy_whitespace,
 )
+from pipelines.ingest.guards import INVISIBLE_TEXT, OUT_OF_RANGE, datetime_problem, is_invisible
 from pipelines.ingest.records import NarrativeRecord, ParseReport, ParseResult, UnreadableFile
 
 TranscriptFormat = Literal["auto", "webvtt", "srt", "plain"]
 
 _TIMESTAMP = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
 _TIMING = re.compile(rf"^\s*(?P<start>{_TIMESTAMP})\s*-->\s*(?P<end>{_TIMESTAMP})")
-_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+(?P<name>[^>]+?)\s*>")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d[\d:.]*>")
+# names are bounded so that a cue full of "<v" without ">" is read in linear time
+_VOICE = re.compile(r"<v(?:\.[^\s>]{0,100})?\s+(?P<name>[^>]{1,200}?)\s*>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]{0,500}>|<\d[\d:.]{0,20}>")
 _NAME_COLON = re.compile(r"^(?P<name>[^:\n]{1,80}?)\s*:\s+(?P<text>\S.*)$", re.S)
 _PLAIN_LINE = re.compile(
     r"^\s*(?:\[(?P<bts>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\]|(?P<ts>\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?))?"
@@ -48,13 +50,24 @@ class _Cue:
     text: str
 
 
+#: Longest recording a timestamp may point into; a later one is a typing or export mistake.
+MAX_HOURS = 999
+
+
 def parse_timestamp(value: str) -> float:
-    """Seconds from a caption timestamp: `HH:MM:SS.mmm`, `MM:SS.mmm` or SRT's `HH:MM:SS,mmm`."""
+    """Seconds from a caption timestamp: `HH:MM:SS.mmm`, `MM:SS.mmm` or SRT's `HH:MM:SS,mmm`.
+
+    Raises ValueError for minutes or seconds of 60 or more, or more than MAX_HOURS hours.
+    """
     value = value.strip().replace(",", ".")
     parts = value.split(":")
     seconds = float(parts[-1])
     minutes = int(parts[-2]) if len(parts) >= 2 else 0
     hours = int(parts[-3]) if len(parts) >= 3 else 0
+    if seconds >= 60 or minutes >= 60:
+        raise ValueError(f"{value} is not a time: minutes and seconds run from 00 to 59")
+    if hours > MAX_HOURS:
+        raise ValueError(f"{value} is more than {MAX_HOURS} hours into the recording")
     return hours * 3600 + minutes * 60 + seconds
 
 
@@ -95,37 +108,72 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
     return blocks
 
 
+def _cue_blocks(
+    first_line: int, block: list[str], report: ParseReport, *, webvtt: bool
+) -> list[tuple[int, list[str]]]:
+    """A block split before each timing line after its first, for cues written without the
+    blank line between them; in SRT the line before a timing must be the cue number."""
+    timings = [i for i, line in enumerate(block) if "-->" in line and _TIMING.match(line)]
+    starts = [0]
+    for at in timings[1:]:
+        number_at = at - 1
+        if not webvtt and number_at > starts[-1] and not block[number_at].strip().isdigit():
+            report.add_issue(
+                f"line {first_line + number_at}",
+                f"{block[number_at].strip()[:40]!r} stands where the cue number belongs; a "
+                "new cue starts on the next line and this line was not stored",
+            )
+        starts.append(number_at if number_at > timings[0] else at)
+    if not webvtt and timings and timings[0] == 1 and not block[0].strip().isdigit():
+        report.add_issue(
+            f"line {first_line}",
+            f"SRT cue number {block[0].strip()[:40]!r} is not a number; the cue is read on "
+            "its own and this line was not stored",
+        )
+    ends = [*starts[1:], len(block)]
+    return [(first_line + a, block[a:b]) for a, b in zip(starts, ends, strict=True)]
+
+
 def _caption_cues(lines: list[str], report: ParseReport, *, webvtt: bool) -> list[_Cue]:
     cues: list[_Cue] = []
-    for first_line, block in _blocks(lines):
-        head = block[0].strip()
+    for block_line, whole in _blocks(lines):
+        head = whole[0].strip()
         if webvtt and (
             head.startswith("WEBVTT") or head.split(" ")[0] in ("NOTE", "STYLE", "REGION")
         ):
             continue
-        timing_at = next((i for i, line in enumerate(block) if "-->" in line), None)
-        if timing_at is None:
-            report.skip(f"line {first_line}", "caption block without a timing line")
-            continue
-        timing = _TIMING.match(block[timing_at])
-        if timing is None:
-            report.skip(f"line {first_line + timing_at}", "unreadable caption timing")
-            continue
-        payload = "\n".join(block[timing_at + 1 :])
-        speaker, text = _split_speaker(payload)
-        if not text:
-            report.skip(f"line {first_line + timing_at}", "empty caption")
-            continue
-        cues.append(
-            _Cue(
-                first_line + timing_at,
-                parse_timestamp(timing.group("start")),
-                parse_timestamp(timing.group("end")),
-                speaker,
-                text,
-            )
-        )
+        for first_line, block in _cue_blocks(block_line, whole, report, webvtt=webvtt):
+            cue = _caption_cue(first_line, block, report)
+            if cue is not None:
+                cues.append(cue)
     return cues
+
+
+def _caption_cue(first_line: int, block: list[str], report: ParseReport) -> _Cue | None:
+    timing_at = next((i for i, line in enumerate(block) if "-->" in line), None)
+    if timing_at is None:
+        report.skip(f"line {first_line}", "caption block without a timing line")
+        return None
+    where = f"line {first_line + timing_at}"
+    timing = _TIMING.match(block[timing_at])
+    if timing is None:
+        report.skip(where, "unreadable caption timing")
+        return None
+    try:
+        start = parse_timestamp(timing.group("start"))
+        end = parse_timestamp(timing.group("end"))
+    except ValueError as exc:
+        report.skip(where, f"caption timing out of range ({exc}); the cue was not stored")
+        return None
+    payload = "\n".join(block[timing_at + 1 :])
+    speaker, text = _split_speaker(payload)
+    if not text:
+        report.skip(where, "empty caption")
+        return None
+    if is_invisible(text):
+        report.skip(where, f"the caption {INVISIBLE_TEXT}")
+        return None
+    return _Cue(first_line + timing_at, start, end, speaker, text)
 
 
 def _plain_cues(lines: list[str], report: ParseReport) -> list[_Cue]:
@@ -148,7 +196,13 @@ def _plain_cues(lines: list[str], report: ParseReport) -> list[_Cue]:
                 report.add_issue(f"line {number}", "line without a speaker")
                 cues.append(_Cue(number, None, None, None, text))
             continue
-        start = parse_timestamp(stamp) if stamp else None
+        try:
+            start = parse_timestamp(stamp) if stamp else None
+        except ValueError as exc:
+            report.skip(
+                f"line {number}", f"timestamp out of range ({exc}); the line was not stored"
+            )
+            continue
         cues.append(_Cue(number, start, None, name.strip() if name else None, text))
     return cues
 
@@ -181,10 +235,14 @@ def parse_transcript(
 
     Raises UnreadableFile when no turn can be read.
     """
-    text, encoding = decode_bytes(read_source(data, max_bytes=max_bytes))
-    text = normalize_newlines(text)
+    if session_start is not None and datetime_problem(session_start):
+        raise UnreadableFile(f"The session start {session_start.isoformat()} {OUT_OF_RANGE}.")
+    decoded = decode_text(read_source(data, max_bytes=max_bytes))
+    text = normalize_newlines(decoded.text)
     kind = _guess_format(text) if fmt == "auto" else fmt
-    report = ParseReport(format=f"transcript_{kind}", encoding=encoding)
+    report = ParseReport(format=f"transcript_{kind}", encoding=decoded.encoding)
+    if decoded.note:
+        report.add_issue("file", decoded.note)
     lines = text.split("\n")
     if kind == "webvtt":
         cues = _caption_cues(lines, report, webvtt=True)
@@ -215,12 +273,18 @@ def parse_transcript(
     records: list[NarrativeRecord] = []
     for turn in turns:
         body = tidy_whitespace(turn.text)
+        if is_invisible(body):
+            report.skip(f"line {turn.line}", f"the text {INVISIBLE_TEXT}")
+            continue
         attributes: dict[str, str] = {}
         when = None
         if turn.start is not None:
             attributes["offset_seconds"] = f"{turn.start:g}"
             if session_start is not None:
                 when = session_start + timedelta(seconds=turn.start)
+                if datetime_problem(when):
+                    report.skip(f"line {turn.line}", f"the time of this turn {OUT_OF_RANGE}")
+                    continue
         if turn.end is not None:
             attributes["end_offset_seconds"] = f"{turn.end:g}"
         record = NarrativeRecord(

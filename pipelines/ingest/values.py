@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
+from pipelines.ingest.guards import NON_FINITE, OUT_OF_RANGE, datetime_problem
 from pipelines.ingest.records import SignifierSpec
 
 #: Cell texts that mean "not applicable" (kept as None, unlike an empty cell, which
@@ -31,6 +32,10 @@ _SPLIT = re.compile(r"\s*[;|]\s*")
 class ValueProblem(ValueError):
     """A value that does not fit: a signifier answer its definition refuses, or a date that
     is none; the message says what would fit."""
+
+
+class OutOfRange(ValueProblem):
+    """A date that is one, but outside the range Weft keeps (guards.OUT_OF_RANGE)."""
 
 
 # --- the check of a value ------------------------------------------------------------------
@@ -69,9 +74,14 @@ def spec_definition(spec: SignifierSpec) -> dict[str, Any]:
 
 
 def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueProblem(f"{what} {NON_FINITE}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueProblem(f"{what} must be a finite number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError as exc:  # an integer too large for a float
+        raise ValueProblem(f"{what} {NON_FINITE}") from exc
 
 
 def _unit(value: object, what: str) -> float:
@@ -151,9 +161,13 @@ def _cell_number(value: object) -> object:
         return value
     cleaned = value.strip().removesuffix("%").strip().replace(",", ".")
     try:
-        return float(cleaned)
+        number = float(cleaned)
     except ValueError as exc:
         raise ValueProblem(f"{value!r} is not a number") from exc
+    if not math.isfinite(number):
+        # float() reads "nan", "inf" and "1e309" without complaint
+        raise ValueProblem(f"{value.strip()[:40]!r} {NON_FINITE}")
+    return number
 
 
 def _cell_position(value: object) -> object:
@@ -180,6 +194,8 @@ def _structured(value: object) -> object:
         if stripped.startswith(("[", "{")):
             try:
                 return json.loads(stripped)
+            except RecursionError as exc:
+                raise ValueProblem("the JSON value is nested too deep") from exc
             except ValueError as exc:
                 raise ValueProblem(f"unreadable JSON value {value!r}") from exc
     return value
@@ -301,13 +317,19 @@ def parse_datetime(
     elif isinstance(value, date):
         parsed = datetime.combine(value, time())
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = _from_epoch(float(value))
+        try:
+            parsed = _from_epoch(float(value))
+        except OverflowError:  # an integer too large for a float
+            parsed = None
     elif isinstance(value, str):
         parsed = _parse_date_text(value.strip(), dayfirst)
     if parsed is None:
         raise ValueProblem(f"{value!r} is not a date or time")
     if parsed.tzinfo is None and tz is not None:
         parsed = parsed.replace(tzinfo=tz)
+    if datetime_problem(parsed):
+        shown = value.strip()[:40] if isinstance(value, str) else str(value)
+        raise OutOfRange(f"{shown!r} {OUT_OF_RANGE}")
     return parsed
 
 

@@ -18,16 +18,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from pipelines.ingest._chat import find_quoted, resolve_tz
+from pipelines.ingest._chat import QuoteIndex, resolve_tz
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
-    decode_bytes,
+    decode_text,
     is_low_content,
     normalize_newlines,
     read_source,
     tidy_whitespace,
 )
+from pipelines.ingest.guards import INVISIBLE_TEXT, OUT_OF_RANGE, datetime_problem, is_invisible
 from pipelines.ingest.records import (
     NarrativeRecord,
     ParseReport,
@@ -44,8 +45,10 @@ _HEADER = re.compile(r"^(?P<time>\d{1,2}:\d{2}:\d{2})\s+From\s+(?P<rest>.*?)\s*$
 _NEW_STYLE = re.compile(
     r"^(?P<sender>(?:(?! : ).)+?)\s+to\s+"
     r"(?P<recipient>Everyone|.+?\s*\((?:Direct Message|[Pp]rivately)\))"
-    r"\s*:(?:\s(?P<message>.*))?$"
+    r"\s*:"
 )
+#: Longest sender-and-recipient part of a header line.
+MAX_HEADER = 400
 # Older layout: "<sender> : <message>"; the sender may end in "to <name>(Privately)".
 _OLD_STYLE = re.compile(r"^(?P<sender>.+?)\s+:(?:\s(?P<message>.*))?$")
 _PRIVATE = re.compile(r"\s+to\s+(?P<recipient>.+?)\s*\((?:direct message|privately)\)\s*$", re.I)
@@ -71,13 +74,19 @@ class _Message:
 
 
 def _split_header(rest: str) -> tuple[str, bool, str | None] | None:
-    """(sender, is_private, message-on-the-header-line) or None if not a header."""
-    new = _NEW_STYLE.match(rest)
+    """(sender, is_private, message-on-the-header-line) or None if not a header.
+
+    The sender and recipient are looked for in the first MAX_HEADER characters only: the
+    patterns backtrack, and a long line of " to " would cost minutes to match whole.
+    """
+    new = _NEW_STYLE.match(rest[:MAX_HEADER])
     if new:
-        private = new.group("recipient") != "Everyone"
-        return new.group("sender").strip(), private, new.group("message")
+        tail = rest[new.end() :]
+        if not tail or tail[0].isspace():
+            private = new.group("recipient") != "Everyone"
+            return new.group("sender").strip(), private, tail[1:] if tail else None
     old = _OLD_STYLE.match(rest)
-    if old:
+    if old and len(old.group("sender")) <= MAX_HEADER:
         sender = old.group("sender").strip()
         private = bool(_PRIVATE.search(sender))
         if private:
@@ -123,9 +132,11 @@ def parse_zoom_chat(
     Raises UnreadableFile when the bytes are not a Zoom chat export.
     """
     zone = resolve_tz(tz)
-    text, encoding = decode_bytes(read_source(data, max_bytes=max_bytes))
-    report = ParseReport(format=FORMAT, encoding=encoding)
-    messages = _read_messages(normalize_newlines(text), report)
+    decoded = decode_text(read_source(data, max_bytes=max_bytes))
+    report = ParseReport(format=FORMAT, encoding=decoded.encoding)
+    if decoded.note:
+        report.add_issue("file", decoded.note)
+    messages = _read_messages(normalize_newlines(decoded.text), report)
     if not messages:
         raise UnreadableFile(
             "This does not look like a Zoom chat export: no line of the form "
@@ -133,6 +144,7 @@ def parse_zoom_chat(
         )
 
     records: list[NarrativeRecord] = []
+    quotes = QuoteIndex()
     day_offset = 0
     previous: time | None = None
     for message in messages:
@@ -141,10 +153,16 @@ def parse_zoom_chat(
             day_offset += 1
         previous = message.clock
         when = None
-        if session_date is not None:
-            day = session_date + timedelta(days=day_offset)
-            when = datetime.combine(day, message.clock, tzinfo=zone)
         location = f"line {message.line}"
+        if session_date is not None:
+            try:
+                day = session_date + timedelta(days=day_offset)
+                when = datetime.combine(day, message.clock, tzinfo=zone)
+            except OverflowError:
+                when = None
+            if when is None or datetime_problem(when):
+                report.skip(location, f"the time of this message {OUT_OF_RANGE}")
+                continue
 
         if message.private:
             report.private_messages += 1
@@ -153,18 +171,21 @@ def parse_zoom_chat(
         if not body:
             report.skip(location, "empty message")
             continue
-        if _handle_reaction(body, message, when, records, report, location):
+        if is_invisible(body):
+            report.skip(location, f"the message {INVISIBLE_TEXT}")
+            continue
+        if _handle_reaction(body, message, when, records, quotes, report, location):
             continue
 
         replies_to: int | None = None
         quote, reply_body = _split_reply(body)
         if quote is not None:
             report.replies += 1
-            replies_to = find_quoted(quote, records)
+            replies_to = quotes.find(quote)
             if replies_to is None:
                 report.add_issue(location, f'reply target "{quote}" not found')
             body = reply_body
-            if not body:
+            if not body or is_invisible(body):
                 report.skip(location, "reply without text")
                 continue
 
@@ -179,7 +200,14 @@ def parse_zoom_chat(
             low_content=is_low_content(body),
         )
         records.append(record)
+        quotes.add(body)
         report.count_record(record)
+    if not records and report.private_messages and not report.skipped:
+        raise UnreadableFile(
+            f"This Zoom chat holds only direct messages ({report.private_messages}), which "
+            "Weft never stores, so there is nothing to read. Upload a chat with messages "
+            "to everyone."
+        )
     return ParseResult(records, report)
 
 
@@ -212,13 +240,14 @@ def _handle_reaction(
     message: _Message,
     when: datetime | None,
     records: list[NarrativeRecord],
+    quotes: QuoteIndex,
     report: ParseReport,
     location: str,
 ) -> bool:
     """Attach (or withdraw) a reaction message; True when `body` was one."""
     reacted = _REACTED.match(body)
     if reacted:
-        target = find_quoted(reacted.group("quote"), records)
+        target = quotes.find(reacted.group("quote"))
         if target is None:
             report.unmatched_reactions += 1
             report.add_issue(
@@ -230,7 +259,7 @@ def _handle_reaction(
         return True
     removed = _REMOVED.match(body)
     if removed:
-        target = find_quoted(removed.group("quote"), records)
+        target = quotes.find(removed.group("quote"))
         if target is not None:
             reactions = records[target].reactions
             for i, reaction in enumerate(reactions):
