@@ -3,23 +3,19 @@ withdrawal, and the audit trail of deletions. Every route needs an admin key."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from app.deps import AdminProject, KeyDep, SessionDep, SettingsDep
+from app.routes.filters import IdPath
 from app.schemas.withdrawal import AuditRead, DeletionSummary, WithdrawalMatches, WithdrawalQuery
 from app.services import withdrawal as withdrawal_service
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["taking data out"])
 
-#: A stored row id: larger numbers cannot name one (and the database could not compare them).
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
 
 @router.delete("/narratives/{narrative_id}", response_model=DeletionSummary)
 def delete_narrative(
-    narrative_id: RowId,
+    narrative_id: IdPath,
     project: AdminProject,
     key: KeyDep,
     session: SessionDep,
@@ -31,7 +27,11 @@ def delete_narrative(
 
 @router.delete("/uploads/{source_id}", response_model=DeletionSummary)
 def delete_upload(
-    source_id: RowId, project: AdminProject, key: KeyDep, session: SessionDep, settings: SettingsDep
+    source_id: IdPath,
+    project: AdminProject,
+    key: KeyDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> DeletionSummary:
     """Delete an upload with all its narratives and its raw files."""
     return withdrawal_service.delete_upload(session, project, key, source_id, settings)
@@ -39,7 +39,7 @@ def delete_upload(
 
 @router.delete("/sessions/{session_id}", response_model=DeletionSummary)
 def delete_session(
-    session_id: RowId,
+    session_id: IdPath,
     project: AdminProject,
     key: KeyDep,
     session: SessionDep,

@@ -229,9 +229,10 @@ class XlsxBook:
                 and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1)
             ):
                 raise _too_big(
-                    f"its part {member.filename!r} compresses more than "
-                    f"{MAX_COMPRESSION_RATIO} to 1 ({member.compress_size} bytes hold "
-                    f"{member.file_size})"
+                    f"its part {member.filename!r} would unpack from "
+                    f"{_size(member.compress_size)} to {_size(member.file_size)} (more than "
+                    f"{MAX_COMPRESSION_RATIO} times its packed size), as damaged or crafted "
+                    "files do"
                 )
 
     def _member(self, name: str) -> zipfile.ZipInfo | None:

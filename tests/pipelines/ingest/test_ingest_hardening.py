@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
-import time
 import zipfile
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import openpyxl
@@ -49,18 +46,16 @@ class TestCraftedWorkbooks:
     def test_a_huge_sheet_is_refused_at_once(self, make: object, bound: str) -> None:
         data = make()  # type: ignore[operator]
         assert len(data) < 2000
-        started = time.perf_counter()
         with pytest.raises(UnreadableFile, match=bound):
             list(open_batch(data, filename="crafted.xlsx"))
-        assert time.perf_counter() - started < 20
 
     def test_a_shared_strings_bomb_is_refused_before_it_expands(self) -> None:
         data = crafted_xlsx.shared_strings_bomb()
         assert len(data) < 400_000
-        started = time.perf_counter()
-        with pytest.raises(UnreadableFile, match=r"sharedStrings.xml' compresses more than 200"):
+        with pytest.raises(
+            UnreadableFile, match=r"sharedStrings.xml' would unpack from .*200 times"
+        ):
             list(open_batch(data, filename="bomb.xlsx"))
-        assert time.perf_counter() - started < 20
 
     def test_shared_strings_are_counted_as_they_expand(self) -> None:
         # compressible enough to pass the ratio, too large for a 64 KB upload's bounds
@@ -457,51 +452,17 @@ def test_the_crafted_workbooks_are_valid_zip_archives() -> None:
         assert archive.testzip() is None
 
 
-class TestLinearTime:
-    """Each of these took from 20 s to minutes: patterns that backtracked, an HTML parser
-    rescanning unclosed tags, and every reaction re-reading the whole chat."""
-
-    LIMIT = 10.0
-
-    def _timed(self, parse: Callable[[], object]) -> float:
-        started = time.perf_counter()
-        with contextlib.suppress(UnreadableFile):
-            parse()
-        return time.perf_counter() - started
-
-    def test_a_zoom_header_full_of_to(self) -> None:
-        line = ("10:00:00 From " + "a to b (" * 24_000 + "x\n").encode()
-        assert self._timed(lambda: parse_zoom_chat(line)) < self.LIMIT
-
-    def test_many_reactions_to_nothing(self) -> None:
-        chat = "".join(
-            f"10:00:{i % 60:02d} From A{i} to Everyone:\n\tmessage {i}\n" for i in range(8000)
-        )
-        chat += "".join(
-            f'10:00:00 From B to Everyone:\n\tReacted to "nothing like {i}" with 👍\n'
-            for i in range(8000)
-        )
-        assert self._timed(lambda: parse_zoom_chat(chat.encode())) < self.LIMIT
-
-    def test_a_caption_full_of_voice_tags(self) -> None:
-        vtt = ("WEBVTT\n\n00:01.000 --> 00:02.000\n" + "<v a" * 30_000 + "\n").encode()
-        assert self._timed(lambda: parse_transcript(vtt)) < self.LIMIT
-
-    def test_a_teams_message_of_unclosed_comments(self) -> None:
-        message = {"id": "1", "body": {"contentType": "html", "content": "<!--" * 60_000}}
-        data = json.dumps({"value": [message]}).encode()
-        assert self._timed(lambda: parse_teams_messages(data)) < self.LIMIT
-
-    def test_replies_and_reactions_still_find_their_target(self) -> None:
-        chat = (
-            "10:00:00 From Ana to Everyone:\n\tThe handover moved to eight\n"
-            "10:00:05 From Ben to Everyone:\n\tA different matter entirely\n"
-            '10:00:10 From Cy to Everyone:\n\tReacted to "The handover moved..." with 👍\n'
-            '10:00:20 From Dee to Everyone:\n\tReplying to "the handover"\n\tWho decided?\n'
-        )
-        result = parse_zoom_chat(chat.encode())
-        assert [len(r.reactions) for r in result.records] == [1, 0, 0]
-        assert result.records[2].replies_to == 0
+def test_indexed_quotes_still_find_their_targets() -> None:
+    # reactions and replies are matched through an index (bench.adversarial times it)
+    chat = (
+        "10:00:00 From Ana to Everyone:\n\tThe handover moved to eight\n"
+        "10:00:05 From Ben to Everyone:\n\tA different matter entirely\n"
+        '10:00:10 From Cy to Everyone:\n\tReacted to "The handover moved..." with 👍\n'
+        '10:00:20 From Dee to Everyone:\n\tReplying to "the handover"\n\tWho decided?\n'
+    )
+    result = parse_zoom_chat(chat.encode())
+    assert [len(r.reactions) for r in result.records] == [1, 0, 0]
+    assert result.records[2].replies_to == 0
 
 
 def test_a_huge_number_as_a_date_is_no_date() -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipelines.ingest.redact import redact_session_file, redact_zoom_chat
 from pipelines.ingest.zoom_chat import parse_zoom_chat
-
-FIXTURES = Path(__file__).resolve().parents[1] / "pipelines" / "ingest" / "fixtures"
+from tests.app.privacy.conftest import FIXTURES
 
 OLD_LAYOUT = (
     b"10:00:05\t From  Ana Duarte : Welcome back.\n"

@@ -7,7 +7,6 @@ import hmac
 import json
 import multiprocessing
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from app.services import projects as project_service
 from app.services import pseudonym_secret
 from models import Project, Scope
 from models.base import utcnow
+from tests.app.privacy.conftest import FIXTURES, authors
 from tests.conftest import (
     CountingEmbedder,
     ProjectHandle,
@@ -30,7 +30,6 @@ from tests.conftest import (
     make_project,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "pipelines" / "ingest" / "fixtures"
 ZOOM_CHAT = (FIXTURES / "zoom_chat_new.txt").read_bytes()
 STORIES_CSV = b"id,story\ns1,The discharge lounge was calm today\ns2,Transport came late again\n"
 LEGACY = "legacyproject000000000000000000"
@@ -41,38 +40,6 @@ def old_pseudonym(key: str, author: str) -> str:
     """A pseudonym as the service made it when each project's key was in the database."""
     digest = hmac.new(key.encode("ascii"), author.casefold().encode(), hashlib.sha256).hexdigest()
     return f"person-{digest[:10]}"
-
-
-def left_files(data_dir: Path) -> list[str]:
-    """Every file under the data directory but the pseudonym secret."""
-    if not data_dir.exists():
-        return []
-    return sorted(
-        p.relative_to(data_dir).as_posix()
-        for p in data_dir.rglob("*")
-        if p.is_file() and p.relative_to(data_dir).parts[0] != "secrets"
-    )
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "var"
-
-
-@pytest.fixture
-def private_settings(settings: Settings, data_dir: Path) -> Settings:
-    return settings.model_copy(update={"data_dir": str(data_dir)})
-
-
-@pytest.fixture
-def client(private_settings: Settings, embedder: CountingEmbedder) -> Iterator[TestClient]:
-    with TestClient(create_app(private_settings, embedder=embedder)) as test_client:
-        yield test_client
-
-
-def authors(project: ProjectHandle) -> list[str]:
-    items = project.get("/narratives", limit=100).json()["items"]
-    return [n["author"] for n in items]
 
 
 # --- the pseudonym secret --------------------------------------------------------------------

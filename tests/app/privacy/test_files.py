@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from app.config import Settings
 from app.main import create_app
 from models import Source
 from models.base import utcnow
+from tests.app.privacy.conftest import FIXTURES, authors, left_files
 from tests.conftest import (
     CountingEmbedder,
     ProjectHandle,
@@ -27,41 +27,8 @@ from tests.conftest import (
     wait_for_job,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "pipelines" / "ingest" / "fixtures"
 ZOOM_CHAT = (FIXTURES / "zoom_chat_new.txt").read_bytes()
 STORIES_CSV = b"id,story\ns1,The discharge lounge was calm today\ns2,Transport came late again\n"
-
-
-def left_files(data_dir: Path) -> list[str]:
-    """Every file under the data directory but the pseudonym secret."""
-    if not data_dir.exists():
-        return []
-    return sorted(
-        p.relative_to(data_dir).as_posix()
-        for p in data_dir.rglob("*")
-        if p.is_file() and p.relative_to(data_dir).parts[0] != "secrets"
-    )
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "var"
-
-
-@pytest.fixture
-def private_settings(settings: Settings, data_dir: Path) -> Settings:
-    return settings.model_copy(update={"data_dir": str(data_dir)})
-
-
-@pytest.fixture
-def client(private_settings: Settings, embedder: CountingEmbedder) -> Iterator[TestClient]:
-    with TestClient(create_app(private_settings, embedder=embedder)) as test_client:
-        yield test_client
-
-
-def authors(project: ProjectHandle) -> list[str]:
-    items = project.get("/narratives", limit=100).json()["items"]
-    return [n["author"] for n in items]
 
 
 # --- raw files -------------------------------------------------------------------------------
