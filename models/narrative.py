@@ -41,6 +41,9 @@ class Narrative(Base):
     text_hash: Mapped[str] = mapped_column(String(64))
     dedupe_key: Mapped[str] = mapped_column(String(80))
     low_content: Mapped[bool] = mapped_column(Boolean, default=False)
+    # why it is low content: a pleasantry, a survey placeholder, the question repeated...
+    # (pipelines.nonresponse); None for content and for rows stored before reasons were kept
+    low_content_reason: Mapped[str | None] = mapped_column(String(40), default=None)
     # the chat message this one answers (a reply that carries content of its own)
     replies_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("narratives.id", ondelete="SET NULL"), default=None

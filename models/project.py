@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime, new_public_id, utcnow
+from models.base import Base, JSONType, UTCDateTime, new_public_id, utcnow
 
 
 class Project(Base):
@@ -24,4 +24,7 @@ class Project(Base):
     # Chat exports and transcripts are deleted once parsed, unless the project keeps them
     # (then with every private message removed).
     keep_chat_files: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The project's own "no answer" strings (its form's default text, "keine Angabe"...):
+    # answers equal to one of them are stored but left out of the themes.
+    placeholders: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

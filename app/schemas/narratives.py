@@ -86,4 +86,9 @@ class NarrativeRead(Schema):
     session_id: int | None
     replies_to_id: int | None = Field(None, description="The chat message this one answers.")
     low_content: bool
+    low_content_reason: str | None = Field(
+        None,
+        description="Why it is left out of the themes: 'pleasantry', 'placeholder', "
+        "'repeats the question', 'project placeholder', 'no words', 'form default text'.",
+    )
     created_at: datetime

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -19,6 +20,13 @@ class ProjectCreate(InputSchema):
         description="Keep each session's chat export or transcript after it is parsed, as a "
         "copy with every private message removed; by default it is deleted once parsed.",
     )
+    placeholders: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="The project's own 'no answer' strings (a form's default text, "
+        "'keine Angabe'): answers equal to one, ignoring case and end punctuation, are stored "
+        "but left out of the themes, like 'Did not answer' or 'N/A'.",
+    )
 
 
 class ProjectRead(Schema):
@@ -27,6 +35,7 @@ class ProjectRead(Schema):
     description: str
     keep_author_names: bool
     keep_chat_files: bool
+    placeholders: list[str] = Field(default_factory=list)
     created_at: datetime
 
 

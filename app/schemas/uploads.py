@@ -39,6 +39,12 @@ class ColumnMappingIn(InputSchema):
     signifiers: dict[str, str] = Field(
         default_factory=dict, description="Column -> declared signifier key."
     )
+    question: str | None = Field(
+        None,
+        description="Column of the question each answer replies to (e.g. 'FFT question'); "
+        "an answer that only repeats it is left out of the themes. Inferred from a header "
+        "such as 'question'; it stays a group field.",
+    )
 
 
 UploadFormat = Literal["auto", "csv", "tsv", "jsonl", "json", "xlsx", "sensemaker", "polis"]

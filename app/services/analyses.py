@@ -18,6 +18,7 @@ from app.schemas.common import JobRead
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
 from app.services import analysis_state
 from app.services import jobs as jobs_service
+from app.services import left_out as left_out_service
 from app.services.embeddings import load_vectors, missing_texts
 from models import (
     Analysis,
@@ -33,6 +34,7 @@ from models import (
 )
 from models.base import utcnow
 from pipelines.embed import Embedder, FloatMatrix
+from pipelines.nonresponse import SIMILAR_TO_PLACEHOLDER
 from pipelines.themes import ThemeResult, find_themes, library_versions
 from pipelines.themes.cluster import AUTO_FIXED_MAX_N
 from pipelines.themes.identity import ThemeMatching, match_themes
@@ -282,9 +284,9 @@ def _match(
     return match_themes(old, previous.members.get(level, {}), centroids, members, new_ids=seen)
 
 
-def _notes(n: int, result: ThemeResult) -> list[str]:
+def _notes(n: int, result: ThemeResult, left: left_out_service.LeftOut) -> list[str]:
     """Plain-language remarks a reader of the result should see first."""
-    notes: list[str] = []
+    notes: list[str] = [note] if (note := left.note()) else []
     if n == 0:
         notes.append("no narratives to analyse yet")
     elif not result.themes:
@@ -324,6 +326,7 @@ class Prepared:
     hashes: list[str]
     missing: list[tuple[str, str]]
     previous: _Previous | None
+    left_out: left_out_service.LeftOut
 
 
 def begin(session: Session, analysis_id: int, model: str) -> Prepared:
@@ -349,15 +352,32 @@ def begin(session: Session, analysis_id: int, model: str) -> Prepared:
         hashes=[r.text_hash for r in rows],
         missing=missing_texts(session, project_id, model),
         previous=previous,
+        left_out=(
+            left_out_service.LeftOut()
+            if params.include_low_content
+            else left_out_service.stored(session, project_id)
+        ),
     )
 
 
 def load_matrix(session: Session, prepared: Prepared, embedder: Embedder) -> FloatMatrix:
-    """The cached vectors of the run's narratives, one row each, in order."""
+    """The cached vectors of the run's narratives, one row each, in order; placeholders that
+    only their vectors reveal (repeated, close to "no answer" in any language) are set aside
+    first, and counted in ``prepared.left_out``."""
     by_hash = load_vectors(session, embedder.name, prepared.hashes)
     if not prepared.hashes:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
-    return np.stack([by_hash[h] for h in prepared.hashes])
+    X: FloatMatrix = np.stack([by_hash[h] for h in prepared.hashes])
+    if prepared.params.include_low_content:
+        return X
+    keep = left_out_service.set_aside(prepared.left_out, prepared.ids, prepared.texts, X, embedder)
+    if keep.all():
+        return X
+    prepared.ids = [i for i, k in zip(prepared.ids, keep, strict=True) if k]
+    prepared.texts = [t for t, k in zip(prepared.texts, keep, strict=True) if k]
+    prepared.hashes = [h for h, k in zip(prepared.hashes, keep, strict=True) if k]
+    kept: FloatMatrix = X[keep]
+    return kept
 
 
 def cluster(prepared: Prepared, X: FloatMatrix) -> ThemeResult:
@@ -535,6 +555,8 @@ def store(
     lineage += _lineage_rows(analysis_id, previous, 1, sub_match, sub_keys)
     if lineage:
         session.execute(insert(ThemeLineage), lineage)
+    left = prepared.left_out
+    left_out_service.flag(session, left.screened, SIMILAR_TO_PLACEHOLDER)
     session.execute(
         update(Analysis)
         .where(Analysis.id == analysis_id)
@@ -546,8 +568,11 @@ def store(
             narrative_count=n,
             theme_count=len(top),
             unclustered_share=float(result.unclustered_share),
-            notes=_notes(n, result),
-            parameters={"requested": requested, "used": result.parameters},
+            notes=_notes(n, result, left),
+            parameters={
+                "requested": requested,
+                "used": {**result.parameters, "left_out": left.as_json()},
+            },
         )
     )
     return {"themes": len(top), "subthemes": len(subs), "narratives": n}

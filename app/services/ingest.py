@@ -16,6 +16,7 @@ the whole transaction back: a file is stored whole or not at all.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from models.base import utcnow
 from pipelines.ingest import NarrativeRecord, ParseReport, SignifierSpec, UnreadableFile
 from pipelines.ingest.guards import INVISIBLE_TEXT, OUT_OF_RANGE, datetime_problem, is_invisible
 from pipelines.ingest.plan import IngestPlan, Limits, plan_session, plan_upload
+from pipelines.nonresponse import PLEASANTRY, nonresponse_reason, normalize
 
 
 class Progress(Protocol):
@@ -175,6 +177,20 @@ class _Checker:
         meeting_id = job.options.get("session_id")
         self.meeting_id = meeting_id if isinstance(meeting_id, int) else None
         self.occurrences: dict[str, int] = {}
+        self.placeholders = tuple(job.project.placeholders or ())
+
+    def low_content(self, record: NarrativeRecord) -> str | None:
+        """Why the record is left out of the themes, or None: the parser's judgement (a
+        pleasantry, or a placeholder with its question), else a placeholder of the project's
+        or of any form."""
+        reason: str | None
+        if record.low_content:
+            reason = record.low_content_reason or PLEASANTRY
+        else:
+            reason = nonresponse_reason(record.text, None, self.placeholders)
+            if reason is not None:
+                self.report.low_content += 1
+        return reason
 
     def row(self, index: int, record: NarrativeRecord) -> dict[str, Any] | None:
         report, location = self.report, record.location
@@ -231,6 +247,7 @@ class _Checker:
             self.occurrences[base] = seen + 1
             context = f"session:{self.meeting_id}:{position}:{seen}"
         key = narrative_service.dedupe_key(external_id, text, author, at, context=context)
+        reason = self.low_content(record)
         return {
             "i": index,
             "loc": location,
@@ -241,7 +258,7 @@ class _Checker:
             "at": at.isoformat() if at else None,
             "attributes": attributes,
             "values": values,
-            "low": record.low_content,
+            "low": reason,
             "key": key,
             "reply": record.replies_to,
             "reactions": [
@@ -275,7 +292,25 @@ def _spool_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
         yield chunk
 
 
-def _report_json(report: ParseReport, stored: int, duplicates: int) -> dict[str, Any]:
+def left_out_json(left_out: Counter[tuple[str, str]], shown: int = 20) -> dict[str, Any]:
+    """How many stored rows are no answer or low content, by reason, and the commonest of
+    their texts (the report's ``left_out``)."""
+    reasons: Counter[str] = Counter()
+    for (_, reason), n in left_out.items():
+        reasons[reason] += n
+    return {
+        "count": sum(reasons.values()),
+        "reasons": dict(reasons.most_common()),
+        "strings": [
+            {"text": text, "reason": reason, "count": n}
+            for (text, reason), n in left_out.most_common(shown)
+        ],
+    }
+
+
+def _report_json(
+    report: ParseReport, stored: int, duplicates: int, left_out: Counter[tuple[str, str]]
+) -> dict[str, Any]:
     return {
         "format": report.format,
         "encoding": report.encoding,
@@ -290,6 +325,7 @@ def _report_json(report: ParseReport, stored: int, duplicates: int) -> dict[str,
         "unmatched_reactions": report.unmatched_reactions,
         "replies": report.replies,
         "low_content": report.low_content,
+        "left_out": left_out_json(left_out),
         "issues": [{"location": i.location, "reason": i.reason} for i in report.issues],
         "issues_not_stored": report.issues_not_stored,
     }
@@ -312,6 +348,7 @@ def store(
     stored = duplicates = 0
     ids_by_index: dict[int, int] = {}
     replies: list[tuple[int, int]] = []
+    left_out: Counter[tuple[str, str]] = Counter()
     comment_ids: dict[str, int] = {}
     embed_job: Job | None = None
     project = session.get_one(Project, job.project.id)
@@ -330,7 +367,8 @@ def store(
                 attributes=row["attributes"],
                 values={signifier_ids[k]: (v[0], v[1]) for k, v in row["values"].items()},
                 session_id=job.options.get("session_id"),
-                low_content=row["low"],
+                low_content=bool(row["low"]),
+                low_content_reason=row["low"] or None,
             )
             for row in chunk
         ]
@@ -347,6 +385,8 @@ def store(
                 report.add_issue(row["loc"], f"already stored as narrative {narrative_id}")
                 continue
             stored += 1
+            if row["low"]:
+                left_out[(normalize(row["text"])[:80], row["low"])] += 1
             if row["reply"] is not None:
                 replies.append((narrative_id, row["reply"]))
             reaction_rows.extend(
@@ -376,7 +416,7 @@ def store(
         embed_job = jobs_service.enqueue(
             session, JobKind.embed, project_id=job.project.id, debounce=True
         )
-    result = _report_json(report, stored, duplicates)
+    result = _report_json(report, stored, duplicates, left_out)
     session.execute(
         update(Source)
         .where(Source.id == job.source_id)

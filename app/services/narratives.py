@@ -39,6 +39,7 @@ from pipelines.ingest.guards import (
     is_invisible,
     non_finite_at,
 )
+from pipelines.nonresponse import nonresponse_reason
 
 _IN_CHUNK = 500
 
@@ -348,6 +349,8 @@ class PreparedNarrative:
     values: dict[int, tuple[bool, Any]] = field(default_factory=dict)
     session_id: int | None = None
     low_content: bool = False
+    #: why it is left out of the themes (pipelines.nonresponse), when it is
+    low_content_reason: str | None = None
 
 
 def prepare(
@@ -362,6 +365,7 @@ def prepare(
     author = pseudonym(project, item.author)
     author = author[:AUTHOR_MAX] if author else author
     at = _as_utc(item.occurred_at)
+    reason = nonresponse_reason(item.text, None, project.placeholders or ())
     return PreparedNarrative(
         text=item.text,
         dedupe_key=dedupe_key(item.external_id, item.text, author, at, context=context),
@@ -372,7 +376,8 @@ def prepare(
         attributes=checked.attributes,
         values={signifier_ids[k]: v for k, v in checked.values.items()},
         session_id=item.session_id,
-        low_content=item.low_content,
+        low_content=item.low_content or reason is not None,
+        low_content_reason=reason,
     )
 
 
@@ -414,6 +419,7 @@ def insert_chunk(
                 "text_hash": text_hash(item.text),
                 "dedupe_key": item.dedupe_key,
                 "low_content": item.low_content,
+                "low_content_reason": item.low_content_reason,
             }
         )
     created: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -60,6 +61,7 @@ def create_project(
     description: str = "",
     keep_author_names: bool = False,
     keep_chat_files: bool = False,
+    placeholders: Sequence[str] = (),
 ) -> tuple[Project, IssuedKey]:
     """Create a project with its first admin key."""
     project = Project(
@@ -67,6 +69,7 @@ def create_project(
         description=description,
         keep_author_names=keep_author_names,
         keep_chat_files=keep_chat_files,
+        placeholders=list(placeholders),
     )
     session.add(project)
     session.flush()
@@ -116,7 +119,12 @@ def new_project(
     """`POST /projects`: check the bootstrap token, create the project, show its admin key."""
     check_bootstrap(bootstrap_token, presented)
     project, issued = create_project(
-        session, body.name, body.description, body.keep_author_names, body.keep_chat_files
+        session,
+        body.name,
+        body.description,
+        body.keep_author_names,
+        body.keep_chat_files,
+        body.placeholders,
     )
     return ProjectCreated(
         **ProjectRead.model_validate(project).model_dump(), admin_key=issued.read()

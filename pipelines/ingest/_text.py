@@ -482,12 +482,160 @@ _ACKNOWLEDGEMENTS = frozenset(
 _URL_ONLY = re.compile(r"^(?:<)?(?:https?://|www\.)\S+(?:>)?$", re.IGNORECASE)
 
 
+#: Words that open a courtesy: a line made of one of these and fillers carries no narrative.
+_COURTESY_OPENERS = frozenset(
+    {
+        "thanks",
+        "thank",
+        "thankyou",
+        "thx",
+        "ty",
+        "tks",
+        "cheers",
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "bye",
+        "goodbye",
+        "welcome",
+        "congrats",
+        "congratulations",
+        "bravo",
+        "morning",
+        "good",
+        "see",
+        "great",
+        "nice",
+        "agreed",
+        "agree",
+        "+1",
+    }
+)
+#: Words a courtesy is padded with ("thank you - very useful!", "great session, thanks all").
+_COURTESY_FILLERS = frozenset(
+    {
+        "you",
+        "so",
+        "very",
+        "much",
+        "really",
+        "super",
+        "soo",
+        "sooo",
+        "useful",
+        "helpful",
+        "interesting",
+        "great",
+        "nice",
+        "good",
+        "cool",
+        "awesome",
+        "amazing",
+        "lovely",
+        "wonderful",
+        "excellent",
+        "fantastic",
+        "brilliant",
+        "fun",
+        "again",
+        "all",
+        "everyone",
+        "everybody",
+        "guys",
+        "folks",
+        "y'all",
+        "a",
+        "lot",
+        "lots",
+        "for",
+        "the",
+        "this",
+        "that",
+        "that's",
+        "it",
+        "it's",
+        "was",
+        "is",
+        "your",
+        "session",
+        "class",
+        "talk",
+        "presentation",
+        "lecture",
+        "workshop",
+        "meeting",
+        "today",
+        "tonight",
+        "time",
+        "help",
+        "sharing",
+        "share",
+        "info",
+        "link",
+        "links",
+        "and",
+        "too",
+        "as",
+        "well",
+        "always",
+        "thanks",
+        "thank",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "day",
+        "weekend",
+        "soon",
+        "later",
+        "tomorrow",
+        "next",
+        "week",
+        "have",
+        "bye",
+        "everything",
+        "both",
+        "of",
+        "to",
+        "from",
+        "me",
+        "us",
+        "!",
+        "much!",
+        "one",
+        "point",
+        "idea",
+        "job",
+        "work",
+        "+1",
+        "x",
+        "xx",
+    }
+)
+#: Lines about the call itself, not its subject.
+_CALL_LOGISTICS = re.compile(
+    r"^(?:(?:can|could) (?:you|u|everyone|anyone) (?:hear|see) (?:me|us|my screen|the screen)"
+    r"|(?:we|i) can(?:'t| not|not)? (?:hear|see) (?:you|u|it)(?: now| fine| well| ok)?"
+    r"|(?:you(?:'re| are)|u r) (?:on )?mute(?:d)?"
+    r"|(?:your|the) (?:mic|microphone|sound|audio) is (?:off|muted)"
+    r"|(?:is|are) (?:it|this|we) (?:being )?record(?:ed|ing)"
+    r"|(?:sorry )?(?:i|i'm|im) (?:was )?(?:back|here|muted|on mute|lost connection)"
+    r"|(?:can|may) (?:you|u) (?:share|repeat) (?:the )?(?:link|screen) please)$"
+)
+_LAUGHTER = re.compile(r"^(?:(?:ha)+h?|(?:he)+|(?:hi){2,}|lo+l|xd+|jaja(?:ja)*|kkk+|rofl|lmao)$")
+_FIRST_WORDS_ONLY = frozenset({"no", "yes", "1", "k", "back", "left", "done", "same", "sure"})
+
+
 def is_low_content(text: str) -> bool:
-    """True for chat lines that carry no narrative: thanks, +1, a bare link, emoji, greetings."""
+    """True for chat lines that carry no narrative: thanks, +1, a bare link, emoji, greetings,
+    courtesies padded with fillers ("thank you - very useful!"), laughter and lines about the
+    call itself ("can you hear me?"). A short answer with a subject ("great service", "no
+    parking") is content."""
     stripped = text.strip()
-    if len(stripped) > 40 and any(ch.isspace() for ch in stripped):
-        # Longer than any acknowledgement and not a bare link: the common case, decided
-        # cheaply because batch files run this on every row.
+    if len(stripped) > 80 and any(ch.isspace() for ch in stripped):
+        # Longer than any courtesy and not a bare link: the common case, decided cheaply
+        # because batch files run this on every row.
         return False
     flat = one_line(stripped)
     if not flat:
@@ -497,18 +645,30 @@ def is_low_content(text: str) -> bool:
     if not any(ch.isalnum() for ch in flat):
         # Only emoji, punctuation or symbols.
         return True
-    words = re.sub(r"[^\w\s+']", " ", flat.lower())
+    words = re.sub(r"[^\w\s+']", " ", flat.lower().replace("\u2019", "'"))
     core = " ".join(words.split())
-    if core in _ACKNOWLEDGEMENTS:
+    if core in _ACKNOWLEDGEMENTS or _CALL_LOGISTICS.match(core):
         return True
-    # A greeting or thanks followed by a name or an emoji ("thanks Ana!", "hi all 👋").
     tokens = core.split()
+    if all(_LAUGHTER.match(t) for t in tokens):
+        return True
     if (
-        len(tokens) <= 3
-        and tokens
-        and (" ".join(tokens[:2]) in _ACKNOWLEDGEMENTS or tokens[0] in _ACKNOWLEDGEMENTS)
+        tokens
+        and len(tokens) <= 3
+        and (" ".join(tokens[:2]) in _ACKNOWLEDGEMENTS or tokens[0] in _COURTESY_OPENERS)
     ):
-        return tokens[0] not in {"no", "yes", "1", "k", "back", "left", "done", "same", "sure"}
+        # A greeting or thanks followed by a name or an emoji ("thanks Ana!", "hi all 👋");
+        # praise of a subject ("great service", "nice people") is content.
+        rest = tokens[1:]
+        if tokens[0] in ("great", "nice", "good", "see", "agree", "agreed", "+1"):
+            return all(t in _COURTESY_FILLERS or _LAUGHTER.match(t) for t in rest)
+        return tokens[0] not in _FIRST_WORDS_ONLY
+    if tokens and len(tokens) <= 12 and any(t in _COURTESY_OPENERS for t in tokens[:3]):
+        # "thank you - very useful!", "great session, thanks everyone": the courtesy and
+        # its padding, with at most one name (capitalised in the line) among them.
+        names = [w for w in flat.split() if w[:1].isupper()]
+        others = [t for t in tokens if t not in _COURTESY_FILLERS and t not in _COURTESY_OPENERS]
+        return len(others) <= 1 and len(others) <= len(names) if others else True
     return False
 
 

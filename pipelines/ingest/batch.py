@@ -48,6 +48,7 @@ from pipelines.ingest.values import (
     parse_datetime,
     signifier_value,
 )
+from pipelines.nonresponse import PLEASANTRY, nonresponse_reason
 
 #: Default limits; callers pass their own.
 DEFAULT_MAX_ROWS = 500_000
@@ -117,6 +118,9 @@ _TIME_NAMES = (
     "posted_at",
     "when",
 )
+#: The question a survey answer replies to ("FFT question"): an answer that repeats it is no
+#: answer, and a question column makes the rows survey answers (see `BatchReader`).
+_QUESTION_NAMES = ("question", "prompt", "question_text")
 _AUTHOR_NAMES = (
     "author",
     "name",
@@ -155,6 +159,8 @@ class ColumnMapping:
     author: str | None = None
     attributes: list[str] | None = None
     signifiers: dict[str, str] = field(default_factory=dict)
+    #: The column of the question each row answers; it stays an attribute too.
+    question: str | None = None
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ColumnMapping:
@@ -167,6 +173,7 @@ class ColumnMapping:
             author=raw.get("author"),
             attributes=raw.get("attributes"),
             signifiers=dict(raw.get("signifiers") or {}),
+            question=raw.get("question"),
         )
 
     def used_columns(self) -> set[str]:
@@ -219,6 +226,7 @@ def infer_mapping(header: Sequence[str]) -> ColumnMapping:
         ("time", _TIME_NAMES),
         ("title", _TITLE_NAMES),
         ("author", _AUTHOR_NAMES),
+        ("question", _QUESTION_NAMES),
     )
     chosen: dict[str, str] = {}
     for level in (0, 1, 2):
@@ -297,6 +305,7 @@ class BatchReader:
         sheet: str | None = None,
         max_issues: int = DEFAULT_MAX_ISSUES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        placeholders: Sequence[str] = (),
     ) -> None:
         stream = open_binary(source)
         if fmt is None:
@@ -324,6 +333,7 @@ class BatchReader:
         self._dayfirst = dayfirst
         self._tz = resolve_tz(tz)
         self._attribute_columns = self._attributes()
+        self._placeholders = tuple(placeholders)
 
     def _resolve_mapping(self, mapping: ColumnMapping | None) -> ColumnMapping:
         inferred = infer_mapping(self.header)
@@ -338,7 +348,10 @@ class BatchReader:
                 author=mapping.author,
                 attributes=mapping.attributes,
                 signifiers=dict(mapping.signifiers),
+                question=mapping.question,
             )
+        if mapping.question is None and inferred.question not in mapping.used_columns():
+            mapping.question = inferred.question
         if mapping.text is None:
             shown = ", ".join(repr(c) for c in self.header[:20]) or "none"
             raise UnreadableFile(
@@ -350,6 +363,7 @@ class BatchReader:
         if self.format not in ("json", "jsonl"):
             known = set(self.header)
             wanted = mapping.used_columns() | set(mapping.attributes or [])
+            wanted |= {mapping.question} if mapping.question else set()
             missing = sorted(repr(c) for c in wanted if c not in known)
             if missing:
                 columns = ", ".join(repr(c) for c in self.header[:30])
@@ -361,7 +375,10 @@ class BatchReader:
 
     def _attributes(self) -> list[str] | None:
         if self.mapping.attributes is not None:
-            return list(self.mapping.attributes)
+            # the question stays a group field: answers are compared by question
+            question = self.mapping.question
+            extra = [question] if question and question not in self.mapping.attributes else []
+            return list(self.mapping.attributes) + extra
         if self.format in ("json", "jsonl"):
             return None  # every key not used otherwise, decided per object
         used = self.mapping.used_columns()
@@ -454,6 +471,12 @@ class BatchReader:
             except ValueProblem as exc:
                 report.add_issue(location, f"column {column!r}: {exc}")
 
+        question = _optional(row, mapping.question)
+        reason = nonresponse_reason(text, question, self._placeholders)
+        if reason is None and mapping.question is None and is_low_content(text):
+            # Without a question the rows may be chat lines; with one they are answers, and
+            # "No." or "Thank you." answers its question.
+            reason = PLEASANTRY
         return NarrativeRecord(
             text=text,
             title=_optional(row, mapping.title),
@@ -463,7 +486,8 @@ class BatchReader:
             attributes=attributes,
             signifiers=signifiers,
             location=location,
-            low_content=is_low_content(text),
+            low_content=reason is not None,
+            low_content_reason=reason,
         )
 
 
@@ -487,13 +511,15 @@ def open_batch(
     sheet: str | None = None,
     max_issues: int = DEFAULT_MAX_ISSUES,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    placeholders: Sequence[str] = (),
 ) -> BatchReader:
     """Open a batch file for streaming; see `BatchReader`.
 
     `fmt` is sniffed from the content and `filename` when not given. `specs` (the
     project's declared signifiers) let signifier columns be decoded to their value
     shapes; `dayfirst` settles dates such as 03/04/2024; `tz` is attached to times that
-    carry no zone (they stay naive otherwise).
+    carry no zone (they stay naive otherwise). `placeholders` are the project's own
+    placeholder strings (see pipelines.nonresponse).
     """
     return BatchReader(
         source,
@@ -508,6 +534,7 @@ def open_batch(
         sheet=sheet,
         max_issues=max_issues,
         max_bytes=max_bytes,
+        placeholders=placeholders,
     )
 
 

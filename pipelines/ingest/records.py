@@ -59,6 +59,8 @@ class NarrativeRecord:
     reactions: list[Reaction] = field(default_factory=list)
     replies_to: int | None = None
     low_content: bool = False
+    #: Why the record is low content or no answer (pipelines.nonresponse reasons), if known.
+    low_content_reason: str | None = None
     #: Seconds from the start of the recording (transcripts) or None.
     offset_seconds: float | None = None
 
