@@ -476,6 +476,34 @@ _ACKNOWLEDGEMENTS = frozenset(
         "can you hear me",
         "you are on mute",
         "you're on mute",
+        "sorry",
+        "sorry all",
+        "no worries",
+        "don't worry",
+        "dont worry",
+        "awesome",
+        "excellent",
+        "perfect",
+        "amazing",
+        "wonderful",
+        "good",
+        "respect",
+        "bravo",
+        "congrats",
+        "congratulations",
+        "omg",
+        "yay",
+        "stay safe",
+        "stay well",
+        "take care",
+        "speak up",
+        "i am here",
+        "i'm here",
+        "here",
+        "same issue",
+        "same problem",
+        "i have the same issue",
+        "i have the same problem",
     }
 )
 
@@ -507,6 +535,12 @@ _COURTESY_OPENERS = frozenset(
         "see",
         "great",
         "nice",
+        "cool",
+        "wow",
+        "awesome",
+        "amazing",
+        "excellent",
+        "damn",
         "agreed",
         "agree",
         "+1",
@@ -611,6 +645,8 @@ _COURTESY_FILLERS = frozenset(
         "+1",
         "x",
         "xx",
+        "cheers",
+        "knowledge",
     }
 )
 #: Lines about the call itself, not its subject.
@@ -621,10 +657,31 @@ _CALL_LOGISTICS = re.compile(
     r"|(?:your|the) (?:mic|microphone|sound|audio) is (?:off|muted)"
     r"|(?:is|are) (?:it|this|we) (?:being )?record(?:ed|ing)"
     r"|(?:sorry )?(?:i|i'm|im) (?:was )?(?:back|here|muted|on mute|lost connection)"
-    r"|(?:can|may) (?:you|u) (?:share|repeat) (?:the )?(?:link|screen) please)$"
+    r"|(?:can|may) (?:you|u) (?:share|repeat) (?:the )?(?:link|screen) please"
+    r"|(?:we are|we're|i am|i'm) (?:recording|back|ready(?: to (?:present|start|share))?(?: now)?)"
+    r"|(?:great |bad |an |the )?echo"
+    r"|(?:my|the) (?:webcam|camera|cam|mic|microphone|audio|sound|video|internet|connection)"
+    r"(?: is| isn't| is not| doesn't| does not|'s)? (?:not )?(?:working|broken|off|down|bad|frozen)"
+    r"(?: as well| either| too| again)?"
+    r"|(?:i|i'm|im) (?:was )?(?:in another meeting|able join later|late|joining late|dropped)"
+    r")$"
 )
+#: Words that may open a line about the call ("Hi Neil. I am ready to present").
+_OPENING = frozenset({"hi", "hello", "hey", "sorry", "ok", "okay"})
+#: Text emoticons (":P", ";-)", ":O"), read as the emoji they stand for.
+_EMOTICON = re.compile(r"(?<!\w)[:;=xX8][-^']?[()pPdDoO3/\\|*\]\[](?!\w)")
+#: A typo fixed in the next line ("*link").
+_CORRECTION = re.compile(r"^\*\s?\w+$")
 _LAUGHTER = re.compile(r"^(?:(?:ha)+h?|(?:he)+|(?:hi){2,}|lo+l|xd+|jaja(?:ja)*|kkk+|rofl|lmao)$")
 _FIRST_WORDS_ONLY = frozenset({"no", "yes", "1", "k", "back", "left", "done", "same", "sure"})
+
+
+def tokens_opening(core: str) -> bool:
+    """Whether a line is about the call once its greeting (and a name) is set aside."""
+    tokens = core.split()
+    if not tokens or tokens[0] not in _OPENING:
+        return False
+    return any(_CALL_LOGISTICS.match(" ".join(tokens[k:])) for k in (1, 2, 3) if k < len(tokens))
 
 
 def is_low_content(text: str) -> bool:
@@ -642,12 +699,15 @@ def is_low_content(text: str) -> bool:
         return True
     if _URL_ONLY.match(flat):
         return True
+    flat = _EMOTICON.sub(" ", flat).strip()
     if not any(ch.isalnum() for ch in flat):
-        # Only emoji, punctuation or symbols.
+        # Only emoji, emoticons, punctuation or symbols.
         return True
     words = re.sub(r"[^\w\s+']", " ", flat.lower().replace("\u2019", "'"))
     core = " ".join(words.split())
-    if core in _ACKNOWLEDGEMENTS or _CALL_LOGISTICS.match(core):
+    if core in _ACKNOWLEDGEMENTS or _CALL_LOGISTICS.match(core) or _CORRECTION.match(flat):
+        return True
+    if tokens_opening(core):
         return True
     tokens = core.split()
     if all(_LAUGHTER.match(t) for t in tokens):
