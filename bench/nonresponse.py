@@ -191,6 +191,7 @@ def measure_api(root: Path, workdir: Path) -> dict[str, Any]:
         for r in rows
     }
     texts = [r["FFT answer"].strip() for r in rows]
+    (workdir / "nhs").mkdir(parents=True, exist_ok=True)
     with Service(workdir / "nhs", CachedEmbedder(texts, "nhs_fft_answers")) as service:
         project = service.create_project("NHS")
         upload = service.client.post(
@@ -229,6 +230,7 @@ def measure_api(root: Path, workdir: Path) -> dict[str, Any]:
 def measure_fab(root: Path, workdir: Path) -> dict[str, Any]:
     folder = root / "zoom_chats" / "fab_academy_2020"
     texts = [t for f, _, t in chat_lines(root) if f.startswith("fab_academy")]
+    (workdir / "fab").mkdir(parents=True, exist_ok=True)
     with Service(workdir / "fab", CachedEmbedder(texts, "fab_lines")) as service:
         project = service.create_project("Fab Academy")
         for day, stem in enumerate(FAB_SESSIONS):

@@ -22,13 +22,13 @@ def _upload(client: TestClient, project: Any, body: bytes, mapping: str | None =
 
 
 SURVEY = (
-    "id,Q,Antwort\n"
-    "1,What could we improve?,Did not answer\n"
-    "2,What could we improve?,Nothing.\n"
-    "3,What could we improve?,What could we improve?\n"
-    "4,What could we improve?,Bitte hier eingeben\n"
-    "5,What could we improve?,The wait on the phone was far too long\n"
-).encode()
+    b"id,Q,Antwort\n"
+    b"1,What could we improve?,Did not answer\n"
+    b"2,What could we improve?,Nothing.\n"
+    b"3,What could we improve?,What could we improve?\n"
+    b"4,What could we improve?,Bitte hier eingeben\n"
+    b"5,What could we improve?,The wait on the phone was far too long\n"
+)
 
 
 def test_placeholders_are_stored_with_a_reason_and_counted(client: TestClient) -> None:

@@ -52,12 +52,12 @@ def test_a_project_declares_its_own_placeholders() -> None:
 
 def test_survey_rows_with_a_question_keep_short_answers_and_drop_placeholders() -> None:
     body = (
-        "FFT question,FFT answer\n"
-        "Why?,Did not answer\n"
-        "What could we do better?,No.\n"
-        "Why?,Thank you.\n"
-        "What could we do better?,What could we do better?\n"
-    ).encode()
+        b"FFT question,FFT answer\n"
+        b"Why?,Did not answer\n"
+        b"What could we do better?,No.\n"
+        b"Why?,Thank you.\n"
+        b"What could we do better?,What could we do better?\n"
+    )
     records = list(parse_batch(body))
     assert [r.low_content_reason for r in records] == [PLACEHOLDER, None, None, REPEATS_QUESTION]
     assert records[0].attributes["FFT question"] == "Why?"
