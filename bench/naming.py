@@ -173,7 +173,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         took = time.perf_counter() - start_embedded
         seconds["find_themes with embedder"] = seconds.get("find_themes with embedder", 0.0) + took
         seconds["find_themes"] = seconds.get("find_themes", 0.0) + time.perf_counter() - start
-        seconds["describe (inside find_themes)"] += result.timings["describe"]
         labels = result.labels
         np.testing.assert_array_equal(with_embedder.labels, labels)  # the same partition
         embedded = [t.label for t in with_embedder.themes]
