@@ -306,6 +306,8 @@ def find_themes(
         "n_keywords": n_keywords,
         "n_exemplars": n_exemplars,
         "with_map": with_map,
+        # names scored by their own vectors; a later re-description without the model differs
+        "names_embedded": embedder is not None,
         "n_narratives": n,
         "versions": library_versions(),
     }

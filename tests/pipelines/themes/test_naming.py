@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipelines.embed import FloatMatrix
-from pipelines.themes import ThemeDescriber
+from pipelines.embed import FloatMatrix, HashEmbedder
+from pipelines.themes import ThemeDescriber, find_themes
 from pipelines.themes.naming import MAX_NAME_WORDS, fallback_name, spans
+from tests.pipelines.themes.test_api import _corpus
 from tests.pipelines.themes.test_describe import LABELS, TEXTS
 
 TOPICS = ("nurse", "pharmacy", "parking")
@@ -118,3 +119,28 @@ def _content(word: str) -> bool:
 
 def _stem(word: str) -> str:
     return word.lower()
+
+
+class HashPhrases:
+    """Vectors of any dimension for phrases, counting the batches asked for."""
+
+    name = "hash"
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        self.calls += 1
+        return HashEmbedder(self.dimension).encode(texts)
+
+
+def test_find_themes_embeds_the_candidates_of_a_level_in_one_batch() -> None:
+    texts, X, _ = _corpus([40, 35, 30])
+    embedder = HashPhrases(X.shape[1])
+    result = find_themes(texts, X, with_map=False, embedder=embedder)
+    assert 1 <= embedder.calls <= 2  # the themes, then the sub-themes when there are any
+    assert result.parameters["names_embedded"] is True
+    names = [t.label.lower() for t in result.themes]
+    assert len(set(names)) == len(names)
+    assert find_themes(texts, X, with_map=False).parameters["names_embedded"] is False
