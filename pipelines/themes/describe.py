@@ -349,7 +349,11 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         stop = frozenset(self._stop_words())
 
         def is_content(word: str) -> bool:
-            return _CONTENT.fullmatch(word) is not None and word.lower() not in stop
+            low = word.lower().replace("\u2019", "'")
+            if _CONTENT.fullmatch(low) is None or low in stop or low.endswith("n't"):
+                return False
+            # "it's", "I'm", "we'd": a contraction of a stop word is one too
+            return low.split("'")[0] not in stop
 
         emb = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
         cents = None if centroids is None or emb is None else np.asarray(centroids, np.float64)

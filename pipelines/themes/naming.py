@@ -150,6 +150,7 @@ def name_themes(
     contrast: float = 0.75,
     diversity: float = 0.3,
     one_word: float = 0.9,
+    min_words: int = 2,
 ) -> list[str]:
     """A short name for every theme ``0..max(labels)``, distinct among them.
 
@@ -187,6 +188,8 @@ def name_themes(
         Weight of the best cosine with a name already given, subtracted.
     one_word : float, default=0.9
         Factor on a one-word candidate's distinctiveness (a phrase reads better).
+    min_words : int, default=2
+        Shortest name while any candidate of the theme is at least this long.
 
     Returns
     -------
@@ -218,7 +221,7 @@ def name_themes(
     out = [""] * n_themes
     for t in order:
         name, vector = _choose(
-            t, pools[t], vectors[t], cents, given, taken, contrast, diversity, one_word
+            t, pools[t], vectors[t], cents, given, taken, contrast, diversity, one_word, min_words
         )
         if not name:
             name = _fallback(texts, central[t], members[t], taken)
@@ -291,6 +294,7 @@ def _choose(
     contrast: float,
     diversity: float,
     one_word: float,
+    min_words: int = 1,
 ) -> tuple[str, FloatArray | None]:
     if not pool.candidates:
         return "", None
@@ -306,6 +310,9 @@ def _choose(
         score = own - contrast * rival + 0.1 * prior
         if given:
             score = score - diversity * (vectors @ np.stack(given).T).max(axis=1)
+    long_enough = np.array([c.n_words >= min_words for c in pool.candidates])
+    if long_enough.any():
+        score = np.where(long_enough, score, -np.inf)
     for i in np.argsort(-score, kind="stable"):
         name = pool.candidates[int(i)].surface
         if _key(name) not in taken:
