@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.embed import unit_rows
+from pipelines.embed import Embedder, unit_rows
 from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
 from pipelines.themes.layout import graph_map, narrative_map, theme_positions
@@ -145,6 +145,7 @@ def _describe_subthemes(
     n_keywords: int,
     n_exemplars: int,
     counts: tuple[Any, Any] | None = None,
+    embedder: Embedder | None = None,
 ) -> list[SubthemeDescription]:
     """Keywords, label, exemplars, size and centroid of every sub-theme."""
     n_sub = int(parents.size)
@@ -158,7 +159,7 @@ def _describe_subthemes(
             c = emb[members].mean(axis=0)
             centroids[s] = c / (np.linalg.norm(c) or 1.0)
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
-    describer.fit(texts, sub_labels, emb, centroids, phrase_counts=counts)
+    describer.fit(texts, sub_labels, emb, centroids, phrase_counts=counts, phrase_embedder=embedder)
     return [
         SubthemeDescription(
             subtheme=s,
@@ -184,6 +185,7 @@ def find_themes(
     n_exemplars: int = 5,
     with_map: bool = True,
     clusterer_params: Mapping[str, Any] | None = None,
+    embedder: Embedder | None = None,
 ) -> ThemeResult:
     """Cluster narratives into themes, describe each theme and place everything on a 2-D map.
 
@@ -205,6 +207,10 @@ def find_themes(
         Compute 2-D coordinates (all zeros otherwise).
     clusterer_params : mapping or None
         Further :class:`ThemeClusterer` parameters.
+    embedder : Embedder or None
+        The model that made ``embeddings``; when given, the candidate names of every theme are
+        embedded by it in one batch per level and scored by their own vectors (closer to the
+        theme than the default, which places a phrase at its narratives' mean vector).
 
     Returns
     -------
@@ -228,7 +234,14 @@ def find_themes(
 
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
     counts = describer.count(texts) if clusterer.n_themes_ else None
-    describer.fit(texts, clusterer.labels_, X, clusterer.centroids_, phrase_counts=counts)
+    describer.fit(
+        texts,
+        clusterer.labels_,
+        X,
+        clusterer.centroids_,
+        phrase_counts=counts,
+        phrase_embedder=embedder,
+    )
     subthemes = _describe_subthemes(
         texts,
         X,
@@ -237,6 +250,7 @@ def find_themes(
         n_keywords,
         n_exemplars,
         counts,
+        embedder,
     )
     unit = unit_rows(X)
     distribution = theme_distribution(
@@ -292,6 +306,8 @@ def find_themes(
         "n_keywords": n_keywords,
         "n_exemplars": n_exemplars,
         "with_map": with_map,
+        # names scored by their own vectors; a later re-description without the model differs
+        "names_embedded": embedder is not None,
         "n_narratives": n,
         "versions": library_versions(),
     }

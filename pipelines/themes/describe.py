@@ -1,9 +1,9 @@
-"""Describing themes: c-TF-IDF keywords, a short label and non-redundant exemplars."""
+"""Describing themes: c-TF-IDF keywords, a phrase name and non-redundant exemplars."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from pipelines.embed import unit_rows
+from pipelines.embed import Embedder, unit_rows
+from pipelines.themes.naming import name_themes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -50,6 +51,8 @@ _BOILERPLATE = re.compile(
 )
 
 _TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+(?:['-][^\W_]+)*\b"
+#: A word the keywords could count: a letter first, two characters at least.
+_CONTENT = re.compile(r"[^\W\d_][^\W_]+(?:['-][^\W_]+)*")
 
 _SUFFIXES = (
     "izations",
@@ -99,6 +102,12 @@ def clean_text(text: str) -> str:
     return _BOILERPLATE.sub(" ", text.lower())
 
 
+def strip_boilerplate(text: str) -> str:
+    """The text as written, each URL, mention or boilerplate phrase replaced by a clause break
+    (so no name is cut across one)."""
+    return _BOILERPLATE.sub(" ; ", text)
+
+
 def same_word(a: str, b: str) -> bool:
     """Whether two stems look like forms of one word ("yemen"/"yemeni", "egypt"/"egyptian")."""
     if a == b:
@@ -136,7 +145,8 @@ def diverse_keywords(
 def short_label(
     keywords: Sequence[tuple[str, float]], max_words: int = 3, max_chars: int = 40
 ) -> str:
-    """The first keywords joined by commas, at most ``max_words`` and about ``max_chars`` long."""
+    """The first keywords joined by commas, at most ``max_words`` and about ``max_chars`` long
+    (the label themes had before they were named by a phrase; benchmarks compare with it)."""
     parts: list[str] = []
     for phrase, _ in keywords:
         if len(parts) >= max_words:
@@ -202,13 +212,17 @@ def exemplar_indices(
 
 
 class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
-    """Describe themes with c-TF-IDF keywords, a short label and exemplar narratives.
+    """Describe themes with c-TF-IDF keywords, a phrase name and exemplar narratives.
 
     Every theme's texts are pooled into one document; a phrase (one or two words, English
     and chat stop words removed, URLs and boilerplate phrases stripped first) scores
     ``tf(phrase, theme) * log(1 + A / f(phrase))`` where ``tf`` is the phrase's share of the
     theme's phrases, ``f`` its count over all narratives and ``A`` the mean number of
     phrases per theme. The ranked phrases are then thinned so no two share a word stem.
+
+    The name is a span of at most six words from one of the theme's central texts, chosen by
+    :func:`pipelines.themes.naming.name_themes` from the same c-TF-IDF weights (by word stem),
+    the narrative vectors and the centroids, so that sibling themes get different names.
 
     Parameters
     ----------
@@ -222,15 +236,13 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         Phrase lengths in words.
     extra_stop_words : sequence of str, default=()
         More words to ignore (for example the name of the organisation).
-    label_words : int, default=3
-        Keywords joined into the short label.
 
     Attributes
     ----------
     keywords_ : list of list of (str, float)
         Per theme, its keywords with c-TF-IDF weights, best first.
     theme_labels_ : list of str
-        Per theme, a short readable label.
+        Per theme, its name: a phrase of at most six words, distinct among the themes.
     exemplars_ : list of list of int
         Per theme, indices of exemplar narratives, most central first.
     sizes_ : ndarray of shape (n_themes,)
@@ -246,14 +258,12 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         duplicate_threshold: float = 0.9,
         ngram_range: tuple[int, int] = (1, 2),
         extra_stop_words: Sequence[str] = (),
-        label_words: int = 3,
     ) -> None:
         self.n_keywords = n_keywords
         self.n_exemplars = n_exemplars
         self.duplicate_threshold = duplicate_threshold
         self.ngram_range = ngram_range
         self.extra_stop_words = extra_stop_words
-        self.label_words = label_words
 
     def _stop_words(self) -> list[str]:
         return sorted(
@@ -267,6 +277,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         embeddings: Any = None,
         centroids: Any = None,
         phrase_counts: tuple[sp.csr_matrix, npt.NDArray[np.str_]] | None = None,
+        phrase_embedder: Embedder | None = None,
     ) -> ThemeDescriber:
         """Compute keywords, labels and exemplars for every theme in ``labels``.
 
@@ -284,6 +295,10 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             Theme centroids; the mean member embedding when omitted.
         phrase_counts : tuple of (sparse matrix, ndarray of str) or None
             The result of :meth:`count` on the same ``texts``, to skip counting again.
+        phrase_embedder : Embedder or None
+            When given (with ``embeddings``), candidate names are embedded by it in one batch
+            and scored by their own vectors; otherwise a candidate sits at the mean vector of
+            the central narratives using its words.
 
         Returns
         -------
@@ -298,7 +313,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         self.phrase_counts_ = phrase_counts
         self.sizes_ = np.bincount(label_arr[label_arr >= 0], minlength=n_themes).astype(np.int64)
         self.keywords_ = self._keywords(texts, label_arr, n_themes)
-        self.theme_labels_ = [short_label(k, self.label_words) for k in self.keywords_]
+        self.theme_labels_ = self._names(texts, label_arr, embeddings, centroids, phrase_embedder)
         self.exemplars_ = self._exemplars(texts, label_arr, n_themes, embeddings, centroids)
         return self
 
@@ -321,9 +336,48 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             return None
         return counts, np.asarray(vectorizer.get_feature_names_out())
 
+    def _names(
+        self,
+        texts: Sequence[str],
+        labels: IntArray,
+        embeddings: Any,
+        centroids: Any,
+        phrase_embedder: Embedder | None,
+    ) -> list[str]:
+        if self.n_themes_ == 0:
+            return []
+        stop = frozenset(self._stop_words())
+
+        def is_content(word: str) -> bool:
+            low = word.lower().replace("\u2019", "'")
+            if _CONTENT.fullmatch(low) is None or low in stop or low.endswith("n't"):
+                return False
+            # "it's", "I'm", "we'd": a contraction of a stop word is one too
+            return low.split("'")[0] not in stop
+
+        emb = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
+        cents = None if centroids is None or emb is None else np.asarray(centroids, np.float64)
+        embed: Callable[[list[str]], Any] | None = (
+            phrase_embedder.encode if phrase_embedder is not None else None
+        )
+        return name_themes(
+            texts,
+            labels,
+            self.stem_weights_,
+            self.stem_index_,
+            is_content,
+            stem,
+            emb,
+            cents,
+            embed,
+            strip_boilerplate,
+        )
+
     def _keywords(
         self, texts: Sequence[str], labels: IntArray, n_themes: int
     ) -> list[list[tuple[str, float]]]:
+        self.stem_index_: dict[str, int] = {}
+        self.stem_weights_ = np.zeros((n_themes, 0))
         if n_themes == 0:
             return []
         counted = self.phrase_counts_ if self.phrase_counts_ is not None else self.count(texts)
@@ -342,6 +396,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         idf = np.log1p(mean_words / np.maximum(overall, 1.0))
         tf = per_theme / np.maximum(theme_totals[:, None], 1.0)
         scores = tf * idf[None, :]
+        self._stem_weights(scores, vocab)
         out: list[list[tuple[str, float]]] = []
         pool = max(50, 5 * self.n_keywords)
         for t in range(n_themes):
@@ -354,6 +409,18 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             ranked = [(str(vocab[i]), float(row[i])) for i in top]
             out.append(diverse_keywords(ranked, self.n_keywords))
         return out
+
+    def _stem_weights(self, scores: FloatArray, vocab: npt.NDArray[np.str_]) -> None:
+        """Per theme, the summed c-TF-IDF weight of the one-word phrases sharing each stem."""
+        single = np.flatnonzero(np.char.find(vocab.astype(str), " ") < 0)
+        index: dict[str, int] = {}
+        columns = np.array([index.setdefault(stem(str(vocab[i])), len(index)) for i in single])
+        merge = sp.csr_matrix(
+            (np.ones(single.size), (np.arange(single.size), columns)),
+            shape=(single.size, len(index)),
+        )
+        self.stem_index_ = index
+        self.stem_weights_ = np.asarray(merge.T @ scores[:, single].T, dtype=np.float64).T
 
     def _exemplars(
         self,
