@@ -380,8 +380,9 @@ def load_matrix(session: Session, prepared: Prepared, embedder: Embedder) -> Flo
     return kept
 
 
-def cluster(prepared: Prepared, X: FloatMatrix) -> ThemeResult:
-    """Find the themes, at the previous analysis's level of detail when it is held."""
+def cluster(prepared: Prepared, X: FloatMatrix, embedder: Embedder | None = None) -> ThemeResult:
+    """Find the themes, at the previous analysis's level of detail when it is held; with
+    `embedder`, the themes' candidate names are embedded (one batch per level) to rank them."""
     previous, params = prepared.previous, prepared.params
     resolution = held_resolution(previous, len(prepared.ids), params)
     result = find_themes(
@@ -390,6 +391,7 @@ def cluster(prepared: Prepared, X: FloatMatrix) -> ThemeResult:
         n_themes=params.n_themes,
         random_state=params.seed,
         clusterer_params={"resolution": resolution} if resolution is not None else None,
+        embedder=embedder,
     )
     if resolution is not None and previous is not None:
         result.parameters["resolution_held_from"] = previous.analysis_id

@@ -136,6 +136,8 @@ class TestAnalysisJob:
             "keep_level": True,
         }
         assert analysis["parameters"]["used"]["min_theme_size_used"] >= 3
+        # the themes' candidate names were ranked with the analysis's own model
+        assert analysis["parameters"]["used"]["names_embedded"] is True
         assert {"numpy", "scikit-learn", "hdbscan"} <= set(analysis["versions"])
         assert analysis["timings"]["total_seconds"] > 0
         assert 0 <= analysis["unclustered_share"] <= 0.1

@@ -342,8 +342,8 @@ def test_an_analysis_running_during_a_deletion_stores_nothing_about_it(
     target = narrative_id(analysed, "beds-0")
     real = analysis_service.cluster
 
-    def cluster_meanwhile_deleted(prepared: Any, X: Any) -> Any:
-        result = real(prepared, X)
+    def cluster_meanwhile_deleted(prepared: Any, X: Any, embedder: Any = None) -> Any:
+        result = real(prepared, X, embedder)
         # the narrative is deleted (and committed) while the analysis computes
         with runtime.session_factory() as session:
             project = session.get_one(Project, analysed.id)

@@ -61,7 +61,7 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
         X = analysis_service.load_matrix(session, prepared, embedder)
 
     clustered_at = time.perf_counter()
-    result = analysis_service.cluster(prepared, X)
+    result = analysis_service.cluster(prepared, X, embedder)
     timings["cluster_seconds"] = time.perf_counter() - clustered_at
     timings.update({f"pipeline_{k}_seconds": v for k, v in result.timings.items()})
     # the last check point: once its themes are stored, the analysis is current, and the
