@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from app.schemas.common import InputSchema, Schema
 from models import Scope
@@ -12,10 +12,10 @@ from models import Scope
 class ProjectCreate(InputSchema):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
-    keep_author_names: bool = Field(
+    keep_author_names: StrictBool = Field(
         False, description="Store authors' names as given instead of stable pseudonyms."
     )
-    keep_chat_files: bool = Field(
+    keep_chat_files: StrictBool = Field(
         False,
         description="Keep each session's chat export or transcript after it is parsed, as a "
         "copy with every private message removed; by default it is deleted once parsed.",

@@ -343,6 +343,14 @@ class TestStrictness:
         response = project.post("/signifiers", {"signifiers": [declared]})
         assert _problem(response, 422)["errors"][0]["field"].endswith("multiple")
 
+    @pytest.mark.parametrize("field", ["keep_author_names", "keep_chat_files"])
+    def test_a_project_setting_given_as_a_number_is_422(
+        self, client: TestClient, field: str
+    ) -> None:
+        # 1 would keep real names (or chat files) without anyone having written true
+        response = client.post("/v1/projects", json={"name": "Strict", field: 1})
+        assert _problem(response, 422)["errors"][0]["field"] == field
+
     def test_a_session_id_given_as_text_is_422(self, project: ProjectHandle) -> None:
         response = project.post("/narratives", {"narratives": [{"text": "x", "session_id": "1"}]})
         assert _problem(response, 422)["errors"][0]["field"] == "session_id"
