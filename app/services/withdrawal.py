@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.schemas.withdrawal import (
     AuditRead,
     DeletionSummary,
@@ -26,6 +26,7 @@ from app.schemas.withdrawal import (
     WithdrawalMatches,
     WithdrawalQuery,
 )
+from app.services import meetings, narratives, uploads
 from app.services import withdrawal_analyses as revision
 from app.services import withdrawal_files as files
 from app.services.authors import pseudonym
@@ -193,9 +194,7 @@ def delete_narrative(
     session: Session, project: Project, key: ApiKey, narrative_id: int, settings: Settings
 ) -> DeletionSummary:
     """`DELETE /narratives/{id}`: one narrative, from every analysis that held it."""
-    narrative = session.get(Narrative, narrative_id)
-    if narrative is None or narrative.project_id != project.id:
-        raise NotFound(f"narrative {narrative_id} not found")
+    narratives.get(session, project, narrative_id)
     removed = Removed()
     remove_narratives(session, [narrative_id], removed)
     _release(session, project, settings, [], removed)
@@ -206,9 +205,7 @@ def delete_upload(
     session: Session, project: Project, key: ApiKey, source_id: int, settings: Settings
 ) -> DeletionSummary:
     """`DELETE /uploads/{id}`: an upload with its narratives and raw files."""
-    source = session.get(Source, source_id)
-    if source is None or source.project_id != project.id:
-        raise NotFound(f"upload {source_id} not found")
+    source = uploads.get_source(session, project, source_id)
     removed = Removed()
     relative = _remove_sources(session, project, [source], removed)
     _release(session, project, settings, relative, removed)
@@ -220,9 +217,7 @@ def delete_session(
 ) -> DeletionSummary:
     """`DELETE /sessions/{id}`: a meeting, every upload of it (chat, transcript) and every
     narrative in it, with their raw files."""
-    meeting = session.get(MeetingSession, session_id)
-    if meeting is None or meeting.project_id != project.id:
-        raise NotFound(f"session {session_id} not found")
+    meeting = meetings.get_meeting(session, project, session_id)
     removed = Removed()
     sources = [
         s
