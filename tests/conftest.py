@@ -85,9 +85,20 @@ def embedder() -> CountingEmbedder:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def data_dir(tmp_path: Path) -> Path:
+    """Each test's own data directory: its uploads, spools and pseudonym secret."""
+    return tmp_path / "var"
+
+
+@pytest.fixture
+def settings(database_url: str, data_dir: Path) -> Settings:
     # analyses are queued by hand in tests, except where a test turns this on
-    return Settings(database_url=database_url, job_poll_seconds=0.2, auto_analyze=False)
+    return Settings(
+        database_url=database_url,
+        data_dir=str(data_dir),
+        job_poll_seconds=0.2,
+        auto_analyze=False,
+    )
 
 
 @pytest.fixture

@@ -43,22 +43,6 @@ STORIES_CSV = (
 )
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "var"
-
-
-@pytest.fixture
-def upload_settings(settings: Settings, data_dir: Path) -> Settings:
-    return settings.model_copy(update={"data_dir": str(data_dir)})
-
-
-@pytest.fixture
-def client(upload_settings: Settings, embedder: CountingEmbedder) -> Iterator[TestClient]:
-    with TestClient(create_app(upload_settings, embedder=embedder)) as test_client:
-        yield test_client
-
-
 def upload(
     project: ProjectHandle,
     files: dict[str, tuple[str, bytes]],
@@ -145,7 +129,7 @@ class TestPostUpload:
         assert project.get("/narratives").json()["total"] == 4
 
     def test_partial_failure_report_lists_each_row_not_stored(
-        self, client: TestClient, upload_settings: Settings, embedder: CountingEmbedder
+        self, client: TestClient, settings: Settings, embedder: CountingEmbedder
     ) -> None:
         project = make_project(client)
         declare(project)
@@ -314,8 +298,8 @@ class TestUploadLimit:
     LIMIT = 4096
 
     @pytest.fixture
-    def client(self, upload_settings: Settings, embedder: CountingEmbedder) -> Iterator[TestClient]:
-        limited = upload_settings.model_copy(update={"max_upload_bytes": self.LIMIT})
+    def client(self, settings: Settings, embedder: CountingEmbedder) -> Iterator[TestClient]:
+        limited = settings.model_copy(update={"max_upload_bytes": self.LIMIT})
         with TestClient(create_app(limited, embedder=embedder)) as test_client:
             yield test_client
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,18 +38,6 @@ STORIES_CSV = (
     b"s-1,The porter stayed late so the patient got home before dark.,porter\n"
     b"s-2,We used two forms because nobody knew which one was right.,nurse\n"
 )
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "var"
-
-
-@pytest.fixture
-def client(settings: Settings, embedder: CountingEmbedder, data_dir: Path) -> Iterator[TestClient]:
-    configured = settings.model_copy(update={"data_dir": str(data_dir)})
-    with TestClient(create_app(configured, embedder=embedder)) as test_client:
-        yield test_client
 
 
 def delete(project: ProjectHandle, path: str, key: str | None = None) -> Any:

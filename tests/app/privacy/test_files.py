@@ -92,12 +92,12 @@ class TestChatFiles:
 class TestRetention:
     def test_batch_file_is_kept_for_the_retention_then_purged_at_start(
         self,
-        private_settings: Settings,
+        settings: Settings,
         embedder: CountingEmbedder,
         data_dir: Path,
         engine: Engine,
     ) -> None:
-        with TestClient(create_app(private_settings, embedder=embedder)) as client:
+        with TestClient(create_app(settings, embedder=embedder)) as client:
             project = make_project(client)
             response = post_upload(project, {"file": ("s.csv", STORIES_CSV)})
             assert settled(project, response)["status"] == "succeeded"
@@ -105,7 +105,7 @@ class TestRetention:
             assert left_files(data_dir) == [f"uploads/{project.id}/{sha}"]
         with engine.begin() as conn:
             conn.execute(update(Source).values(finished_at=utcnow() - timedelta(days=8)))
-        with TestClient(create_app(private_settings, embedder=embedder)) as client:
+        with TestClient(create_app(settings, embedder=embedder)) as client:
             assert left_files(data_dir) == []
             project.client = client
             again = post_upload(project, {"file": ("s.csv", STORIES_CSV)})
@@ -113,9 +113,9 @@ class TestRetention:
             assert left_files(data_dir) == []
 
     def test_zero_days_deletes_the_file_once_stored(
-        self, private_settings: Settings, embedder: CountingEmbedder, data_dir: Path
+        self, settings: Settings, embedder: CountingEmbedder, data_dir: Path
     ) -> None:
-        at_once = private_settings.model_copy(update={"raw_retention_days": 0})
+        at_once = settings.model_copy(update={"raw_retention_days": 0})
         with TestClient(create_app(at_once, embedder=embedder)) as client:
             project = make_project(client)
             response = post_upload(project, {"file": ("s.csv", STORIES_CSV)})
@@ -204,9 +204,9 @@ class TestRefusalsKeepNothing:
         assert left_files(data_dir) == []
 
     def test_too_large_keeps_nothing(
-        self, private_settings: Settings, embedder: CountingEmbedder, data_dir: Path
+        self, settings: Settings, embedder: CountingEmbedder, data_dir: Path
     ) -> None:
-        small = private_settings.model_copy(update={"max_upload_bytes": 4096})
+        small = settings.model_copy(update={"max_upload_bytes": 4096})
         with TestClient(create_app(small, embedder=embedder)) as client:
             project = make_project(client)
             big = b"id,story\n" + b"".join(b"%d,words words\n" % i for i in range(600))

@@ -121,27 +121,27 @@ class TestPseudonymSecret:
         assert rows == {**LEGACY_KEYS, "newproject": keyring.key_for("newproject")}
 
     def test_group_readable_file_is_refused_with_how_to_fix(
-        self, private_settings: Settings, data_dir: Path, embedder: CountingEmbedder
+        self, settings: Settings, data_dir: Path, embedder: CountingEmbedder
     ) -> None:
-        with TestClient(create_app(private_settings, embedder=embedder)):
+        with TestClient(create_app(settings, embedder=embedder)):
             pass
         path = data_dir / "secrets" / "pseudonyms.json"
         path.chmod(0o640)
         refused = pytest.raises(pseudonym_secret.SecretError, match="chmod 600")
-        with refused, TestClient(create_app(private_settings, embedder=embedder)):
+        with refused, TestClient(create_app(settings, embedder=embedder)):
             pass
 
     def test_secret_from_the_setting_is_used_and_a_different_one_refused(
-        self, private_settings: Settings, data_dir: Path, embedder: CountingEmbedder
+        self, settings: Settings, data_dir: Path, embedder: CountingEmbedder
     ) -> None:
-        given = private_settings.model_copy(update={"pseudonym_secret": "12" * 32})
+        given = settings.model_copy(update={"pseudonym_secret": "12" * 32})
         with TestClient(create_app(given, embedder=embedder)) as client:
             project = make_project(client)
             project.post("/narratives", {"narratives": [{"text": "a", "author": "Bo"}]})
             expected = pseudonym_secret.Keyring("12" * 32).key_for(project.id)
             assert authors(project) == [old_pseudonym(expected, "bo")]
         assert not (data_dir / "secrets" / "pseudonyms.json").exists()
-        with TestClient(create_app(private_settings, embedder=embedder)):
+        with TestClient(create_app(settings, embedder=embedder)):
             pass  # now a file secret exists, and differs from the setting
         refused = pytest.raises(pseudonym_secret.SecretError, match="differs")
         with refused, TestClient(create_app(given, embedder=embedder)):
