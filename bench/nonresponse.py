@@ -11,10 +11,12 @@ Three measures, each for the code of this checkout and for the anchor (the code 
   analysed: themes whose label is a placeholder or "(no keywords)", and themes with more than
   10% placeholder members by the gold column and the hand rule (the answer is "Did not
   answer", a bare N/A, punctuation only), not by Weft's detector;
-* the seven Fab Academy sessions posted one after another, then analysed: themes where
-  most members are pleasantries by a hand rule independent of Weft's.
+* the seven Fab Academy sessions posted one after another with auto-analysis on (as a convenor
+  would: analyses when due, incremental placement and emerging themes between them), looked at
+  after each session and after a final analysis: themes where most members are pleasantries by
+  a hand rule independent of Weft's.
 
-    python -m bench.nonresponse [--data DIR] [--anchor REV] [--skip-api]
+    python -m bench.nonresponse [--data DIR] [--anchor REV] [--parts detector,nhs,fab]
 """
 
 from __future__ import annotations
@@ -228,10 +230,18 @@ def measure_api(root: Path, workdir: Path) -> dict[str, Any]:
 
 
 def measure_fab(root: Path, workdir: Path) -> dict[str, Any]:
+    """Post the seven sessions one after another; look at the themes after each and at the end.
+
+    Between sessions the service works as a convenor would see it: auto-analysis where one is
+    due, otherwise incremental placement with emerging themes. Each snapshot counts the themes
+    (emerging included) where most members are pleasantries by the hand rule.
+    """
     folder = root / "zoom_chats" / "fab_academy_2020"
     texts = [t for f, _, t in chat_lines(root) if f.startswith("fab_academy")]
     (workdir / "fab").mkdir(parents=True, exist_ok=True)
-    with Service(workdir / "fab", CachedEmbedder(texts, "fab_lines")) as service:
+    after_each: list[dict[str, Any]] = []
+    embedder = CachedEmbedder(texts, "fab_lines")
+    with Service(workdir / "fab", embedder, auto_analyze=True) as service:
         project = service.create_project("Fab Academy")
         for day, stem in enumerate(FAB_SESSIONS):
             path = folder / f"{stem}.txt"
@@ -246,13 +256,26 @@ def measure_fab(root: Path, workdir: Path) -> dict[str, Any]:
             if ingest["result"].get("embed_job_id"):
                 service.wait(project.key, ingest["result"]["embed_job_id"])
             _settle(service, project)
+            after_each.append({"after": stem, **_pleasantry_snapshot(project)})
         queued = project.post("/analyses", {"seed": 0})
         service.wait(project.key, queued["job"]["id"])
-        page = project.get("/themes", limit=200)
-        texts_by_id = {n["id"]: n["text"] for n in project.get("/narratives", limit=1000)["items"]}
-        body = project.get("/assignments")
+        final = _pleasantry_snapshot(project)
+    return {
+        **final,
+        "after_each_session": after_each,
+        "sessions_with_pleasantry_theme": [
+            s["after"] for s in after_each if s["pleasantry_themes"]
+        ],
+    }
+
+
+def _pleasantry_snapshot(project: Any) -> dict[str, Any]:
+    page = project.get("/themes", limit=200)
+    if not page.get("themes"):
+        return {"themes": 0, "pleasantry_themes": [], "max_pleasantry_share": 0.0, "largest": []}
+    texts_by_id = {n["id"]: n["text"] for n in project.get("/narratives", limit=1000)["items"]}
     members: dict[str, list[str]] = {}
-    for a in body["assignments"]:
+    for a in project.get("/assignments")["assignments"]:
         if a["theme_key"]:
             members.setdefault(a["theme_key"], []).append(texts_by_id.get(a["narrative_id"], ""))
     themes = []
@@ -263,11 +286,19 @@ def measure_fab(root: Path, workdir: Path) -> dict[str, Any]:
             if ms
             else 0.0
         )
-        themes.append({"label": t["label"], "size": t["size"], "pleasantry_share": round(share, 3)})
+        themes.append(
+            {
+                "label": t["label"],
+                "size": t["size"],
+                "emerging": bool(t.get("emerging")),
+                "pleasantry_share": round(share, 3),
+            }
+        )
     return {
         "themes": len(themes),
         "pleasantry_themes": [t for t in themes if t["pleasantry_share"] >= 0.5],
         "max_pleasantry_share": max((t["pleasantry_share"] for t in themes), default=0.0),
+        "most_pleasantries": max(themes, key=lambda t: t["pleasantry_share"]),
         "largest": sorted(themes, key=lambda t: -t["size"])[:3],
     }
 
@@ -282,16 +313,22 @@ def _settle(service: Service, project: Any, timeout: float = 1800) -> None:
     raise RuntimeError("analyses did not finish")
 
 
-def run_here(root: Path, api: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"detector": measure_detector(root)}
-    if api:
-        with tempfile.TemporaryDirectory() as tmp:
+PARTS = ("detector", "nhs", "fab")
+
+
+def run_here(root: Path, parts: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "detector" in parts:
+        out["detector"] = measure_detector(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        if "nhs" in parts:
             out["nhs_api"] = measure_api(root, Path(tmp))
+        if "fab" in parts:
             out["fab_api"] = measure_fab(root, Path(tmp))
     return out
 
 
-def run_anchor(rev: str, root: Path, api: bool) -> dict[str, Any]:
+def run_anchor(rev: str, root: Path, parts: set[str]) -> dict[str, Any]:
     """The same measures on the code at `rev`, in a subprocess."""
     here = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
@@ -301,6 +338,7 @@ def run_anchor(rev: str, root: Path, api: bool) -> dict[str, Any]:
             ["git", "-C", str(here), "archive", rev], check=True, capture_output=True
         )
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        (here / "bench" / ".cache").mkdir(exist_ok=True)
         (tree / "bench" / ".cache").symlink_to(here / "bench" / ".cache")
         out = Path(tmp) / "anchor.json"
         args = [
@@ -310,9 +348,9 @@ def run_anchor(rev: str, root: Path, api: bool) -> dict[str, Any]:
             str(root),
             "--inner",
             str(out),
+            "--parts",
+            ",".join(sorted(parts)),
         ]
-        if not api:
-            args.append("--skip-api")
         subprocess.run(args, check=True, cwd=tree, env={"PYTHONPATH": str(tree), **_env()})
         result: dict[str, Any] = json.loads(out.read_text())
         return result
@@ -328,19 +366,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--anchor", default="5460c7f")
-    parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated, of: detector (ingest rules), nhs (upload and analyse), "
+        "fab (seven sessions)",
+    )
+    parser.add_argument("--skip-api", action="store_true", help="the same as --parts detector")
     parser.add_argument("--inner", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     root = data_dir(args.data)
+    parts = {"detector"} if args.skip_api else set(args.parts.split(","))
+    if unknown := parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
     if args.inner:
-        Path(args.inner).write_text(json.dumps(run_here(root, not args.skip_api)))
+        Path(args.inner).write_text(json.dumps(run_here(root, parts)))
         return
     report = {
-        "anchor": {"rev": args.anchor, **run_anchor(args.anchor, root, not args.skip_api)},
-        "weft": run_here(root, not args.skip_api),
+        "anchor": {"rev": args.anchor, **run_anchor(args.anchor, root, parts)},
+        "weft": run_here(root, parts),
     }
     print(json.dumps(report, indent=1, ensure_ascii=False))
-    write_json(RESULTS_DIR / "nonresponse.json", report)
+    write_json(RESULTS_DIR / f"nonresponse_{'_'.join(sorted(parts))}.json", report)
 
 
 if __name__ == "__main__":
