@@ -5,7 +5,8 @@ The API runs in process on PostgreSQL with the Celery runner; two real workers
 (``celery -A app.jobs.celery_runner worker --pool prefork``, the packaged model) take turns: the
 first is killed (its whole process group, SIGKILL) once the embedding job has done ``--kill-at``
 texts of the NHS comments, the second is started at once. Reported: seconds from the kill to the
-job being re-queued, to it running again, and to it ending, with its attempts, and whether every
+job being re-queued (the lease ran out and a sweeper found it), to it running again (the new
+worker's start and model load included), and to it ending, with its attempts, and whether every
 distinct text has exactly one vector. Needs PostgreSQL and Redis::
 
     scripts/with-postgres.sh scripts/with-redis.sh .venv/bin/python -m bench.leases [--rows 2000]
@@ -77,6 +78,8 @@ def run(rows: int, kill_at: int, database_url: str, broker: str, root: Path) -> 
         "WEFT_JOB_QUEUE": queue,
         "WEFT_DATA_DIR": str(workdir / "var"),
         "WEFT_AUTO_ANALYZE": "false",
+        # progress every 64 texts, so the kill lands mid-embedding
+        "WEFT_EMBEDDING_CHUNK_SIZE": "64",
         "HF_HUB_OFFLINE": "1",
     }
     settings = Settings(
@@ -141,7 +144,7 @@ def run(rows: int, kill_at: int, database_url: str, broker: str, root: Path) -> 
         "seconds_to_requeued": round(requeued or -1, 1),
         "seconds_to_running_again": round(running_again or -1, 1),
         "seconds_to_ended": round(ended, 1),
-        "status": job.status,
+        "status": str(job.status),
         "attempts": job.attempts,
         "distinct_texts": distinct,
         "vectors": vectors,
