@@ -37,8 +37,8 @@ from sqlalchemy import select
 from app.config import Settings
 from app.jobs.context import JobDeps, build_deps
 from app.jobs.execute import execute, give_up, give_up_overdue, queued_ids
-from app.jobs.lease import Sweeper, sweep_expired
 from app.jobs.registry import time_limit
+from app.jobs.sweep import Sweeper, sweep_expired
 from models import Job
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from app.jobs.context import JobDeps
 from app.jobs.execute import claim_next, recover_interrupted, run_claimed
-from app.jobs.lease import Sweeper
+from app.jobs.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 

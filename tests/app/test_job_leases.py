@@ -19,8 +19,9 @@ from app.db import build_session_factory
 from app.jobs import registry
 from app.jobs.context import JobContext, JobDeps
 from app.jobs.execute import claim, execute, run_claimed
-from app.jobs.lease import JobLeaseLost, sweep_expired
+from app.jobs.lease import JobLeaseLost
 from app.jobs.runner import ThreadJobRunner
+from app.jobs.sweep import sweep_expired
 from app.services.jobs import attach_runner
 from models import Analysis, AnalysisStatus, Job, JobStatus, Project
 from models.base import utcnow
