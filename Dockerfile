@@ -1,18 +1,28 @@
 # syntax=docker/dockerfile:1
-FROM python:3.11-slim AS build
+# BASE: any Debian-based image with Python 3.11 (scripts/build-image.sh makes one with
+# debootstrap where no registry is reachable). TORCH_INDEX: where the CPU build of PyTorch comes
+# from. PIP_FIND_LINKS (a directory mounted into the build) takes wheels from there first, and
+# PIP_CERT names a CA bundle mounted into the build for a proxy that re-signs TLS.
+ARG BASE=python:3.11-slim
+FROM ${BASE} AS build
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS=
+ARG PIP_CERT=
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+       python3-dev python3-venv \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app app
 COPY models models
 COPY pipelines pipelines
-RUN python -m venv /opt/weft \
-    && /opt/weft/bin/pip install --no-cache-dir \
-       --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
-    && /opt/weft/bin/pip install --no-cache-dir '.[postgres,workers]'
+RUN python3 -m venv /opt/weft \
+    && PIP="/opt/weft/bin/pip install --no-cache-dir ${PIP_CERT:+--cert $PIP_CERT} \
+            ${PIP_FIND_LINKS:+--find-links $PIP_FIND_LINKS}" \
+    && $PIP --extra-index-url ${TORCH_INDEX} torch==2.13.0 \
+    && $PIP '.[postgres,workers]'
 
-FROM python:3.11-slim
+FROM ${BASE}
 RUN useradd --create-home --uid 10001 weft && mkdir /data && chown weft /data
 COPY --from=build /opt/weft /opt/weft
 WORKDIR /srv/weft
@@ -30,5 +40,6 @@ USER weft
 #   docker run -e WEFT_BOOTSTRAP_TOKEN=... -v weft-data:/data weft
 # The pseudonym secret is created in /data/var/secrets/ on first start: back the volume up.
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["sh", "-c", "alembic upgrade head && python -m app"]
+HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+# exec: the server becomes PID 1 and gets the stop signal (a shell would swallow it)
+CMD ["sh", "-c", "alembic upgrade head && exec python3 -m app"]

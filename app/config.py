@@ -48,7 +48,22 @@ class Settings(BaseSettings):
         2.0, gt=0, description="How often an idle worker looks for queued jobs."
     )
     job_max_attempts: int = Field(
-        2, ge=1, description="Attempts before a job interrupted by a crash is marked failed."
+        2,
+        ge=1,
+        description="Attempts before a job interrupted by a crash (or whose worker stopped "
+        "renewing its lease) is marked failed.",
+    )
+    job_lease_seconds: float = Field(
+        30,
+        gt=0,
+        description="How long a running job's lease lasts unless its worker renews it; a job "
+        "whose lease ran out is re-queued (or failed after job_max_attempts).",
+    )
+    job_heartbeat_seconds: float = Field(
+        10,
+        gt=0,
+        description="How often a running job renews its lease, and how often each process "
+        "looks for expired leases; keep it well under job_lease_seconds.",
     )
 
     auto_analyze: bool = Field(

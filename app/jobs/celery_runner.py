@@ -10,7 +10,10 @@ Each worker process builds its own engine, session factory and embedding model o
 job, and sends the jobs its jobs queue (an analysis after an embedding job) the same way.
 The message carries nothing but the id; `execute` claims the job with a conditional update,
 so a message delivered twice runs the job once, and a job whose project is busy is left
-queued: the project's running job sends it again when it ends.
+queued: the project's running job sends it again when it ends. A running job holds a lease
+its worker renews (app/jobs/lease.py); the API's runner and every worker sweep for expired
+leases, so a job whose worker was killed is re-queued and sent again, and a redelivered
+message of a job whose lease is live is dropped without using an attempt.
 
 Each message carries its kind's time limits: a soft one (`job_time_limit_<kind>` plus
 `job_hard_limit_grace`), which raises inside the job, and a hard one (a grace later), at
@@ -35,6 +38,7 @@ from app.config import Settings
 from app.jobs.context import JobDeps, build_deps
 from app.jobs.execute import execute, give_up, give_up_overdue, queued_ids
 from app.jobs.registry import time_limit
+from app.jobs.sweep import Sweeper, sweep_expired
 from models import Job
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ class CeleryJobRunner:
     def __init__(self, deps: JobDeps, celery: Celery | None = None) -> None:
         self.deps = deps
         self.celery = celery or make_celery(deps.settings)
+        self._sweeper = Sweeper(deps)
 
     def start(self) -> None:
         grace = timedelta(seconds=2 * self.deps.settings.job_hard_limit_grace)
@@ -86,9 +91,12 @@ class CeleryJobRunner:
             self.submit(job_id)
         if queued:
             log.info("sent %d queued jobs to the workers", len(queued))
+        # jobs of a worker that died (kill -9) are re-queued and sent again once their lease
+        # runs out: the broker may have dropped their message with the worker
+        self._sweeper.start()
 
     def stop(self) -> None:
-        pass
+        self._sweeper.stop()
 
     def submit(self, job_id: str) -> None:
         try:
@@ -122,8 +130,11 @@ def worker_deps() -> JobDeps:
             from app.services.jobs import attach_runner
 
             _deps = build_deps(Settings())[1]
-            # jobs queued by jobs go to the queue too
-            attach_runner(_deps.session_factory, CeleryJobRunner(_deps, celery_app))
+            # jobs queued by jobs go to the queue too, and so do jobs this worker's sweeper
+            # re-queues when another worker died
+            runner = CeleryJobRunner(_deps, celery_app)
+            attach_runner(_deps.session_factory, runner)
+            runner._sweeper.start()
         return _deps
 
 
@@ -141,6 +152,7 @@ class JobTask(Task):  # type: ignore[misc]
 def run_job(job_id: str) -> dict[str, Any]:
     deps = worker_deps()
     give_up_overdue(deps, timedelta(seconds=2 * deps.settings.job_hard_limit_grace))
+    sweep_expired(deps)
     status = execute(deps, job_id, overtime=(SoftTimeLimitExceeded,))
     return {"job": job_id, "status": status.value if status else "not its turn"}
 

@@ -10,7 +10,7 @@ racing for work never run two jobs of one project at once.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, aliased
 
 from app.errors import WeftError
 from app.jobs.context import JobContext, JobDeps, JobTimeLimitExceeded
+from app.jobs.lease import Heartbeat, JobLeaseLost, lease_end
 from app.jobs.registry import abandon_hook, handler_for, time_limit
 from app.services import jobs as job_service
 from models import Job, JobStatus
-from models.base import utcnow
+from models.base import new_public_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,21 @@ def _serialise_claims(session: Session, job_id: str) -> None:
 
 def claim(deps: JobDeps, job_id: str) -> JobContext | None:
     """Move job `job_id` to running if it is its turn; None when it is not (another worker
-    took it, or its project is busy: the job that ends hands the turn on)."""
+    took it, or its project is busy: the job that ends hands the turn on). The run gets a
+    token of its own and a lease (app/jobs/lease.py)."""
+    token = new_public_id()
     with deps.session_factory() as session, session.begin():
         _serialise_claims(session, job_id)
         claimed = session.execute(
             update(Job)
             .where(Job.id == job_id, _its_turn())
-            .values(status=JobStatus.running, started_at=utcnow(), attempts=Job.attempts + 1)
+            .values(
+                status=JobStatus.running,
+                started_at=utcnow(),
+                attempts=Job.attempts + 1,
+                run_token=token,
+                lease_expires_at=lease_end(deps),
+            )
         )
         if _rowcount(claimed) != 1:
             return None
@@ -87,6 +96,7 @@ def claim(deps: JobDeps, job_id: str) -> JobContext | None:
             payload=dict(job.payload),
             deps=deps,
             limit=time_limit(deps.settings, job.kind),
+            run_token=token,
         )
 
 
@@ -121,12 +131,19 @@ def _finish(deps: JobDeps, ctx: JobContext, **values: Any) -> None:
             total = session.scalar(select(Job.progress_total).where(Job.id == ctx.job_id))
             if total is not None:
                 values["progress_done"] = total
-        # only a job still running: one given up meanwhile (see give_up) keeps its failure
-        session.execute(
+        # only this run of a job still running: one given up meanwhile (see give_up) keeps
+        # its failure, and one re-queued meanwhile (its lease expired) belongs to a newer run
+        ended = session.execute(
             update(Job)
-            .where(Job.id == ctx.job_id, Job.status == JobStatus.running)
-            .values(finished_at=utcnow(), **values)
+            .where(
+                Job.id == ctx.job_id,
+                Job.status == JobStatus.running,
+                Job.run_token == ctx.run_token,
+            )
+            .values(finished_at=utcnow(), lease_expires_at=None, **values)
         )
+        if _rowcount(ended) != 1:
+            return
         following = next_in_project(session, ctx.project_id)
         if following is not None:
             job_service.hand_on(session, following)
@@ -144,14 +161,29 @@ def execute(
 
 def run_claimed(
     deps: JobDeps, ctx: JobContext, overtime: tuple[type[BaseException], ...] = ()
-) -> JobStatus:
-    """Call the handler of a claimed job and record how it ended.
+) -> JobStatus | None:
+    """Call the handler of a claimed job, its lease renewed meanwhile, and record how it
+    ended; None when another run took the job over (its outcome is that run's).
 
     `overtime` names exceptions that mean the job ran out of time (Celery's soft limit); they
     end the job with its time limit's message."""
+    assert ctx.run_token is not None
+    heartbeat = Heartbeat(deps, ctx.job_id, ctx.run_token, ctx.lease_lost).start()
+    try:
+        return _run_handler(deps, ctx, overtime)
+    finally:
+        heartbeat.stop()
+
+
+def _run_handler(
+    deps: JobDeps, ctx: JobContext, overtime: tuple[type[BaseException], ...]
+) -> JobStatus | None:
     job_id = ctx.job_id
     try:
         result = handler_for(ctx.kind)(ctx)
+    except JobLeaseLost:
+        log.warning("job %s (%s): another run took it over; this run stops", job_id, ctx.kind)
+        return None
     except WeftError as exc:
         _finish(deps, ctx, status=JobStatus.failed, error=exc.detail)
         log.info("job %s (%s) failed: %s", job_id, ctx.kind, exc.detail)
@@ -176,19 +208,37 @@ def queued_ids(deps: JobDeps, limit: int | None = None) -> list[str]:
         return list(session.scalars(stmt.limit(limit)))
 
 
-def _abandon(session: Session, jobs: list[Any], error: str) -> None:
-    """Fail `jobs` (rows of id, kind, payload) with `error`, running their abandon hooks."""
-    if not jobs:
-        return
-    session.execute(
-        update(Job)
-        .where(Job.id.in_([job.id for job in jobs]))
-        .values(status=JobStatus.failed, finished_at=utcnow(), error=error)
-    )
+def abandon(
+    session: Session, jobs: list[Any], error: str, only_expired: datetime | None = None
+) -> int:
+    """Fail `jobs` (rows of id, kind, payload) still running with `error`, running their
+    abandon hooks; with `only_expired`, only those whose lease ended before it. Returns how
+    many were failed here (another process may have ended or renewed one meanwhile)."""
+    failed = 0
     for job in jobs:
+        condition = [Job.id == job.id, Job.status == JobStatus.running]
+        if only_expired is not None:
+            condition.append(
+                or_(Job.lease_expires_at < only_expired, Job.lease_expires_at.is_(None))
+            )
+        ended = session.execute(
+            update(Job)
+            .where(*condition)
+            .values(
+                status=JobStatus.failed,
+                finished_at=utcnow(),
+                error=error,
+                run_token=None,
+                lease_expires_at=None,
+            )
+        )
+        if _rowcount(ended) != 1:
+            continue
+        failed += 1
         hook = abandon_hook(job.kind)
         if hook is not None:
             hook(session, job.payload or {}, error)
+    return failed
 
 
 def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
@@ -210,10 +260,12 @@ def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
             session.execute(
                 update(Job)
                 .where(Job.status == JobStatus.running, Job.attempts < max_attempts)
-                .values(status=JobStatus.queued, started_at=None)
+                .values(
+                    status=JobStatus.queued, started_at=None, run_token=None, lease_expires_at=None
+                )
             )
         )
-        _abandon(session, list(abandoned), error)
+        abandon(session, list(abandoned), error)
     return requeued, len(abandoned)
 
 
@@ -228,7 +280,7 @@ def give_up(deps: JobDeps, job_id: str, error: str) -> bool:
         ).first()
         if job is None:
             return False
-        _abandon(session, [job], error)
+        abandon(session, [job], error)
         following = next_in_project(session, job.project_id)
         if following is not None:
             job_service.hand_on(session, following)

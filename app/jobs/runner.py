@@ -8,6 +8,7 @@ from typing import Protocol
 
 from app.jobs.context import JobDeps
 from app.jobs.execute import claim_next, recover_interrupted, run_claimed
+from app.jobs.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class ThreadJobRunner:
         self._submitted = 0
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._sweeper = Sweeper(deps)
 
     def start(self) -> None:
         requeued, failed = recover_interrupted(self.deps)
@@ -52,9 +54,12 @@ class ThreadJobRunner:
         ]
         for thread in self._threads:
             thread.start()
+        # a job whose lease ran out (another process sharing the store died) runs again
+        self._sweeper.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        self._sweeper.stop()
         with self._wake:
             self._wake.notify_all()
         for thread in self._threads:

@@ -329,6 +329,12 @@ class Prepared:
     left_out: left_out_service.LeftOut
 
 
+def stored_earlier(session: Session, analysis_id: int) -> bool:
+    """Whether an earlier attempt of the analysis's job already stored its themes."""
+    analysis = session.get(Analysis, analysis_id)
+    return analysis is not None and analysis.status == AnalysisStatus.succeeded
+
+
 def begin(session: Session, analysis_id: int, model: str) -> Prepared:
     """Mark the analysis running and read what it will cluster."""
     analysis = session.get_one(Analysis, analysis_id)

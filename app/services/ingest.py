@@ -116,6 +116,15 @@ class IngestInput:
     session_attributes: dict[str, Any]
 
 
+def stored_earlier(session: Session, source_id: int) -> dict[str, Any] | None:
+    """What a retried ingest job returns when an earlier attempt of it already stored the
+    upload (its worker died before ending the job); None when it has still to be stored."""
+    source = session.get(Source, source_id)
+    if source is None or source.status != SourceStatus.stored:
+        return None
+    return {"source_id": source.id, "stored_by_an_earlier_attempt": True}
+
+
 def load(session: Session, source_id: int, data_dir: Path) -> IngestInput:
     """Mark the source running and read what parsing it needs."""
     source = session.get(Source, source_id)

@@ -25,6 +25,10 @@ DELETED_MEANWHILE = (
 def run(ctx: JobContext) -> dict[str, Any]:
     """Run the analysis the payload names; on any error it ends `failed` with the error."""
     analysis_id = int(ctx.payload["analysis_id"])
+    with ctx.session() as session:
+        if analysis_service.stored_earlier(session, analysis_id):
+            # an earlier attempt stored its themes, then its worker died before the job ended
+            return {"analysis_id": analysis_id, "stored_by_an_earlier_attempt": True}
     try:
         return _run(ctx, analysis_id)
     except BaseException as exc:

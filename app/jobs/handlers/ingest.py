@@ -29,6 +29,11 @@ def run(ctx: JobContext) -> dict[str, Any]:
     source_id = int(ctx.payload["source_id"])
     settings = ctx.deps.settings
     spool = ingest_service.spool_path(Path(settings.data_dir), ctx.job_id)
+    with ctx.session() as session:
+        earlier = ingest_service.stored_earlier(session, source_id)
+    if earlier is not None:
+        # an earlier attempt stored it, then its worker died before the job ended
+        return earlier
     try:
         with ctx.session() as session:
             job = ingest_service.load(session, source_id, Path(settings.data_dir))
