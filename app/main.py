@@ -22,6 +22,7 @@ from app.routes import (
     jobs,
     narratives,
     projects,
+    reports,
     sessions,
     signifiers,
     tensions,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         themes,
         tensions,
         trends,
+        reports,
         analyses,
         jobs,
     ):
