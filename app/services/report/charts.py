@@ -11,10 +11,10 @@ from markupsafe import Markup, escape
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 _WIDTH = 640
-_LABEL = 250
+_LABEL = 300
 _BAR = 22
 _GAP = 8
-_CHARS = 38
+_CHARS = 42
 
 
 def _short(label: str) -> str:
@@ -37,10 +37,10 @@ def share_bars(bars: Sequence[tuple[str, float]], title: str) -> Markup:
         colour = PALETTE[i % len(PALETTE)]
         middle = y + _BAR / 2 + 4
         parts += [
-            f'<text x="{_LABEL - 8}" y="{middle:.1f}" text-anchor="end" font-size="13">'
+            f'<text x="{_LABEL - 8}" y="{middle:.1f}" text-anchor="end" font-size="12">'
             f"{escape(_short(label))}</text>",
             f'<rect x="{_LABEL}" y="{y}" width="{width:.1f}" height="{_BAR}" fill="{colour}"/>',
-            f'<text x="{_LABEL + width + 6:.1f}" y="{middle:.1f}" font-size="13">'
+            f'<text x="{_LABEL + width + 6:.1f}" y="{middle:.1f}" font-size="12">'
             f"{100 * share:.0f}%</text>",
         ]
     parts.append("</svg>")

@@ -9,14 +9,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import app.services.report.chat as chat
+import app.services.report.groups as groups
+import app.services.report.window as windows
 from app.schemas.themes import AnalysisRead
 from app.services import analyses as analysis_service
 from app.services import dashboard, dashboard_trends
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
 from app.services.narratives import filtered
-from app.services.report import chat, groups
-from app.services.report import window as windows
 from app.services.report.window import Window
 from models import Analysis, Narrative, Project, Source, Theme, ThemeAssignment
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from app.services.report import charts
+import app.services.report.charts as charts
 from app.services.report.content import Report
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "ui" / "templates" / "report"
