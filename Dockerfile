@@ -13,6 +13,9 @@ RUN python -m venv /opt/weft \
     && /opt/weft/bin/pip install --no-cache-dir '.[postgres,workers]'
 
 FROM python:3.11-slim
+# Pango and a font for the PDF reports (WeasyPrint)
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 \
+    libpangoft2-1.0-0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 weft && mkdir /data && chown weft /data
 COPY --from=build /opt/weft /opt/weft
 WORKDIR /srv/weft

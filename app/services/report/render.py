@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 import app.services.report.charts as charts
+from app.errors import ServiceUnavailable
 from app.services.report.content import Report
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "ui" / "templates" / "report"
@@ -63,10 +64,15 @@ def html(report: Report, *, links: dict[str, str] | None = None) -> str:
 
 def pdf(report: Report) -> bytes:
     """The report as an A4 PDF."""
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
     # imported here: loading Pango and the fonts costs a moment only reports should pay
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    except OSError as missing:  # WeasyPrint loads Pango with ctypes when imported
+        raise ServiceUnavailable(
+            "PDF reports need the Pango library on the server (Debian: libpango-1.0-0 "
+            "libpangoft2-1.0-0); the same report is available as a page without ?format=pdf"
+        ) from missing
     fetcher = URLFetcher(allowed_protocols=("data",))
     written: bytes = HTML(string=html(report), url_fetcher=fetcher).write_pdf()
     return written
