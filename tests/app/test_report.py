@@ -216,6 +216,36 @@ class TestNotYet:
         assert "An analysis is waiting to start." in waiting
         assert "Running now: finding themes (waiting to start)." in waiting
 
+    def test_a_session_still_being_read_says_so(
+        self, circle: tuple[ProjectHandle, list[int]], topic_client: TestClient
+    ) -> None:
+        project, _ = circle
+        topic_client.app.state.runtime.runner.stop()
+        meeting = _post_queued(project, "May circle", "2026-05-06", _chat(["records"]))
+        page = project.get(f"/sessions/{meeting}/report").text
+        assert "This report is not ready yet" in page
+        assert "Running now: reading an upload (waiting to start)." in page
+        assert "no analysis has run yet" not in page
+        # messages stored (a JSON batch is stored by its request) but not yet placed
+        line = {"text": "Beds again tonight", "session_id": meeting}
+        assert project.post("/narratives", {"narratives": [line]}).status_code == 201
+        page = project.get(f"/sessions/{meeting}/report").text
+        assert "This report is not ready yet" in page
+        assert "1 message is stored for it." in page
+        assert "not in the themes of analysis" in page
+        assert "Running now: reading an upload (waiting to start)." in page
+
+
+def _post_queued(project: ProjectHandle, name: str, held_on: str, data: bytes) -> int:
+    answer = project.client.post(
+        project.url("/sessions"),
+        files={"file": ("chat.txt", data)},
+        data={"name": name, "held_on": held_on},
+        headers=auth(project.admin_key),
+    )
+    assert answer.status_code == 202, answer.text
+    return int(answer.json()["session"]["id"])
+
 
 @pytest.mark.parametrize(
     ("text", "question"),

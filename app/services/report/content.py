@@ -3,7 +3,7 @@ tensions, meetings and what was left out. The page layout is in the report templ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -269,15 +269,17 @@ def build(session: Session, project: Project, w: Window) -> Report:
     analysis = analysis_service.latest(session, project)
     if analysis is None:
         return _not_yet(session, project, w, groups.waiting_words(session, project), messages)
+    if not messages and (work := groups.work_words(session, project)):
+        # an export still being read: its messages are on their way
+        return _not_yet(session, project, w, work, messages)
     if messages and not _in_analysis(session, project, analysis, w):
-        words = ["These messages arrived after the latest analysis and are not in its themes yet."]
         return _not_yet(
-            session, project, w, words + groups.waiting_words(session, project), messages
+            session, project, w, groups.late_words(session, project, analysis.id), messages
         )
     analysed, listed = report_themes(session, project, analysis, w)
     change = windows.change(session, project, analysis, w)
     new_keys = {key for key, _ in _named(session, change.new)}
-    listed = [ReportTheme(**{**t.__dict__, "new": t.key in new_keys}) for t in listed]
+    listed = [replace(t, new=t.key in new_keys) for t in listed]
     top = [t for t in listed if t.size >= TOP_MIN_SIZE][:TOP_THEMES]
     shown = {t.key for t in top}
     unclustered, unclustered_total = _unclustered(session, project, analysis, w)

@@ -118,10 +118,9 @@ def warnings(table: GroupTable | None) -> list[str]:
     ]
 
 
-def waiting_words(session: Session, project: Project) -> list[str]:
-    """Why a report has no sections yet, and the work in hand (jobs queued or running)."""
-    state = dashboard_trends.waiting(session, project, "The report's sections")
-    words = [state.headline, state.advice]
+def work_words(session: Session, project: Project) -> list[str]:
+    """The jobs queued or running for the project, one sentence each."""
+    words = []
     for work in dashboard.work_in_hand(session, project):
         how = (
             "waiting to start"
@@ -132,3 +131,21 @@ def waiting_words(session: Session, project: Project) -> list[str]:
         )
         words.append(f"Running now: {work.words.lower()} ({how}).")
     return words
+
+
+def waiting_words(session: Session, project: Project) -> list[str]:
+    """Why a project without a finished analysis has no report yet, and the work in hand."""
+    state = dashboard_trends.waiting(session, project, "The report's sections")
+    return [state.headline, state.advice, *work_words(session, project)]
+
+
+def late_words(session: Session, project: Project, analysis_id: int) -> list[str]:
+    """Why a window whose messages the latest analysis does not hold has no report yet."""
+    work = work_words(session, project)
+    then = (
+        "They join its themes when the work below is done."
+        if work
+        else "Nothing is running: someone with a write key can start an analysis from the "
+        "dashboard's overview."
+    )
+    return [f"These messages are not in the themes of analysis {analysis_id} yet.", then, *work]
