@@ -152,8 +152,8 @@ def _tensions(session: Session, analysis: Analysis, keys: list[str]) -> list[Ten
     wanted = (*dashboard.TENSION_KINDS, "group_consensus", "consensus_theme")
     flt = tension_service.SignalFilter(themes=tuple(keys), kinds=wanted)
     _, rows = tension_service.list_signals(session, analysis, flt, 4 * TENSIONS, 0)
-    # only what the tests found: an unflagged signal is a description, not a finding
-    shown = [r for r in rows if r.flagged]
+    # only what a test found: the others describe the stories without a finding
+    shown = [r for r in rows if r.flagged and r.test is not None]
     signals = tension_service.render_signals(
         shown, tension_service.context(session, analysis, shown)
     )

@@ -35,6 +35,10 @@ def _clock(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%H:%M")
 
 
+def _stamp(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%d %b %H:%M")
+
+
 def _day(value: datetime | None) -> str:
     return "\u2013" if value is None else value.strftime("%d %b %Y, %H:%M UTC")
 
@@ -42,6 +46,7 @@ def _day(value: datetime | None) -> str:
 _env.filters["percent"] = _percent
 _env.filters["clock"] = _clock
 _env.filters["day"] = _day
+_env.filters["stamp"] = _stamp
 
 
 def _chart(report: Report) -> Markup | None:
