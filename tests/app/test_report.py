@@ -256,6 +256,7 @@ def _post_queued(project: ProjectHandle, name: str, held_on: str, data: bytes) -
         ("what?", False),
         ("The form is slow.", False),
         ("Thanks, that answers it", False),
+        ("when I click on the link I get this page", False),
     ],
 )
 def test_questions(text: str, question: bool) -> None:

@@ -1,8 +1,8 @@
 """The "Now what?" of a report: questions left unanswered in the chat, and messages that
 sound like an action to take.
 
-A question is a message that ends with a question mark, or opens with a question word
-("how", "can someone", ...). It counts as answered when a later message is stored as a
+A question is a message of three words or more that ends with a question mark, or opens
+with a question word ("how", "can someone", ...). It counts as answered when a later message is stored as a
 reply to it: Zoom's "Replying to ..." lines and Teams' reply field set `replies_to_id` at
 ingest. Exports without replies (older Zoom layouts) link nothing, so there every question
 is listed; the report says so.
@@ -22,7 +22,8 @@ from app.services.themes import snippet
 from models import Narrative, Project
 
 _QUESTION_OPENING = re.compile(
-    r"^(?:who|what|when|where|why|which|how|is|are|was|were|do|does|did|can|could|should|"
+    # not "when": "when I click on it, ..." opens a statement as often as a question
+    r"^(?:who|what|where|why|which|how|is|are|was|were|do|does|did|can|could|should|"
     r"would|will|has|have|any\s+(?:idea|ideas|thoughts|tips)|anyone|anybody|"
     r"does\s+anyone|has\s+anyone)\b",
     re.IGNORECASE,
