@@ -14,6 +14,7 @@ from app.main import create_app
 from app.services.report.chat import is_action, is_question
 from tests.app.test_themes import TOPICS, TopicEmbedder, analyse
 from tests.conftest import ProjectHandle, auth, make_project, wait_for_job
+from tests.ui.helpers import sign_in
 
 UNANSWERED = "Who is covering the night shift next week?"
 ANSWERED = "Has anyone seen the new bed board?"
@@ -277,3 +278,34 @@ def test_questions(text: str, question: bool) -> None:
 )
 def test_actions(text: str, action: bool) -> None:
     assert is_action(text) is action
+
+
+class TestOnTheDashboard:
+    def test_the_reports_page_links_each_session_and_its_pdf(
+        self, circle: tuple[ProjectHandle, list[int]]
+    ) -> None:
+        project, ids = circle
+        client = project.client
+        sign_in(client, project.key("read"))
+        overview = client.get(f"/ui/p/{project.id}/")
+        assert f'href="/ui/p/{project.id}/reports"' in overview.text
+        listing = client.get(f"/ui/p/{project.id}/reports")
+        assert "March circle" in listing.text and "April circle" in listing.text
+        page = client.get(f"/ui/p/{project.id}/sessions/{ids[0]}/report")
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Back to the dashboard" in page.text and UNANSWERED in page.text
+        pdf = client.get(f"/ui/p/{project.id}/sessions/{ids[0]}/report", params={"format": "pdf"})
+        assert pdf.content.startswith(b"%PDF")
+
+    def test_a_period_by_day_and_a_missing_session_in_plain_words(
+        self, circle: tuple[ProjectHandle, list[int]]
+    ) -> None:
+        project, ids = circle
+        client = project.client
+        sign_in(client, project.key("read"))
+        april = client.get(f"/ui/p/{project.id}/report", params={"since": "2026-04-01"})
+        assert april.status_code == 200 and "since 01 April 2026" in april.text
+        assert UNANSWERED not in april.text
+        missing = client.get(f"/ui/p/{project.id}/sessions/{max(ids) + 100}/report")
+        assert missing.status_code == 404
+        assert "There is nothing here, or it belongs to another project." in missing.text
