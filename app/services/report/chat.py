@@ -2,9 +2,9 @@
 sound like an action to take.
 
 A question is a message of three words or more that ends with a question mark, or opens
-with a question word ("how", "can someone", ...). It counts as answered when a later message is stored as a
-reply to it: Zoom's "Replying to ..." lines and Teams' reply field set `replies_to_id` at
-ingest. Exports without replies (older Zoom layouts) link nothing, so there every question
+with a question word ("how", "can someone", ...). It counts as answered when a later
+message is stored as a reply to it: Zoom's "Replying to ..." lines and Teams' reply field
+set `replies_to_id` at ingest. Exports without replies (older Zoom layouts) link nothing, so there every question
 is listed; the report says so.
 """
 
