@@ -4,8 +4,8 @@ sound like an action to take.
 A question is a message of three words or more that ends with a question mark, or opens
 with a question word ("how", "can someone", ...). It counts as answered when a later
 message is stored as a reply to it: Zoom's "Replying to ..." lines and Teams' reply field
-set `replies_to_id` at ingest. Exports without replies (older Zoom layouts) link nothing, so there every question
-is listed; the report says so.
+set `replies_to_id` at ingest. Exports without replies (older Zoom layouts) link nothing,
+so there every question is listed; the report says so.
 """
 
 from __future__ import annotations
