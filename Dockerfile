@@ -23,6 +23,9 @@ RUN python3 -m venv /opt/weft \
     && $PIP '.[postgres,workers]'
 
 FROM ${BASE}
+# Pango and a font for the PDF reports (WeasyPrint)
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 \
+    libpangoft2-1.0-0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 weft && mkdir /data && chown weft /data
 COPY --from=build /opt/weft /opt/weft
 WORKDIR /srv/weft

@@ -36,10 +36,10 @@ run: migrate
 test: install-dev
 	scripts/with-redis.sh scripts/with-chromium.sh $(BIN)/python -m pytest
 
-# the browser tests and the schema fuzz run ran in the SQLite pass; they test pages and the
-# API's contract, not the database
+# the browser tests, the schema fuzz run and the Fab Academy reports run in the SQLite pass;
+# they test pages, documents and the API's contract, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports"
 
 lint: install-dev
 	$(BIN)/ruff check .

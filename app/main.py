@@ -22,6 +22,7 @@ from app.routes import (
     jobs,
     narratives,
     projects,
+    reports,
     sessions,
     signifiers,
     tensions,
@@ -36,6 +37,7 @@ from app.ui import pages
 from app.ui.render import HERE as UI_DIR
 from app.ui.screens import map as map_screen
 from app.ui.screens import overview, theme, upload
+from app.ui.screens import report as report_screen
 from app.ui.screens import signifiers as signifier_screen
 from app.ui.screens import tensions as tension_screen
 from app.ui.screens import trends as trend_screen
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         themes,
         tensions,
         trends,
+        reports,
         analyses,
         jobs,
     ):
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         tension_screen,
         signifier_screen,
         upload,
+        report_screen,
     ):
         app.include_router(screen.router)
     problems.document(app)
