@@ -16,7 +16,7 @@ from app.errors import NotFound
 from app.jobs.kinds import JobKind
 from app.schemas.common import JobRead
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
-from app.services import analysis_state
+from app.services import analysis_state, curation_state
 from app.services import jobs as jobs_service
 from app.services import left_out as left_out_service
 from app.services.embeddings import load_vectors, missing_texts
@@ -327,6 +327,8 @@ class Prepared:
     missing: list[tuple[str, str]]
     previous: _Previous | None
     left_out: left_out_service.LeftOut
+    #: keys a curation edit pinned: their narratives' sub-themes are not merged with others
+    pinned: tuple[str, ...] = ()
 
 
 def begin(session: Session, analysis_id: int, model: str) -> Prepared:
@@ -357,6 +359,7 @@ def begin(session: Session, analysis_id: int, model: str) -> Prepared:
             if params.include_low_content
             else left_out_service.stored(session, project_id)
         ),
+        pinned=tuple(curation_state.pinned_keys(session, project_id)),
     )
 
 
@@ -380,19 +383,35 @@ def load_matrix(session: Session, prepared: Prepared, embedder: Embedder) -> Flo
     return kept
 
 
+def _pinned_rows(prepared: Prepared) -> list[list[int]]:
+    """Rows of the run holding each pinned theme's narratives in the previous analysis."""
+    if prepared.previous is None or not prepared.pinned:
+        return []
+    row = {narrative_id: i for i, narrative_id in enumerate(prepared.ids)}
+    top = prepared.previous.members.get(0, {})
+    groups = [sorted(row[n] for n in top.get(key, set()) if n in row) for key in prepared.pinned]
+    return [g for g in groups if g]
+
+
 def cluster(prepared: Prepared, X: FloatMatrix, embedder: Embedder | None = None) -> ThemeResult:
     """Find the themes, at the previous analysis's level of detail when it is held; with
     `embedder`, the themes' candidate names are embedded (one batch per level) to rank them."""
     previous, params = prepared.previous, prepared.params
     resolution = held_resolution(previous, len(prepared.ids), params)
+    clusterer_params: dict[str, Any] = {"keep_apart": _pinned_rows(prepared)}
+    if resolution is not None:
+        clusterer_params["resolution"] = resolution
     result = find_themes(
         prepared.texts,
         X,
         n_themes=params.n_themes,
         random_state=params.seed,
-        clusterer_params={"resolution": resolution} if resolution is not None else None,
+        clusterer_params=clusterer_params,
         embedder=embedder,
     )
+    # the rows themselves are no parameter worth keeping: the keys say what was pinned
+    result.parameters.pop("keep_apart", None)
+    result.parameters["pinned_keys"] = list(prepared.pinned)
     if resolution is not None and previous is not None:
         result.parameters["resolution_held_from"] = previous.analysis_id
         result.parameters["resolution_chosen_at"] = previous.chosen_at
