@@ -34,8 +34,8 @@ class CurationEmbedder:
         rng = np.random.default_rng(11)
         care = rng.normal(size=dimension)
         self.centres = {t: rng.normal(size=dimension) for t in TOPICS}
-        self.centres["beds"] = care + 0.5 * rng.normal(size=dimension)
-        self.centres["staff"] = care + 0.5 * rng.normal(size=dimension)
+        self.centres["beds"] = care + 0.4 * rng.normal(size=dimension)
+        self.centres["staff"] = care + 0.4 * rng.normal(size=dimension)
         self.centres["misc"] = rng.normal(size=dimension)
 
     @property
