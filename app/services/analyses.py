@@ -384,13 +384,17 @@ def load_matrix(session: Session, prepared: Prepared, embedder: Embedder) -> Flo
 
 
 def _pinned_rows(prepared: Prepared) -> list[list[int]]:
-    """Rows of the run holding each pinned theme's narratives in the previous analysis."""
+    """Rows of the run holding each pinned theme's narratives in the previous analysis, then
+    the rows of every other previous theme as one group: a pinned theme's sub-themes may
+    take in new narratives, never another theme's."""
     if prepared.previous is None or not prepared.pinned:
         return []
     row = {narrative_id: i for i, narrative_id in enumerate(prepared.ids)}
     top = prepared.previous.members.get(0, {})
-    groups = [sorted(row[n] for n in top.get(key, set()) if n in row) for key in prepared.pinned]
-    return [g for g in groups if g]
+    others = set().union(*(m for k, m in top.items() if k not in prepared.pinned))
+    groups = [top.get(key, set()) for key in prepared.pinned] + [others]
+    rows = [sorted(row[n] for n in group if n in row) for group in groups]
+    return [r for r in rows if r]
 
 
 def cluster(prepared: Prepared, X: FloatMatrix, embedder: Embedder | None = None) -> ThemeResult:

@@ -19,7 +19,9 @@ from tests.conftest import ProjectHandle, auth, make_project
 __all__ = ["curated", "curation_client"]
 
 
-def patch(project: ProjectHandle, key: str, body: dict[str, Any], api_key: str | None = None) -> Any:
+def patch(
+    project: ProjectHandle, key: str, body: dict[str, Any], api_key: str | None = None
+) -> Any:
     return project.client.patch(
         project.url(f"/themes/{key}"), json=body, headers=auth(api_key or project.admin_key)
     )
@@ -113,7 +115,10 @@ class TestEditsHoldAcrossReanalyses:
             listed = by_key(themes(curated))
             one = listed[keys["food"]]
             assert keys["parking"] not in listed
-            assert one["label"] == "Visits" and one["merged_from"] == [keys["food"], keys["parking"]]
+            assert one["label"] == "Visits" and one["merged_from"] == [
+                keys["food"],
+                keys["parking"],
+            ]
             machine = by_key(themes(curated, view="machine"))
             assert one["size"] == machine[keys["food"]]["size"] + machine[keys["parking"]]["size"]
             detail = curated.get(f"/themes/{keys['parking']}").json()
