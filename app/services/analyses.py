@@ -327,8 +327,7 @@ class Prepared:
     missing: list[tuple[str, str]]
     previous: _Previous | None
     left_out: left_out_service.LeftOut
-    #: keys a curation edit pinned: their narratives' sub-themes are not merged with others
-    pinned: tuple[str, ...] = ()
+    pinned: tuple[str, ...] = ()  # keys pinned by curation: see curation_state.pinned_rows
 
 
 def begin(session: Session, analysis_id: int, model: str) -> Prepared:
@@ -383,26 +382,14 @@ def load_matrix(session: Session, prepared: Prepared, embedder: Embedder) -> Flo
     return kept
 
 
-def _pinned_rows(prepared: Prepared) -> list[list[int]]:
-    """Rows of the run holding each pinned theme's narratives in the previous analysis, then
-    the rows of every other previous theme as one group: a pinned theme's sub-themes may
-    take in new narratives, never another theme's."""
-    if prepared.previous is None or not prepared.pinned:
-        return []
-    row = {narrative_id: i for i, narrative_id in enumerate(prepared.ids)}
-    top = prepared.previous.members.get(0, {})
-    others = set().union(*(m for k, m in top.items() if k not in prepared.pinned))
-    groups = [top.get(key, set()) for key in prepared.pinned] + [others]
-    rows = [sorted(row[n] for n in group if n in row) for group in groups]
-    return [r for r in rows if r]
-
-
 def cluster(prepared: Prepared, X: FloatMatrix, embedder: Embedder | None = None) -> ThemeResult:
     """Find the themes, at the previous analysis's level of detail when it is held; with
     `embedder`, the themes' candidate names are embedded (one batch per level) to rank them."""
     previous, params = prepared.previous, prepared.params
     resolution = held_resolution(previous, len(prepared.ids), params)
-    clusterer_params: dict[str, Any] = {"keep_apart": _pinned_rows(prepared)}
+    top = previous.members.get(0, {}) if previous is not None else {}
+    apart = curation_state.pinned_rows(prepared.pinned, top, prepared.ids)
+    clusterer_params: dict[str, Any] = {"keep_apart": apart}
     if resolution is not None:
         clusterer_params["resolution"] = resolution
     result = find_themes(
@@ -413,8 +400,7 @@ def cluster(prepared: Prepared, X: FloatMatrix, embedder: Embedder | None = None
         clusterer_params=clusterer_params,
         embedder=embedder,
     )
-    # the rows themselves are no parameter worth keeping: the keys say what was pinned
-    result.parameters.pop("keep_apart", None)
+    result.parameters.pop("keep_apart", None)  # rows, not worth keeping: the keys say it
     result.parameters["pinned_keys"] = list(prepared.pinned)
     if resolution is not None and previous is not None:
         result.parameters["resolution_held_from"] = previous.analysis_id

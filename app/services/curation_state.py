@@ -7,7 +7,7 @@ pinned keys without an import cycle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -84,6 +84,22 @@ def pinned_keys(session: Session, project_id: str) -> list[str]:
             for key in edit_keys(edit):
                 pinned[key] = bool(edit.value)
     return sorted(k for k, on in pinned.items() if on)
+
+
+def pinned_rows(
+    pinned: Sequence[str], previous: Mapping[str, Set[int]], ids: Sequence[int]
+) -> list[list[int]]:
+    """The clusterer's ``keep_apart`` groups: the rows (indices into ``ids``) holding each
+    pinned key's narratives in the previous analysis, then the rows of every other previous
+    theme as one group. A pinned theme's sub-themes may take in new narratives, never
+    another theme's; other themes may still merge among themselves."""
+    if not pinned:
+        return []
+    row = {narrative_id: i for i, narrative_id in enumerate(ids)}
+    others: set[int] = set().union(*(m for k, m in previous.items() if k not in pinned))
+    groups = [previous.get(key, set()) for key in pinned] + [others]
+    rows = [sorted(row[n] for n in group if n in row) for group in groups]
+    return [r for r in rows if r]
 
 
 def _lineage_since(
