@@ -144,9 +144,11 @@ def export_assignments(
     session: SessionDep,
     runtime: RuntimeDep,
     format: export_service.Format = "json",
+    view: ViewQuery = "curated",
 ) -> StreamingResponse:
-    """Every narrative's theme, sub-theme and top three themes in the latest analysis, streamed."""
-    export = export_service.assignments(session, runtime.session_factory, project, format)
+    """Every narrative's theme, sub-theme and top three themes in the latest analysis, and
+    the curated view's theme (curated_key, curated_label, hidden), streamed."""
+    export = export_service.assignments(session, runtime.session_factory, project, format, view)
     disposition = f'attachment; filename="{export.filename}"'
     return StreamingResponse(
         export.chunks, media_type=export.media_type, headers={"Content-Disposition": disposition}

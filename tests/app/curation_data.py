@@ -72,7 +72,11 @@ def curated(curation_client: TestClient) -> ProjectHandle:
 def add(project: ProjectHandle, topic: str, start: int, count: int) -> int:
     """Post `count` stories of a topic as one batch; returns its source id."""
     items = [
-        {"text": f"{TOPICS[topic]} (story {i})", "external_id": f"{topic}-{i}"}
+        {
+            "text": f"{TOPICS[topic]} (story {i})",
+            "external_id": f"{topic}-{i}",
+            "occurred_at": f"2026-0{1 + i % 3}-15T10:00:00Z",
+        }
         for i in range(start, start + count)
     ]
     response = project.post("/narratives", {"narratives": items})

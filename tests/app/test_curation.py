@@ -3,6 +3,8 @@ their keys continue and need a decision when they do not."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from tests.app.curation_data import (
@@ -195,3 +197,61 @@ class TestAccess:
         twice = curated.post("/themes/merge", {"keys": [key, key]})
         assert twice.status_code == 422
         assert curated.get("/themes/edits").json()["edits"] == []
+
+
+class TestCuratedViewEverywhere:
+    def test_trends_tensions_and_exports_show_the_curated_view(
+        self, curated: ProjectHandle
+    ) -> None:
+        first_analysis(curated)
+        keys = keys_by_topic(curated)
+        formula = '=HYPERLINK("http://x","records")'
+        assert patch(curated, keys["records"], {"label": formula}).status_code == 200
+        visits = curated.post(
+            "/themes/merge", {"keys": [keys["food"], keys["parking"]], "label": "Visits"}
+        )
+        assert visits.status_code == 201, visits.text
+        survivor = visits.json()["keys"][0]
+        assert patch(curated, keys["care"], {"hidden": True}).status_code == 200
+
+        machine = curated.get("/trends", by="period:month", view="machine").json()
+        trends = curated.get("/trends", by="period:month").json()
+        assert {t["key"] for t in machine["themes"]} == set(keys.values())
+        rows = {t["key"]: t for t in trends["themes"]}
+        assert set(rows) == {keys["records"], survivor}
+        assert rows[keys["records"]]["label"] == formula
+        assert rows[survivor]["label"] == "Visits"
+        by_machine = {t["key"]: t["count"] for t in machine["themes"]}
+        assert rows[survivor]["count"] == by_machine[keys["food"]] + by_machine[keys["parking"]]
+        assert rows[survivor]["count"] > by_machine[keys["food"]] > 0
+        # hidden themes leave the rows, never the totals
+        assert trends["total_narratives"] == machine["total_narratives"]
+        assert [c["total"] for c in trends["cells"]] == [c["total"] for c in machine["cells"]]
+        assert any("hidden: 1" in note for note in trends["notes"])
+
+        tensions = curated.get("/tensions").json()
+        assert any("hidden: 1" in note for note in tensions["notes"])
+        assert any("merged" in note for note in tensions["notes"])
+        assert all(keys["care"] not in [t["key"] for t in s["themes"]] for s in tensions["signals"])
+
+        exported = curated.get("/assignments").json()["assignments"]
+        shown = {
+            (r["theme_key"], r["curated_key"], r["curated_label"], r["hidden"]) for r in exported
+        }
+        assert (keys["parking"], survivor, "Visits", False) in shown
+        assert (keys["care"], keys["care"], keys_label(curated, keys["care"]), True) in shown
+        assert (keys["records"], keys["records"], formula, False) in shown
+        as_csv = curated.client.get(
+            curated.url("/assignments"),
+            params={"format": "csv"},
+            headers=auth(curated.admin_key),
+        ).text
+        rows_csv = list(csv.DictReader(io.StringIO(as_csv, newline="")))
+        labels = {r["curated_label"] for r in rows_csv if r["theme_key"] == keys["records"]}
+        assert labels == {"'" + formula}
+        plain = curated.get("/assignments", view="machine").json()["assignments"]
+        assert "curated_key" not in plain[0]
+
+
+def keys_label(project: ProjectHandle, key: str) -> str:
+    return str(project.get(f"/themes/{key}", view="machine").json()["label"])
