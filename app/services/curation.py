@@ -5,6 +5,8 @@ they apply to an analysis is worked out in `curation_state`, the curated view in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,16 @@ from app.schemas.curation import EditList, EditRead, EditsMade, ThemeMerge, Them
 from app.services import analyses as analysis_service
 from app.services import curation_state as state_service
 from app.services.curation_state import CURATED_MERGE, CURATED_UNMERGE, EditState, Overlay
-from models import Analysis, ApiKey, EditKind, Project, Theme, ThemeEdit, ThemeLineage
+from models import (
+    Analysis,
+    ApiKey,
+    EditKind,
+    Project,
+    Theme,
+    ThemeEdit,
+    ThemeLineage,
+    UiSession,
+)
 from models.base import utcnow
 
 
@@ -255,3 +266,66 @@ def list_edits(session: Session, project: Project) -> EditList:
 def key_edits(session: Session, project: Project, theme_key: str) -> list[EditRead]:
     """Every edit naming a key, undone ones too, oldest first."""
     return [e for e in list_edits(session, project).edits if theme_key in e.keys]
+
+
+def viewer_key(session: Session, csrf_token: str) -> ApiKey:
+    """The API key a dashboard session signed in with (found by its session's CSRF token)."""
+    key = session.scalars(
+        select(ApiKey)
+        .join(UiSession, UiSession.key_id == ApiKey.id)
+        .where(UiSession.csrf_token == csrf_token)
+    ).first()
+    if key is None:
+        raise NotFound("your sign-in has ended; sign in again")
+    return key
+
+
+def current_labels(session: Session, project: Project) -> dict[str, str]:
+    """Key -> name of every theme of the latest analysis, curated names first."""
+    analysis = analysis_service.latest(session, project)
+    if analysis is None:
+        return {}
+    overlay = state_service.overlay(session, project.id, analysis)
+    rows = session.execute(select(Theme.key, Theme.label).where(Theme.analysis_id == analysis.id))
+    return {str(k): overlay.labels.get(str(k), str(label)) for k, label in rows}
+
+
+@dataclass
+class ThemePanel:
+    """What the theme page's curation controls need."""
+
+    edits: list[EditRead]
+    pending: list[EditRead]
+    #: (key, name) of the other top-level themes it can be merged with
+    merge_with: list[tuple[str, str]]
+    can_split: bool
+
+
+def theme_panel(session: Session, project: Project, key: str) -> ThemePanel:
+    """The edits naming a theme, those waiting for a decision, and what it can be merged with."""
+    analysis = analysis_service.latest(session, project)
+    edits = list_edits(session, project).edits
+    mine = [e for e in edits if key in e.keys]
+    if analysis is None:
+        return ThemePanel(mine, [], [], False)
+    labels = current_labels(session, project)
+    top = session.scalars(
+        select(Theme).where(Theme.analysis_id == analysis.id, Theme.level == 0)
+    ).all()
+    overlay = state_service.overlay(session, project.id, analysis)
+    gone = set(overlay.merged_into())
+    others = [
+        (t.key, labels.get(t.key, t.label)) for t in top if t.key != key and t.key not in gone
+    ]
+    this = next((t for t in top if t.key == key), None)
+    kids = (
+        0
+        if this is None
+        else len(session.scalars(select(Theme.id).where(Theme.parent_id == this.id)).all())
+    )
+    return ThemePanel(
+        edits=mine,
+        pending=[e for e in edits if e.status == "needs_decision"],
+        merge_with=sorted(others, key=lambda o: o[1].lower()),
+        can_split=kids >= 2 and key not in overlay.splits,
+    )

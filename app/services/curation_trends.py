@@ -12,7 +12,6 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
 from app.services import curation_state as state_service
 from app.services import curation_view
 from models import Analysis, Project, Theme
@@ -88,18 +87,16 @@ def plan(
     analysis: Analysis,
     level: Literal["top", "leaf"],
     wanted: list[str],
-) -> RowPlan:
-    """The curated rows of the analysis's table at `level`, only `wanted` keys when given."""
+) -> RowPlan | None:
+    """The curated rows of the analysis's table at `level`, only `wanted` keys when given;
+    None when a wanted key is no row of the curated view (hidden, merged away or split):
+    a theme asked for by name is then counted as the analysis found it."""
     found = (_top_plan if level == "top" else _leaf_plan)(session, project, analysis)
     if not wanted:
         return found
     rows = [r for r in found.rows if r.key in wanted]
-    missing = sorted(set(wanted) - {r.key for r in rows})
-    if missing:
-        raise NotFound(
-            f"theme {', '.join(map(repr, missing))} is not a {level}-level theme of the latest "
-            "analysis's curated view (hidden, merged away or split); try view=machine"
-        )
+    if set(wanted) - {r.key for r in rows}:
+        return None
     keys = {r.key for r in rows}
     key_of = {i: k for i, k in found.key_of.items() if k in keys}
     return RowPlan(rows, key_of, found.leaf, found.hidden, found.notes)

@@ -262,8 +262,13 @@ def _rows(
     session: Session, project: Project, analysis: Analysis, query: TrendQuery, curated: bool
 ) -> curation_trends.RowPlan:
     """The table's rows: the curated view's themes, or the analysis's own."""
-    if curated:
-        return curation_trends.plan(session, project, analysis, query.level, query.themes)
+    plan = (
+        curation_trends.plan(session, project, analysis, query.level, query.themes)
+        if curated
+        else None
+    )
+    if plan is not None:
+        return plan
     themes = _themes(session, analysis, query)
     rows = [curation_trends.Row(t.key, t.label, t.level) for t in themes]
     return curation_trends.RowPlan(rows, {t.id: t.key for t in themes}, query.level == "leaf")
