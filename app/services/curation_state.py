@@ -43,6 +43,8 @@ class Overlay:
     """The edits that apply to one analysis, by theme key."""
 
     labels: dict[str, str] = field(default_factory=dict)
+    #: the edit that gave each key its label, so a later rename beats a merge's label
+    label_edits: dict[str, int] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)
     pinned: set[str] = field(default_factory=set)
     merges: list[AppliedMerge] = field(default_factory=list)
@@ -53,6 +55,11 @@ class Overlay:
     def merged_into(self) -> dict[str, AppliedMerge]:
         """Every key merged away (not the survivor) -> the merge it went into."""
         return {k: m for m in self.merges for k in m.keys if k != m.survivor}
+
+    def merged_label(self, merge: AppliedMerge) -> str | None:
+        """A merged theme's curated name: a rename made after the merge, else the merge's."""
+        renamed = self.label_edits.get(merge.survivor, 0) > merge.edit_id
+        return self.labels.get(merge.survivor) if renamed else merge.label
 
     def merge_of(self, key: str) -> AppliedMerge | None:
         """The merge a key takes part in, as survivor or merged away."""
@@ -208,6 +215,7 @@ def _apply(result: Overlay, edit: ThemeEdit) -> None:
             result.labels[keys[0]] = edit.value
         else:
             result.labels.pop(keys[0], None)
+        result.label_edits[keys[0]] = edit.id
     elif edit.kind == EditKind.hidden:
         (result.hidden.add if edit.value else result.hidden.discard)(keys[0])
     elif edit.kind == EditKind.pinned:

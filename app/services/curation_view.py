@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.services import curation_state as state_service
 from app.services import themes as theme_service
-from app.services.curation_state import Overlay
+from app.services.curation_state import AppliedMerge, Overlay
 from app.services.narratives import NarrativeFilter
 from app.services.themes import Level, Membership, ThemeCount, ThemeListing
 from models import Analysis, Project, Theme
@@ -77,8 +77,9 @@ def entry_for(overlay: Overlay, count: ThemeCount, split_from: str | None = None
     )
 
 
-def _merged(overlay: Overlay, counts: list[ThemeCount], label: str | None) -> CuratedTheme:
+def _merged(overlay: Overlay, counts: list[ThemeCount], merge: AppliedMerge) -> CuratedTheme:
     survivor = counts[0].theme
+    label = overlay.merged_label(merge)
     children = sorted((k for c in counts for k in c.children), key=lambda k: (-k.size, k.theme.key))
     return CuratedTheme(
         key=survivor.key,
@@ -102,7 +103,7 @@ def _top_entries(overlay: Overlay, counts: list[ThemeCount]) -> list[CuratedThem
     for merge in overlay.merges:
         members = [by_key[k] for k in merge.keys if k in by_key]
         if len(members) >= 1 and members[0].theme.key == merge.survivor:
-            entries.append(_merged(overlay, members, merge.label))
+            entries.append(_merged(overlay, members, merge))
             taken.update(c.theme.key for c in members)
     for count in counts:
         key = count.theme.key

@@ -430,7 +430,8 @@ def context(
     )
     if overlay is not None:
         labels.update(overlay.labels)
-        labels.update({m.survivor: m.label for m in overlay.merges if m.label})
+        for merge in overlay.merges:
+            labels[merge.survivor] = overlay.merged_label(merge) or labels.get(merge.survivor, "")
     wanted = [
         int(i)
         for row in rows

@@ -37,6 +37,7 @@ from app.services import curation_view
 from app.services import narratives as narrative_service
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
+from app.services.curation_state import Overlay
 from app.services.curation_view import CuratedTheme
 from app.services.incremental import EMERGING
 from app.services.narratives import NarrativeFilter
@@ -130,18 +131,41 @@ def _machine_entry(count: ThemeCount) -> CuratedTheme:
     )
 
 
+def _interleaved(entry: CuratedTheme, texts: dict[int, str]) -> list[Exemplar]:
+    """A merged theme's quotes: the most typical of each original theme in turn."""
+    queues = [
+        [i for i in c.theme.exemplars if isinstance(i, int) and i in texts] for c in entry.counts
+    ]
+    quotes: list[Exemplar] = []
+    for rank in range(max((len(q) for q in queues), default=0)):
+        quotes += [Exemplar(id=q[rank], snippet=texts[q[rank]]) for q in queues if rank < len(q)]
+    return quotes
+
+
+def _pooled_keywords(entry: CuratedTheme) -> list[Keyword]:
+    """A merged theme's keywords: each original's weights scaled by its size, summed."""
+    pooled: dict[str, float] = {}
+    for count in entry.counts:
+        for keyword in map(_keyword, count.theme.keywords):
+            pooled[keyword.term] = pooled.get(keyword.term, 0.0) + keyword.weight * count.size
+    total = sum(c.size for c in entry.counts) or 1
+    best = sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))[: len(entry.theme.keywords)]
+    return [Keyword(term=term, weight=round(weight / total, 6)) for term, weight in best]
+
+
 def _curated_summary(
     entry: CuratedTheme, texts: dict[int, str], parent: str | None
 ) -> CuratedThemeSummary:
     base = _summary(
         entry.theme, entry.size, entry.share, texts, [_child(k) for k in entry.children], parent
     )
-    extra = [i for c in entry.counts[1:] for i in c.theme.exemplars if isinstance(i, int)]
-    exemplars = [*base.exemplars, *(Exemplar(id=i, snippet=texts[i]) for i in extra if i in texts)]
+    exemplars = _interleaved(entry, texts) if len(entry.counts) > 1 else base.exemplars
+    keywords = _pooled_keywords(entry) if len(entry.counts) > 1 else base.keywords
     return CuratedThemeSummary(
         **{
             **base.model_dump(),
             "exemplars": exemplars,
+            "keywords": keywords,
             "label": entry.label,
             # a sub-theme a curation split lifted is a theme of its own in the curated view
             "parent": None if entry.split_from else parent,
@@ -202,14 +226,23 @@ def themes_page(
     )
 
 
-def _merge_notes(entry: CuratedTheme) -> list[str]:
+def _merge_notes(entry: CuratedTheme, overlay: Overlay, analysis: Analysis) -> list[str]:
     if len(entry.counts) < 2:
         return []
-    keys = ", ".join(entry.merged_from)
-    return [
-        f"merged by a curation edit from {keys}; its tension signals are shown per original "
-        "theme (each signal names its theme) until the next analysis recomputes them"
-    ]
+    names = " and ".join(f"“{curation_view.label_of(overlay, c.theme)}”" for c in entry.counts)
+    merge = overlay.merge_of(entry.key)
+    made_here = any(
+        s.edit.id == merge.edit_id and s.edit.analysis_id == analysis.id
+        for s in overlay.states
+        if merge is not None
+    )
+    signals = (
+        "its tension signals are shown per original theme (each signal names its theme) "
+        "until the next analysis recomputes them"
+        if made_here
+        else "its tension signals were computed for the merged theme"
+    )
+    return [f"merged by a curation edit from {names}; {signals}"]
 
 
 def _detail_entry(
@@ -228,9 +261,9 @@ def _detail_entry(
             else []
         )
         return curation_view.entry_for(overlay, count), notes
-    notes = _merge_notes(found)
+    notes = _merge_notes(found, state_service.overlay(session, project.id, analysis), analysis)
     if found.key != theme.key:
-        notes.insert(0, f"theme {theme.key} is merged into {found.key} by a curation edit")
+        notes.insert(0, f"“{theme.label}” is shown merged into “{found.label}” by a curation edit")
     return found, notes
 
 
