@@ -7,6 +7,10 @@ import csv
 import io
 from typing import Any
 
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from models import ThemeEdit
 from tests.app.curation_data import (
     TOPICS,
     add,
@@ -197,6 +201,19 @@ class TestAccess:
         twice = curated.post("/themes/merge", {"keys": [key, key]})
         assert twice.status_code == 422
         assert curated.get("/themes/edits").json()["edits"] == []
+
+    def test_deleting_the_project_takes_its_edits(
+        self, curated: ProjectHandle, engine: Engine
+    ) -> None:
+        first_analysis(curated, per_topic=12)
+        key = themes(curated)["themes"][0]["key"]
+        assert patch(curated, key, {"label": "Named", "hidden": True}).status_code == 200
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(ThemeEdit)) == 2
+        gone = curated.client.delete(curated.url(), headers=auth(curated.admin_key))
+        assert gone.status_code == 200, gone.text
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(ThemeEdit)) == 0
 
 
 class TestCuratedViewEverywhere:
