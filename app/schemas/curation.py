@@ -32,7 +32,7 @@ class ThemePatch(InputSchema):
     )
 
     @model_validator(mode="after")
-    def _something(self) -> ThemePatch:
+    def _sends_a_field(self) -> ThemePatch:
         if not self.model_fields_set:
             raise ValueError("send at least one of label, hidden or pinned")
         return self
