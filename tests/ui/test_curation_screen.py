@@ -77,3 +77,32 @@ def test_a_read_key_sees_the_changes_but_no_controls(
         page + "/curate", data={"csrf": csrf, "action": "hide"}, follow_redirects=True
     )
     assert refused.status_code == 403
+
+
+def test_an_edit_of_an_ended_theme_asks_for_a_decision(
+    curation_client: TestClient, curated: ProjectHandle
+) -> None:
+    sources = {t: add(curated, t, 0, 20) for t in ("beds", "staff", "records", "food", "parking")}
+    analyse(curated, n_themes=4)
+    keys = keys_by_topic(curated)
+    csrf = sign_in(curation_client, curated.key("write"))
+    records = f"/ui/p/{curated.id}/themes/{keys['records']}"
+    _post(curation_client, records + "/curate", csrf, action="rename", label="IT trouble")
+    gone = curation_client.delete(
+        curated.url(f"/uploads/{sources['records']}"),
+        headers={"Authorization": f"Bearer {curated.admin_key}"},
+    )
+    assert gone.status_code == 200, gone.text
+    analyse(curated, n_themes=3)
+
+    food = f"/ui/p/{curated.id}/themes/{keys['food']}"
+    html = curation_client.get(food).text
+    assert "1 change to the themes needs a decision" in html
+    row = re.search(r'data-edit="(\d+)" data-status="needs_decision"', html)
+    assert row is not None and "<strong>needs a decision</strong>" in html
+    kept = curation_client.post(
+        f"{food}/edits/{row.group(1)}/keep", data={"csrf": csrf}, follow_redirects=True
+    )
+    assert kept.status_code == 409 and "not in the latest analysis" in kept.text
+    html = _post(curation_client, f"{food}/edits/{row.group(1)}/undo", csrf)
+    assert "needs a decision" not in html and "undone by" not in html
