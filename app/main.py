@@ -35,6 +35,7 @@ from app.runtime import Runtime
 from app.services.jobs import attach_runner
 from app.ui import pages
 from app.ui.render import HERE as UI_DIR
+from app.ui.screens import curation as curation_screen
 from app.ui.screens import map as map_screen
 from app.ui.screens import overview, theme, upload
 from app.ui.screens import report as report_screen
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     for screen in (
         overview,
         theme,
+        curation_screen,
         map_screen,
         trend_screen,
         tension_screen,

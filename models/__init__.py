@@ -11,6 +11,7 @@ from models.analysis import (
 from models.api_key import ApiKey, Scope
 from models.audit import AuditRecord
 from models.base import Base
+from models.curation import EditKind, ThemeEdit
 from models.embedding import Embedding
 from models.job import Job, JobStatus
 from models.meeting import MeetingSession
@@ -28,6 +29,7 @@ __all__ = [
     "ApiKey",
     "AuditRecord",
     "Base",
+    "EditKind",
     "Embedding",
     "Job",
     "JobStatus",
@@ -47,6 +49,7 @@ __all__ = [
     "SourceStatus",
     "Theme",
     "ThemeAssignment",
+    "ThemeEdit",
     "ThemeLineage",
     "ThemeMembership",
     "UiSession",

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import ReadProject, SessionDep, WriteProject
+from app.schemas.curation import View
 from app.schemas.polarities import PolaritiesDeclare, PolarityList
 from app.schemas.tensions import TensionsPage, TensionsQuery
 from app.services import polarities as polarity_service
@@ -15,10 +16,13 @@ router = APIRouter(prefix="/v1/projects/{project_id}", tags=["tensions"])
 
 @router.get("/tensions", response_model=TensionsPage)
 def list_tensions(
-    project: ReadProject, session: SessionDep, query: Annotated[TensionsQuery, Query()]
+    project: ReadProject,
+    session: SessionDep,
+    query: Annotated[TensionsQuery, Query()],
+    view: Annotated[View, Query(description="curated (with edits) or machine.")] = "curated",
 ) -> TensionsPage:
     """Tension and polarity signals of the latest analysis, flagged first."""
-    return tension_service.tensions_page(session, project, query)
+    return tension_service.tensions_page(session, project, query, view)
 
 
 @router.post("/polarities", response_model=PolarityList)

@@ -16,7 +16,7 @@ from app.errors import NotFound
 from app.jobs.kinds import JobKind
 from app.schemas.common import JobRead
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
-from app.services import analysis_state
+from app.services import analysis_state, curation_state
 from app.services import jobs as jobs_service
 from app.services import left_out as left_out_service
 from app.services.embeddings import load_vectors, missing_texts
@@ -327,6 +327,7 @@ class Prepared:
     missing: list[tuple[str, str]]
     previous: _Previous | None
     left_out: left_out_service.LeftOut
+    pinned: tuple[str, ...] = ()  # keys pinned by curation: see curation_state.pinned_rows
 
 
 def stored_earlier(session: Session, analysis_id: int) -> bool:
@@ -363,6 +364,7 @@ def begin(session: Session, analysis_id: int, model: str) -> Prepared:
             if params.include_low_content
             else left_out_service.stored(session, project_id)
         ),
+        pinned=tuple(curation_state.pinned_keys(session, project_id)),
     )
 
 
@@ -391,14 +393,21 @@ def cluster(prepared: Prepared, X: FloatMatrix, embedder: Embedder | None = None
     `embedder`, the themes' candidate names are embedded (one batch per level) to rank them."""
     previous, params = prepared.previous, prepared.params
     resolution = held_resolution(previous, len(prepared.ids), params)
+    top = previous.members.get(0, {}) if previous is not None else {}
+    apart = curation_state.pinned_rows(prepared.pinned, top, prepared.ids)
+    clusterer_params: dict[str, Any] = {"keep_apart": apart}
+    if resolution is not None:
+        clusterer_params["resolution"] = resolution
     result = find_themes(
         prepared.texts,
         X,
         n_themes=params.n_themes,
         random_state=params.seed,
-        clusterer_params={"resolution": resolution} if resolution is not None else None,
+        clusterer_params=clusterer_params,
         embedder=embedder,
     )
+    result.parameters.pop("keep_apart", None)  # rows, not worth keeping: the keys say it
+    result.parameters["pinned_keys"] = list(prepared.pinned)
     if resolution is not None and previous is not None:
         result.parameters["resolution_held_from"] = previous.analysis_id
         result.parameters["resolution_chosen_at"] = previous.chosen_at

@@ -10,15 +10,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import Transaction
+from app.schemas.curation import View
 from app.schemas.signals import SignalExemplar, SignalRead, SignalTheme
 from app.schemas.tensions import TensionsPage, TensionsQuery
 from app.schemas.themes import AnalysisRead
 from app.services import analyses as analysis_service
+from app.services import curation_state
 from app.services.themes import snippet, texts_by_id
 from models import (
     Analysis,
@@ -234,12 +236,13 @@ def run_step(
     try:
         with transaction() as session:
             inputs = load_inputs(session, analysis_id, project_id, ids)
+            labels, merged = curated_labels(session, analysis_id, inputs.theme_keys, labels)
         # the detectors may run for minutes: no transaction is held open meanwhile
         computed = compute(signal_config(settings), embedder, texts, X, labels, inputs)
         with transaction() as session:
             count = store(session, analysis_id, ids, inputs.theme_keys, computed)
             flagged = sum(1 for f in computed.found if f.signal.flagged)
-            notes = [*computed.notes]
+            notes = [*computed.notes, *merged]
             if count:
                 notes.append(f"signals: {flagged} of {count} flagged")
             _add_notes(session, analysis_id, notes)
@@ -250,6 +253,30 @@ def run_step(
         with transaction() as session:
             _add_notes(session, analysis_id, [note])
         return [note]
+
+
+def curated_labels(
+    session: Session, analysis_id: int, keys: list[str], labels: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """The clustering's labels with every curation merge that applies to the analysis made
+    one theme (the survivor's), so its signals are computed for the merged theme; and notes
+    saying which."""
+    analysis = session.get_one(Analysis, analysis_id)
+    overlay = curation_state.overlay(session, analysis.project_id, analysis)
+    merged = np.asarray(labels, dtype=np.int64).copy()
+    index = {key: i for i, key in enumerate(keys)}
+    notes: list[str] = []
+    for merge in overlay.merges:
+        if merge.survivor not in index:
+            continue
+        for key in merge.keys:
+            if key != merge.survivor and key in index:
+                merged[merged == index[key]] = index[merge.survivor]
+        notes.append(
+            f"signals: themes {', '.join(merge.keys)} merged by curation are counted as one "
+            f"({merge.survivor})"
+        )
+    return merged, notes
 
 
 def _add_notes(session: Session, analysis_id: int, notes: list[str]) -> None:
@@ -267,12 +294,18 @@ class SignalFilter:
     attributes: tuple[str, ...] = ()
     min_strength: float | None = None
     flagged_only: bool = False
+    #: themes hidden by curation: their signals are left out (whole-project signals stay)
+    hidden: tuple[str, ...] = ()
 
 
 def _query(analysis: Analysis, flt: SignalFilter) -> Select[Any]:
     query = select(SignalRow).where(SignalRow.analysis_id == analysis.id)
     if flt.themes:
         query = query.where(SignalRow.theme_key.in_(flt.themes))
+    if flt.hidden:
+        query = query.where(
+            or_(SignalRow.theme_key.is_(None), SignalRow.theme_key.not_in(flt.hidden))
+        )
     if flt.kinds:
         query = query.where(SignalRow.kind.in_(flt.kinds))
     if flt.attributes:
@@ -304,8 +337,11 @@ def list_signals(
     return total, list(rows)
 
 
-def tensions_page(session: Session, project: Project, query: TensionsQuery) -> TensionsPage:
-    """The latest analysis's signals that match the query, flagged first, as one page."""
+def tensions_page(
+    session: Session, project: Project, query: TensionsQuery, view: View = "curated"
+) -> TensionsPage:
+    """The latest analysis's signals that match the query, flagged first, as one page; in
+    the curated view with curated labels, without hidden themes' signals."""
     analysis = analysis_service.latest(session, project)
     if analysis is None:
         return TensionsPage(
@@ -318,15 +354,17 @@ def tensions_page(session: Session, project: Project, query: TensionsQuery) -> T
             offset=query.offset,
             signals=[],
         )
+    overlay = curation_state.overlay(session, project.id, analysis) if view == "curated" else None
     flt = SignalFilter(
         themes=tuple(query.theme),
         kinds=tuple(query.kind),
         attributes=tuple(query.attribute),
         min_strength=query.min_strength,
         flagged_only=query.flagged_only,
+        hidden=tuple(sorted(overlay.hidden)) if overlay else (),
     )
     total, rows = list_signals(session, analysis, flt, query.limit, query.offset)
-    notes = list(analysis.notes)
+    notes = list(analysis.notes) + (_curation_notes(overlay, analysis) if overlay else [])
     placed = analysis.incremental_count
     if placed:
         notes.append(
@@ -342,8 +380,22 @@ def tensions_page(session: Session, project: Project, query: TensionsQuery) -> T
         total=total,
         limit=query.limit,
         offset=query.offset,
-        signals=render_signals(rows, context(session, analysis, rows)),
+        signals=render_signals(rows, context(session, analysis, rows, overlay)),
     )
+
+
+def _curation_notes(overlay: curation_state.Overlay, analysis: Analysis) -> list[str]:
+    notes = []
+    if overlay.hidden:
+        notes.append(f"curated view: hidden: {len(overlay.hidden)}; their signals are left out")
+    made_here = {s.edit.id for s in overlay.states if s.edit.analysis_id == analysis.id}
+    for merge in overlay.merges:
+        if merge.edit_id in made_here:
+            notes.append(
+                f"themes {', '.join(merge.keys)} are merged in the curated view; their signals "
+                "are shown per original theme until the next analysis recomputes them"
+            )
+    return notes
 
 
 def computed(analysis: Analysis) -> bool:
@@ -363,13 +415,23 @@ class SignalContext:
         return None if text is None else snippet(text)
 
 
-def context(session: Session, analysis: Analysis, rows: Sequence[SignalRow]) -> SignalContext:
-    """The theme labels and exemplar texts that rendering `rows` needs."""
+def context(
+    session: Session,
+    analysis: Analysis,
+    rows: Sequence[SignalRow],
+    overlay: curation_state.Overlay | None = None,
+) -> SignalContext:
+    """The theme labels (curated ones with an `overlay`) and exemplar texts that rendering
+    `rows` needs."""
     labels = dict(
         session.execute(
             select(Theme.key, Theme.label).where(Theme.analysis_id == analysis.id)
         ).all()
     )
+    if overlay is not None:
+        labels.update(overlay.labels)
+        for merge in overlay.merges:
+            labels[merge.survivor] = overlay.merged_label(merge) or labels.get(merge.survivor, "")
     wanted = [
         int(i)
         for row in rows

@@ -10,6 +10,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
+from app.schemas.curation import (
+    CuratedThemeDetail,
+    CuratedThemeHistory,
+    CuratedThemesPage,
+    CuratedThemeSummary,
+    View,
+)
 from app.schemas.themes import (
     AnalysisRead,
     Exemplar,
@@ -21,15 +28,17 @@ from app.schemas.themes import (
     SimilarNarrative,
     ThemeAppearance,
     ThemeChild,
-    ThemeDetail,
-    ThemeHistory,
-    ThemesPage,
     ThemeSummary,
 )
 from app.services import analyses as analysis_service
+from app.services import curation as curation_service
+from app.services import curation_state as state_service
+from app.services import curation_view
 from app.services import narratives as narrative_service
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
+from app.services.curation_state import Overlay
+from app.services.curation_view import CuratedTheme
 from app.services.incremental import EMERGING
 from app.services.narratives import NarrativeFilter
 from app.services.themes import Level, Membership, ThemeCount, VectorIndex
@@ -91,6 +100,86 @@ def _latest_or_404(session: Session, project: Project) -> Analysis:
     return analysis
 
 
+def _empty_page(
+    session: Session,
+    project: Project,
+    level: Level,
+    membership: Membership,
+    view: View,
+    limit: int,
+    offset: int,
+) -> CuratedThemesPage:
+    return CuratedThemesPage(
+        analysis=None,
+        notes=analysis_service.no_analysis_notes(session, project),
+        level=level,
+        membership=membership,
+        view=view,
+        total_narratives=0,
+        unclustered=0,
+        total=0,
+        limit=limit,
+        offset=offset,
+        themes=[],
+    )
+
+
+def _machine_entry(count: ThemeCount) -> CuratedTheme:
+    theme = count.theme
+    return CuratedTheme(
+        theme.key, theme.label, theme.label, [count], count.size, count.share, count.children
+    )
+
+
+def _interleaved(entry: CuratedTheme, texts: dict[int, str]) -> list[Exemplar]:
+    """A merged theme's quotes: the most typical of each original theme in turn."""
+    queues = [
+        [i for i in c.theme.exemplars if isinstance(i, int) and i in texts] for c in entry.counts
+    ]
+    quotes: list[Exemplar] = []
+    for rank in range(max((len(q) for q in queues), default=0)):
+        quotes += [Exemplar(id=q[rank], snippet=texts[q[rank]]) for q in queues if rank < len(q)]
+    return quotes
+
+
+def _pooled_keywords(entry: CuratedTheme) -> list[Keyword]:
+    """A merged theme's keywords: each original's weights scaled by its size, summed."""
+    pooled: dict[str, float] = {}
+    for count in entry.counts:
+        for keyword in map(_keyword, count.theme.keywords):
+            pooled[keyword.term] = pooled.get(keyword.term, 0.0) + keyword.weight * count.size
+    total = sum(c.size for c in entry.counts) or 1
+    best = sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))[: len(entry.theme.keywords)]
+    return [Keyword(term=term, weight=round(weight / total, 6)) for term, weight in best]
+
+
+def _curated_summary(
+    entry: CuratedTheme, texts: dict[int, str], parent: str | None
+) -> CuratedThemeSummary:
+    base = _summary(
+        entry.theme, entry.size, entry.share, texts, [_child(k) for k in entry.children], parent
+    )
+    exemplars = _interleaved(entry, texts) if len(entry.counts) > 1 else base.exemplars
+    keywords = _pooled_keywords(entry) if len(entry.counts) > 1 else base.keywords
+    return CuratedThemeSummary(
+        **{
+            **base.model_dump(),
+            "exemplars": exemplars,
+            "keywords": keywords,
+            "label": entry.label,
+            # a sub-theme a curation split lifted is a theme of its own in the curated view
+            "parent": None if entry.split_from else parent,
+            "level": 0 if entry.split_from else entry.theme.level,
+        },
+        machine_label=entry.machine_label,
+        hidden=entry.hidden,
+        pinned=entry.pinned,
+        merged_from=entry.merged_from,
+        split_from=entry.split_from,
+        edits=entry.edits,
+    )
+
+
 def themes_page(
     session: Session,
     project: Project,
@@ -99,77 +188,126 @@ def themes_page(
     membership: Membership,
     limit: int,
     offset: int,
-) -> ThemesPage:
-    """One page of the latest analysis's themes; empty, with notes, before the first."""
+    view: View = "curated",
+) -> CuratedThemesPage:
+    """One page of the latest analysis's themes, curated unless `view` is machine; empty,
+    with notes, before the first analysis."""
     analysis = analysis_service.latest(session, project)
     if analysis is None:
-        return ThemesPage(
-            analysis=None,
-            notes=analysis_service.no_analysis_notes(session, project),
-            level=level,
-            membership=membership,
-            total_narratives=0,
-            unclustered=0,
-            total=0,
-            limit=limit,
-            offset=offset,
-            themes=[],
-        )
+        return _empty_page(session, project, level, membership, view, limit, offset)
     listing = theme_service.list_themes(session, project, analysis, flt, level, membership)
-    page = listing.themes[offset : offset + limit]
+    overlay = state_service.overlay(session, project.id, analysis)
+    if view == "curated":
+        curated = curation_view.curate(session, overlay, listing, level)
+        entries, hidden = curated.themes, len(curated.hidden)
+    else:
+        entries, hidden = [_machine_entry(c) for c in listing.themes], 0
+    page = entries[offset : offset + limit]
     texts = theme_service.texts_by_id(
-        session, [i for c in page for i in c.theme.exemplars if isinstance(i, int)]
+        session,
+        [i for e in page for c in e.counts for i in c.theme.exemplars if isinstance(i, int)],
     )
-    parents = {t.id: t.key for t in theme_service.parents(session, [c.theme for c in page])}
-    return ThemesPage(
+    texts = {i: theme_service.snippet(t) for i, t in texts.items()}
+    parents = {t.id: t.key for t in theme_service.parents(session, [e.theme for e in page])}
+    return CuratedThemesPage(
         analysis=AnalysisRead.model_validate(analysis),
         notes=[str(note) for note in analysis.notes],
         level=level,
         membership=membership,
+        view=view,
+        hidden=hidden,
+        needs_decision=[curation_service.edit_read(s) for s in overlay.pending],
         total_narratives=listing.total_narratives,
         unclustered=listing.unclustered,
-        total=len(listing.themes),
+        total=len(entries),
         limit=limit,
         offset=offset,
-        themes=[
-            _summary(
-                c.theme,
-                c.size,
-                c.share,
-                texts,
-                [_child(k) for k in c.children],
-                parents.get(c.theme.parent_id or 0),
-            )
-            for c in page
-        ],
+        themes=[_curated_summary(e, texts, parents.get(e.theme.parent_id or 0)) for e in page],
     )
+
+
+def _merge_notes(entry: CuratedTheme, overlay: Overlay, analysis: Analysis) -> list[str]:
+    if len(entry.counts) < 2:
+        return []
+    names = " and ".join(f"“{curation_view.label_of(overlay, c.theme)}”" for c in entry.counts)
+    merge = overlay.merge_of(entry.key)
+    made_here = any(
+        s.edit.id == merge.edit_id and s.edit.analysis_id == analysis.id
+        for s in overlay.states
+        if merge is not None
+    )
+    signals = (
+        "its tension signals are shown per original theme (each signal names its theme) "
+        "until the next analysis recomputes them"
+        if made_here
+        else "its tension signals were computed for the merged theme"
+    )
+    return [f"merged by a curation edit from {names}; {signals}"]
+
+
+def _detail_entry(
+    session: Session, project: Project, analysis: Analysis, theme: Theme, view: View
+) -> tuple[CuratedTheme, list[str]]:
+    """The curated theme a key's page shows, and the notes saying how curation changed it."""
+    count = ThemeCount(theme, theme.size, theme.share)
+    if view == "machine":
+        return _machine_entry(count), []
+    found = curation_view.key_map(session, project, analysis).get(theme.key)
+    if found is None or found.split_from == theme.key:
+        overlay = state_service.overlay(session, project.id, analysis)
+        notes = (
+            ["split by a curation edit: the curated view shows its sub-themes as themes"]
+            if found is not None
+            else []
+        )
+        return curation_view.entry_for(overlay, count), notes
+    notes = _merge_notes(found, state_service.overlay(session, project.id, analysis), analysis)
+    if found.key != theme.key:
+        notes.insert(0, f"“{theme.label}” is shown merged into “{found.label}” by a curation edit")
+    return found, notes
 
 
 def theme_detail(
-    session: Session, project: Project, key: str, limit: int, offset: int
-) -> ThemeDetail:
-    """One theme of the latest analysis with a page of its members and its signals."""
+    session: Session,
+    project: Project,
+    key: str,
+    limit: int,
+    offset: int,
+    view: View = "curated",
+) -> CuratedThemeDetail:
+    """One theme of the latest analysis with a page of its members and its signals; in the
+    curated view a key merged away answers with the theme it was merged into."""
     analysis = _latest_or_404(session, project)
     theme = theme_service.get_theme(session, analysis, key)
-    texts = theme_service.texts_by_id(session, [i for i in theme.exemplars if isinstance(i, int)])
-    members = theme_service.members(session, theme, limit, offset)
-    children = [
-        ThemeChild(key=k.key, label=k.label, size=k.size, share=k.share)
-        for k in theme_service.children(session, theme)
-    ]
-    summary = _summary(
-        theme, theme.size, theme.share, texts, children, theme_service.parent_key(session, theme)
+    entry, notes = _detail_entry(session, project, analysis, theme, view)
+    themes = [c.theme for c in entry.counts]
+    texts = theme_service.texts_by_id(
+        session, [i for t in themes for i in t.exemplars if isinstance(i, int)]
     )
-    return ThemeDetail(
-        **summary.model_dump(),
+    texts = {i: theme_service.snippet(t) for i, t in texts.items()}
+    members = theme_service.members_of(session, themes, limit, offset)
+    children = [
+        _child(ThemeCount(k, k.size, k.share))
+        for t in themes
+        for k in theme_service.children(session, t)
+    ]
+    summary = _curated_summary(entry, texts, theme_service.parent_key(session, entry.theme))
+    return CuratedThemeDetail(
+        **{**summary.model_dump(), "children": children},
+        view=view,
+        curation_notes=notes,
         analysis_id=analysis.id,
         members=[
             Member(id=i, snippet=theme_service.snippet(t), probability=p) for i, t, p in members
         ],
-        members_total=theme.size,
+        members_total=sum(t.size for t in themes),
         limit=limit,
         offset=offset,
-        signals=tension_service.theme_signals(session, analysis, theme.key),
+        signals=[
+            signal
+            for t in themes
+            for signal in tension_service.theme_signals(session, analysis, t.key)
+        ],
     )
 
 
@@ -199,13 +337,15 @@ def _event(event: ThemeLineage) -> LineageEventRead:
     )
 
 
-def theme_history(session: Session, project: Project, key: str) -> ThemeHistory:
-    """A theme key across the project's analyses: its appearances and lineage events."""
+def theme_history(session: Session, project: Project, key: str) -> CuratedThemeHistory:
+    """A theme key across the project's analyses: its appearances, lineage events (curation
+    merges included) and the curation edits that name it."""
     found = theme_service.history(session, project, key)
-    return ThemeHistory(
+    return CuratedThemeHistory(
         key=key,
         appearances=[_appearance(a) for a in found.appearances],
         events=[_event(e) for e in found.events],
+        edits=curation_service.key_edits(session, project, key),
     )
 
 

@@ -175,6 +175,27 @@ def members(
     return [(i, t, float(p)) for i, t, p in rows]
 
 
+def members_of(
+    session: Session, themes: Sequence[Theme], limit: int, offset: int
+) -> list[tuple[int, str, float]]:
+    """Members of one theme, or of several shown as one (a curated merge), most typical first."""
+    if len(themes) == 1:
+        return members(session, themes[0], limit, offset)
+    ids = [t.id for t in themes]
+    rows = session.execute(
+        select(Narrative.id, Narrative.text, ThemeAssignment.probability)
+        .join(ThemeAssignment, ThemeAssignment.narrative_id == Narrative.id)
+        .where(
+            ThemeAssignment.analysis_id == themes[0].analysis_id,
+            ThemeAssignment.theme_id.in_(ids),
+        )
+        .order_by(ThemeAssignment.probability.desc(), Narrative.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(i, t, float(p)) for i, t, p in rows]
+
+
 def texts_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
     """Narrative id -> text, for the given ids."""
     if not ids:

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import NotFound, UnprocessableEntity
+from app.schemas.curation import View
 from app.schemas.trends import Dimension, TrendParams, parse_by
 from app.services import analyses as analysis_service
-from app.services import trends_json
+from app.services import curation_trends, trends_json
 from app.services.narratives import NarrativeFilter, filtered
 from app.services.trends_json import JSON
 from models import (
@@ -96,7 +97,7 @@ class _Counts:
 
 
 def _aggregate(
-    session: Session, project: Project, analysis: Analysis, query: TrendQuery
+    session: Session, project: Project, analysis: Analysis, query: TrendQuery, leaf: bool
 ) -> _Counts:
     """One GROUP BY over the analysis's assignments: narratives per theme and cell.
 
@@ -109,9 +110,9 @@ def _aggregate(
     narrative_id = Narrative.id if needs_narrative else ThemeAssignment.narrative_id
     # Leaf level: the sub-theme where the theme has them, else the theme itself.
     theme_column = (
-        ThemeAssignment.theme_id
-        if query.level == "top"
-        else func.coalesce(ThemeAssignment.subtheme_id, ThemeAssignment.theme_id)
+        func.coalesce(ThemeAssignment.subtheme_id, ThemeAssignment.theme_id)
+        if leaf
+        else ThemeAssignment.theme_id
     )
     stmt = select(theme_column).where(ThemeAssignment.analysis_id == analysis.id)
     if needs_narrative:
@@ -232,9 +233,14 @@ def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[The
 
 
 def trends_page(
-    session: Session, project: Project, params: TrendParams, flt: NarrativeFilter
+    session: Session,
+    project: Project,
+    params: TrendParams,
+    flt: NarrativeFilter,
+    view: View = "curated",
 ) -> JSON:
-    """The `TrendsPage` JSON of the project's latest analysis, or the empty page before one."""
+    """The `TrendsPage` JSON of the project's latest analysis (curated unless `view` is
+    machine), or the empty page before one."""
     query = TrendQuery(
         by=parse_by(params.by),
         flt=flt,
@@ -248,15 +254,33 @@ def trends_page(
     if analysis is None:
         notes = analysis_service.no_analysis_notes(session, project)
         return trends_json.empty_page(query.by, query.alpha, notes)
-    return _analysed_page(session, project, analysis, query)
+    curated = view == "curated" and curation_trends.has_edits(session, project)
+    return _analysed_page(session, project, analysis, query, curated)
+
+
+def _rows(
+    session: Session, project: Project, analysis: Analysis, query: TrendQuery, curated: bool
+) -> curation_trends.RowPlan:
+    """The table's rows: the curated view's themes, or the analysis's own."""
+    plan = (
+        curation_trends.plan(session, project, analysis, query.level, query.themes)
+        if curated
+        else None
+    )
+    if plan is not None:
+        return plan
+    themes = _themes(session, analysis, query)
+    rows = [curation_trends.Row(t.key, t.label, t.level) for t in themes]
+    return curation_trends.RowPlan(rows, {t.id: t.key for t in themes}, query.level == "leaf")
 
 
 def _analysed_page(
-    session: Session, project: Project, analysis: Analysis, query: TrendQuery
+    session: Session, project: Project, analysis: Analysis, query: TrendQuery, curated: bool
 ) -> JSON:
     """Counts, shares, distinctive themes, trends and series of the analysis's themes."""
-    themes = _themes(session, analysis, query)
-    agg = _aggregate(session, project, analysis, query)
+    plan = _rows(session, project, analysis, query, curated)
+    themes = plan.rows
+    agg = _aggregate(session, project, analysis, query, plan.leaf)
     axes = [
         Axis(
             dict(_dimension_values(session, project, dim, {c[k] for c in agg.totals}, query.flt)),
@@ -272,8 +296,11 @@ def _analysed_page(
             f"{' x '.join(d.spec for d in query.by)} makes {n_cells} cells (at most "
             f"{MAX_CELLS}); narrow it with filters (attribute, since/until) or a longer period"
         )
-    key_of = {t.id: t.key for t in themes}
-    rows = ((key_of[tid], cell, n) for (tid, cell), n in agg.counts.items() if tid in key_of)
+    summed: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
+    for (tid, cell), n in agg.counts.items():
+        if tid in plan.key_of:
+            summed[(plan.key_of[tid], cell)] += n
+    rows = ((key, cell, n) for (key, cell), n in summed.items())
     table = crossed_table(rows, agg.totals, [t.key for t in themes], axes)
     try:
         summary = summarise(
@@ -291,4 +318,5 @@ def _analysed_page(
         total_narratives=agg.in_filter,
         unclustered=agg.unclustered,
         excluded=agg.in_filter - sum(agg.totals.values()),
+        notes=plan.notes,
     )

@@ -8,16 +8,27 @@ tests validate every answer against `TrendsPage`, so the two cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.schemas.themes import AnalysisRead
 from app.schemas.trends import Dimension
-from models import Analysis, Theme
+from models import Analysis
 from pipelines.trends import Distinctiveness, Timeline, TrendReport, TrendSummary
 
 JSON = dict[str, Any]
+
+
+class ThemeRow(Protocol):
+    """What a row of the table shows of its theme (a stored theme, or a curated one)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def level(self) -> int: ...
 
 
 def empty_page(dims: Sequence[Dimension], alpha: float, notes: list[str]) -> JSON:
@@ -41,13 +52,14 @@ def empty_page(dims: Sequence[Dimension], alpha: float, notes: list[str]) -> JSO
 def page(
     analysis: Analysis,
     dims: Sequence[Dimension],
-    themes: Sequence[Theme],
+    themes: Sequence[ThemeRow],
     summary: TrendSummary,
     *,
     alpha: float,
     total_narratives: int,
     unclustered: int,
     excluded: int,
+    notes: Sequence[str] = (),
 ) -> JSON:
     """The answer for one analysis; `dims` are the axes of `summary` and `themes` the rows
     of its table, in the same order."""
@@ -56,7 +68,7 @@ def page(
     theme_rows.sort(key=lambda t: (-t["count"], t["key"]))
     return {
         "analysis": AnalysisRead.model_validate(analysis).model_dump(mode="json"),
-        "notes": [str(note) for note in analysis.notes],
+        "notes": [str(note) for note in analysis.notes] + list(notes),
         "by": [d.spec for d in dims],
         "dimensions": [
             _dimension(d, list(axis.values)) for d, axis in zip(dims, summary.axes, strict=True)
@@ -110,7 +122,7 @@ def _group(timeline: Timeline) -> list[str] | None:
     return None if timeline.group is None else list(timeline.group)
 
 
-def _theme_rows(themes: Sequence[Theme], summary: TrendSummary) -> list[JSON]:
+def _theme_rows(themes: Sequence[ThemeRow], summary: TrendSummary) -> list[JSON]:
     table, shares, groups = summary.table, summary.shares, summary.groups
     theme_totals = table.theme_totals.tolist()
     grand = table.grand_total

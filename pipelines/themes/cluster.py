@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,14 +102,18 @@ def _exact_graph(X: FloatArray, n_neighbors: int, random_state: int) -> sp.csr_m
     return sp.csr_matrix(graph)
 
 
-def _greedy_modularity(weights: FloatArray, resolution: float, target: int | None) -> IntArray:
+def _greedy_modularity(
+    weights: FloatArray, resolution: float, target: int | None, apart: IntArray | None = None
+) -> IntArray:
     """Merge groups greedily by modularity gain on a small weighted graph.
 
     Without ``target`` merging stops when no merge raises the modularity (at the given
     resolution); with ``target`` it goes on until that many groups remain.
+    Nodes with different non-negative ``apart`` tags are never merged (pinned themes).
     Returns the merged group of every input node, numbered 0..k-1 by first appearance.
     """
     s = weights.shape[0]
+    tags = np.full(s, -1) if apart is None else np.asarray(apart).copy()
     total = float(weights.sum())
     if s <= 1 or total <= 0.0:
         return np.arange(s, dtype=np.int64)
@@ -116,6 +121,7 @@ def _greedy_modularity(weights: FloatArray, resolution: float, target: int | Non
     a = e.sum(axis=1)
     gain = e - resolution * np.outer(a, a)
     np.fill_diagonal(gain, -np.inf)
+    gain[_clashing(tags, tags)] = -np.inf
     alive = np.ones(s, dtype=bool)
     owner = np.arange(s)
     remaining = s
@@ -124,7 +130,7 @@ def _greedy_modularity(weights: FloatArray, resolution: float, target: int | Non
             break
         flat = int(np.argmax(gain))
         i, j = divmod(flat, s)
-        if target is None and gain[i, j] <= 0.0:
+        if (target is None and gain[i, j] <= 0.0) or gain[i, j] == -np.inf:
             break
         # Keep the lower index as the survivor so the result does not depend on float ties.
         i, j = min(i, j), max(i, j)
@@ -132,8 +138,9 @@ def _greedy_modularity(weights: FloatArray, resolution: float, target: int | Non
         e[:, i] += e[:, j]
         a[i] += a[j]
         alive[j] = False
+        tags[i] = tags[i] if tags[i] >= 0 else tags[j]
         row = e[i, :] - resolution * a[i] * a
-        row[~alive] = -np.inf
+        row[~alive | _clashing(tags[i : i + 1], tags)[0]] = -np.inf
         row[i] = -np.inf
         gain[i, :] = row
         gain[:, i] = row
@@ -143,6 +150,29 @@ def _greedy_modularity(weights: FloatArray, resolution: float, target: int | Non
         remaining -= 1
     _, merged = np.unique(owner, return_inverse=True)
     return merged.astype(np.int64)
+
+
+def _clashing(left: IntArray, right: IntArray) -> npt.NDArray[np.bool_]:
+    """Pairs of nodes that carry different pins."""
+    clash: npt.NDArray[np.bool_] = (
+        (left[:, None] >= 0) & (right[None, :] >= 0) & (left[:, None] != right[None, :])
+    )
+    return clash
+
+
+def _pin_tags(
+    keep_apart: Sequence[Sequence[int]] | None, reach: IntArray, n_seeds: int
+) -> IntArray:
+    """Each sub-theme's pin: the group of ``keep_apart`` holding most of its narratives."""
+    tags = np.full(n_seeds, -1, dtype=np.int64)
+    if not keep_apart:
+        return tags
+    sizes = np.bincount(reach[reach >= 0], minlength=n_seeds)
+    for tag, group in enumerate(keep_apart):
+        inside = reach[np.asarray(group, dtype=np.int64)]
+        held = np.bincount(inside[inside >= 0], minlength=n_seeds)
+        tags[(tags < 0) & (2 * held > sizes)] = tag
+    return tags
 
 
 #: Narratives whose silhouette scores a candidate partition (a seeded sample above this).
@@ -286,6 +316,10 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         narratives at most 80 epochs are run, from a PCA start instead of a spectral one.
     random_state : int, default=0
         Seed for UMAP and k-means. The same input and seed give identical labels.
+    keep_apart : sequence of sequences of int or None, default=None
+        Groups of row indices (a pinned theme's narratives) whose sub-themes are never merged
+        with another group's; a sub-theme belongs to the group holding most of its
+        narratives. With ``n_themes`` the k-means candidates may still join them.
 
     Attributes
     ----------
@@ -333,6 +367,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         min_agreement: float = 0.4,
         n_epochs: int | None = 200,
         random_state: int = 0,
+        keep_apart: Sequence[Sequence[int]] | None = None,
     ) -> None:
         self.min_theme_size = min_theme_size
         self.n_themes = n_themes
@@ -343,6 +378,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.min_agreement = min_agreement
         self.n_epochs = n_epochs
         self.random_state = random_state
+        self.keep_apart = keep_apart
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -481,7 +517,8 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             shape=(n, n_seeds),
         )
         weights = np.asarray((member.T @ graph @ member).toarray(), dtype=np.float64)
-        parent, self.resolution_ = self._merge(weights, target, view.reduced, seeds)
+        apart = _pin_tags(self.keep_apart, reach, n_seeds)
+        parent, self.resolution_ = self._merge(weights, target, view.reduced, seeds, apart)
         n_top = int(parent.max()) + 1
 
         top = np.where(reach >= 0, parent[np.maximum(reach, 0)], -1)
@@ -550,23 +587,28 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.modularity_ = float(max(scores))
 
     def _merge(
-        self, weights: FloatArray, target: int | None, reduced: FloatArray, seeds: IntArray
+        self,
+        weights: FloatArray,
+        target: int | None,
+        reduced: FloatArray,
+        seeds: IntArray,
+        apart: IntArray | None = None,
     ) -> tuple[IntArray, float]:
         """Group sub-themes into themes; returns each sub-theme's theme and the resolution."""
         if target is not None:
-            return _greedy_modularity(weights, 1.0, target), 1.0
+            return _greedy_modularity(weights, 1.0, target, apart), 1.0
         if self.resolution != "auto":
             gamma = float(self.resolution)
-            return _greedy_modularity(weights, gamma, None), gamma
+            return _greedy_modularity(weights, gamma, None, apart), gamma
         if seeds.size <= AUTO_FIXED_MAX_N:
-            return _greedy_modularity(weights, 1.0, None), 1.0
+            return _greedy_modularity(weights, 1.0, None, apart), 1.0
         # Among the partitions modularity gives at a range of resolutions, keep the one whose
         # themes are most compact and separated in the clustered space (mean silhouette).
         core = np.flatnonzero(seeds >= 0)
         best: tuple[float, float, IntArray] | None = None
         seen: set[bytes] = set()
         for gamma in AUTO_RESOLUTIONS:
-            parent = _greedy_modularity(weights, gamma, None)
+            parent = _greedy_modularity(weights, gamma, None, apart)
             key = parent.tobytes()
             if key in seen:
                 continue
@@ -581,7 +623,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             if best is None or index < best[0]:
                 best = (index, gamma, parent)
         if best is None or not np.isfinite(best[0]):
-            return _greedy_modularity(weights, 1.0, None), 1.0
+            return _greedy_modularity(weights, 1.0, None, apart), 1.0
         return best[2], best[1]
 
     def _kmeans_seeds(self, reduced: FloatArray, k: int) -> tuple[IntArray, FloatArray]:

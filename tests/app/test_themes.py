@@ -74,7 +74,8 @@ NO_ANALYSIS_NOTE = (
 )
 CSV_HEADER = (
     "narrative_id,external_id,theme_key,subtheme_key,probability,incremental,"
-    "theme_2_key,theme_2_probability,theme_3_key,theme_3_probability"
+    "theme_2_key,theme_2_probability,theme_3_key,theme_3_probability,"
+    "curated_key,curated_label,hidden"
 )
 
 

@@ -106,7 +106,14 @@ def seed(client: TestClient, name: str = "Fuzzed") -> Seeded:
         json={"scope": "read", "name": "spare"},
         headers=auth(project.admin_key),
     ).json()
+    renamed = project.client.patch(
+        project.url(f"/themes/{themes[0]['key']}"),
+        json={"label": "A name given by hand"},
+        headers=auth(project.admin_key),
+    )
+    assert renamed.status_code == 200, renamed.text
     ids = {
+        "edit_id": renamed.json()["edits"][0]["id"],
         "project_id": project.id,
         "narrative_id": stored.json()["narrative_ids"][0],
         "source_id": upload["source"]["id"],

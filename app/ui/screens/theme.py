@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import RuntimeDep, SessionDep
 from app.schemas.common import RowId
+from app.services import curation as curation_service
 from app.services import dashboard
 from app.ui import render
 from app.ui.deps import ProjectViewer
@@ -23,7 +24,8 @@ ByQuery = Annotated[str, Query(max_length=120, pattern=r"^(attribute:.+|session|
 def theme(request: Request, key: str, viewer: ProjectViewer, session: SessionDep) -> HTMLResponse:
     """One theme: what it is about, who raises it, how it changes, where it pulls apart."""
     view = dashboard.theme_view(session, viewer.project, key)
-    return render.page(request, "theme.html", viewer, active="Overview", v=view)
+    panel = curation_service.theme_panel(session, viewer.project, view.detail.key)
+    return render.page(request, "theme.html", viewer, active="Overview", v=view, c=panel)
 
 
 @router.get("/api/p/{project_id}/themes/{key}/shares")
