@@ -1,7 +1,7 @@
 """job leases: the running attempt's token, and when its lease ends
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 06:20:00
 
 Jobs running when this applies have no lease; the sweeper treats them as expired once they
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -117,6 +117,31 @@ class TestSessionReport:
         assert records in new and beds not in new
         assert beds in quiet
 
+    def test_the_report_shows_the_curated_view(
+        self, circle: tuple[ProjectHandle, list[int]]
+    ) -> None:
+        project, ids = circle
+        themes = project.get("/themes").json()["themes"]
+        labels = {t["key"]: t["label"] for t in themes}
+        staffing = next(k for k in labels if _label_of(project, labels, "staffing") == labels[k])
+        beds = next(k for k in labels if _label_of(project, labels, "beds") == labels[k])
+        renamed = project.client.patch(
+            project.url(f"/themes/{staffing}"),
+            json={"label": "Who covers the rota"},
+            headers=auth(project.key("write")),
+        )
+        assert renamed.status_code == 200, renamed.text
+        hidden = project.client.patch(
+            project.url(f"/themes/{beds}"),
+            json={"hidden": True},
+            headers=auth(project.key("write")),
+        )
+        assert hidden.status_code == 200, hidden.text
+        what = _section(project.get(f"/sessions/{ids[0]}/report").text, "What?", "So what?")
+        assert "Who covers the rota" in what
+        assert labels[beds] not in what
+        assert "Hidden: 1 theme" in what
+
     def test_the_first_session_has_nothing_to_compare_with(
         self, circle: tuple[ProjectHandle, list[int]]
     ) -> None:

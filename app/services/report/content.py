@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import zip_longest
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from app.services import analyses as analysis_service
 from app.services import dashboard, dashboard_trends
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
+from app.services.curation_view import curated_themes
 from app.services.narratives import filtered
 from app.services.report.window import Window
 from models import Analysis, Narrative, Project, Source, Theme, ThemeAssignment
@@ -80,6 +82,8 @@ class Report:
     analysed: int = 0
     participants: groups.Participants | None = None
     themes: list[ReportTheme] = field(default_factory=list)
+    #: themes a convenor hid (still in every share's denominator)
+    hidden: int = 0
     new: list[ReportTheme] = field(default_factory=list)
     quiet: list[str] = field(default_factory=list)
     compared_with: str | None = None
@@ -116,23 +120,36 @@ def _quotes(
 
 def report_themes(
     session: Session, project: Project, analysis: Analysis, w: Window
-) -> tuple[int, list[ReportTheme]]:
-    """The messages of the window the analysis holds, and its themes as the report lists
-    them, largest first, counted in the window.
+) -> tuple[int, list[ReportTheme], int]:
+    """The messages of the window the analysis holds, its themes as the report lists them
+    (the curated view: curated labels, merged themes as one, hidden themes left out),
+    largest first, counted in the window, and how many themes are hidden.
 
-    The one place a report reads themes: a curated view (renamed, hidden or merged themes)
-    replaces this listing and nothing else."""
-    listing = theme_service.list_themes(session, project, analysis, w.flt)
-    return listing.total_narratives, [
-        ReportTheme(
-            key=c.theme.key,
-            label=c.theme.label,
-            size=c.size,
-            share=c.share,
-            quotes=_quotes(session, project, analysis, c.theme.id, w),
-        )
-        for c in listing.themes
-    ]
+    The one place a report reads themes."""
+    listing = curated_themes(session, project, analysis, w.flt)
+    return (
+        listing.total_narratives,
+        [
+            ReportTheme(
+                key=c.key,
+                label=c.label,
+                size=c.size,
+                share=c.share,
+                quotes=_merged_quotes(session, project, analysis, c.theme_ids, w),
+            )
+            for c in listing.themes
+        ],
+        len(listing.hidden),
+    )
+
+
+def _merged_quotes(
+    session: Session, project: Project, analysis: Analysis, theme_ids: list[int], w: Window
+) -> list[str]:
+    """Quotes of a theme, or of each of the themes merged into it in turn."""
+    each = [_quotes(session, project, analysis, theme_id, w) for theme_id in theme_ids]
+    taken = [q for row in zip_longest(*each) for q in row if q is not None]
+    return list(dict.fromkeys(taken))[:QUOTES]
 
 
 def _named(session: Session, ids: set[int]) -> list[tuple[str, str]]:
@@ -276,7 +293,7 @@ def build(session: Session, project: Project, w: Window) -> Report:
         return _not_yet(
             session, project, w, groups.late_words(session, project, analysis.id), messages
         )
-    analysed, listed = report_themes(session, project, analysis, w)
+    analysed, listed, hidden = report_themes(session, project, analysis, w)
     change = windows.change(session, project, analysis, w)
     new_keys = {key for key, _ in _named(session, change.new)}
     listed = [replace(t, new=t.key in new_keys) for t in listed]
@@ -292,6 +309,7 @@ def build(session: Session, project: Project, w: Window) -> Report:
         analysed=analysed,
         participants=groups.participants(session, project, w, table),
         themes=top,
+        hidden=hidden,
         new=[t for t in listed if t.new],
         quiet=sorted(label for _, label in _named(session, change.quiet)),
         compared_with=change.against,
