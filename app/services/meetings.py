@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import CursorResult, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -38,7 +38,11 @@ def find_or_create(
     attributes: dict[str, Any],
 ) -> MeetingSession:
     """The project's meeting of this name and date, created if new, so the chat and the
-    transcript of one meeting share it; new attributes are merged into it."""
+    transcript of one meeting share it; new attributes are merged into it.
+
+    An existing meeting is claimed with an update at once (the write lock on SQLite, the row
+    lock on PostgreSQL, held until the request commits), so the failed parse of an earlier
+    export cannot drop it meanwhile (`drop_if_empty`); one dropped just before is made again."""
     meeting = session.scalars(
         select(MeetingSession)
         .where(
@@ -51,15 +55,31 @@ def find_or_create(
         .order_by(MeetingSession.id)
         .limit(1)
     ).first()
-    if meeting is None:
-        meeting = MeetingSession(
-            project_id=project.id, name=name, held_on=held_on, attributes=attributes
-        )
-        session.add(meeting)
-        session.flush()
-    elif attributes:
-        meeting.attributes = {**meeting.attributes, **attributes}
+    if meeting is not None and claim_existing(session, meeting, attributes):
+        return meeting
+    meeting = MeetingSession(
+        project_id=project.id, name=name, held_on=held_on, attributes=attributes
+    )
+    session.add(meeting)
+    session.flush()
     return meeting
+
+
+def claim_existing(session: Session, meeting: MeetingSession, attributes: dict[str, Any]) -> bool:
+    """Merge `attributes` into `meeting` in one update that locks its row; False (and the
+    meeting forgotten by `session`) when the row is gone."""
+    claimed = session.execute(
+        update(MeetingSession)
+        .where(MeetingSession.id == meeting.id)
+        .values(attributes={**meeting.attributes, **attributes})
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(claimed, CursorResult)
+    if claimed.rowcount != 1:
+        session.expunge(meeting)
+        return False
+    session.refresh(meeting)
+    return True
 
 
 def drop_if_empty(session: Session, meeting_id: int, failed_source_id: int) -> bool:
@@ -82,5 +102,15 @@ def drop_if_empty(session: Session, meeting_id: int, failed_source_id: int) -> b
     )
     if any(other.options.get("session_id") == meeting_id for other in others):
         return False
-    session.execute(delete(MeetingSession).where(MeetingSession.id == meeting_id))
-    return True
+    # only while no newer export claimed it (a request not yet committed has set its source)
+    dropped = session.execute(
+        delete(MeetingSession).where(
+            MeetingSession.id == meeting_id,
+            or_(
+                MeetingSession.source_id == failed_source_id,
+                MeetingSession.source_id.is_(None),
+            ),
+        )
+    )
+    assert isinstance(dropped, CursorResult)
+    return int(dropped.rowcount) == 1

@@ -220,6 +220,47 @@ class TestSessions:
         assert meeting["name"] == "June circle"
         assert meeting["id"] == good["result"]["session_id"]
 
+    def test_a_meeting_dropped_by_a_failed_parse_meanwhile_is_made_again(
+        self, project: ProjectHandle, engine: Engine
+    ) -> None:
+        from app.services import meetings as meeting_service
+        from models import Project
+
+        with Session(engine) as session, session.begin():
+            session.add(MeetingSession(project_id=project.id, name="Race", held_on=None))
+        with Session(engine) as request:
+            owner = request.get_one(Project, project.id)
+            found = request.scalars(select(MeetingSession).where(MeetingSession.name == "Race"))
+            meeting = found.one()
+            # the failed parse of an earlier export of it drops it before this request writes
+            with Session(engine) as job, job.begin():
+                assert meeting_service.drop_if_empty(job, meeting.id, failed_source_id=0)
+            assert not meeting_service.claim_existing(request, meeting, {"group": "North"})
+            again = meeting_service.find_or_create(request, owner, "Race", None, {"g": "N"})
+            made_id = again.id
+            request.commit()
+        with Session(engine) as session:
+            (made,) = session.scalars(select(MeetingSession).where(MeetingSession.name == "Race"))
+            assert made.id == made_id and made.attributes == {"g": "N"}
+
+    def test_a_failed_parse_leaves_a_meeting_a_newer_export_claimed(
+        self, project: ProjectHandle, engine: Engine
+    ) -> None:
+        from app.services import meetings as meeting_service
+
+        with Session(engine) as session, session.begin():
+            meeting = MeetingSession(project_id=project.id, name="Claimed", held_on=None)
+            session.add(meeting)
+            session.flush()
+            meeting_id = meeting.id
+        failed, newer = 7, 8
+        with Session(engine) as session, session.begin():
+            session.get_one(MeetingSession, meeting_id).source_id = newer
+        with Session(engine) as job, job.begin():
+            assert not meeting_service.drop_if_empty(job, meeting_id, failed_source_id=failed)
+        with Session(engine) as session:
+            assert session.get(MeetingSession, meeting_id) is not None
+
     def test_a_session_with_a_failed_export_can_be_posted_again(
         self, project: ProjectHandle
     ) -> None:
