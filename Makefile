@@ -31,15 +31,15 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
-	$(BIN)/python -m app
+	$(BIN)/weft serve
 
 test: install-dev
 	scripts/with-redis.sh scripts/with-chromium.sh $(BIN)/python -m pytest
 
-# the browser tests and the schema fuzz run ran in the SQLite pass; they test pages and the
-# API's contract, not the database
+# the browser tests, the schema fuzz run and the CLI's live-server tests ran in the SQLite
+# pass; they test pages, the API's contract and the command, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not cli"
 
 lint: install-dev
 	$(BIN)/ruff check .
