@@ -25,7 +25,11 @@ app.add_typer(files.export_app, name="export")
 
 _COMMANDS = (
     (ops.serve, "serve", "weft serve --port 8000"),
-    (ops.worker, "worker", "WEFT_DATABASE_URL=postgresql+psycopg://... weft worker --concurrency 2"),
+    (
+        ops.worker,
+        "worker",
+        "WEFT_DATABASE_URL=postgresql+psycopg://... weft worker --concurrency 2",
+    ),
     (ops.migrate, "migrate", "WEFT_DATABASE_URL=sqlite:///./weft.db weft migrate"),
     (ops.doctor, "doctor", "weft doctor --json"),
     (

@@ -13,7 +13,9 @@ from app.cli.console import Output
 from app.cli.profiles import Profile, load_profiles, profiles_path, save_profiles
 
 project_app = typer.Typer(help="Create a project.", no_args_is_help=True)
-key_app = typer.Typer(help="Issue, list and revoke a project's keys (admin key).", no_args_is_help=True)
+key_app = typer.Typer(
+    help="Issue, list and revoke a project's keys (admin key).", no_args_is_help=True
+)
 profile_app = typer.Typer(help="Saved connections: url, key and project.", no_args_is_help=True)
 
 

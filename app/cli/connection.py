@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import click
 import httpx
 import typer
 
-from app.cli.console import Failed, Output
+from app.cli.console import Failed, Output, exits_on_failure
 from app.cli.profiles import Profile, ProfileFileError, load_profiles
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -66,15 +65,19 @@ class Connection:
     project: str | None
 
 
-def resolve(url: str | None, key: str | None, project: str | None, profile: str | None) -> Connection:
+def resolve(
+    url: str | None, key: str | None, project: str | None, profile: str | None
+) -> Connection:
     """Options first, then the environment, then the profile."""
     try:
         saved = load_profiles()
     except ProfileFileError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise typer.BadParameter(str(exc), param_hint="--profile") from exc
     if profile is not None and profile not in saved:
         known = ", ".join(sorted(saved)) or "none yet: `weft profile add NAME ...`"
-        raise click.UsageError(f"no profile {profile!r} (profiles: {known})")
+        raise typer.BadParameter(
+            f"no profile {profile!r} (profiles: {known})", param_hint="--profile"
+        )
     chosen = saved.get(profile or DEFAULT_PROFILE, Profile())
     return Connection(
         url=(url or os.environ.get("WEFT_URL") or chosen.url or DEFAULT_URL).rstrip("/"),
@@ -102,8 +105,9 @@ class Api:
     @property
     def project(self) -> str:
         if not self.connection.project:
-            raise click.UsageError(
-                "which project? Give --project, set WEFT_PROJECT, or use a profile with one"
+            raise typer.BadParameter(
+                "which project? Give --project, set WEFT_PROJECT, or use a profile with one",
+                param_hint="--project",
             )
         return self.connection.project
 
@@ -168,7 +172,11 @@ class ApiError(Failed):
             for e in problem.get("errors") or []
             if isinstance(e, dict)
         ]
-        hint = " (check --key, WEFT_API_KEY or the profile's key)" if response.status_code == 401 else ""
+        hint = (
+            " (check --key, WEFT_API_KEY or the profile's key)"
+            if response.status_code == 401
+            else ""
+        )
         text = f"{response.status_code} {problem.get('title') or response.reason_phrase}: {detail}"
         return cls(response.status_code, "; ".join([text + hint, *found[:10]]))
 
@@ -204,6 +212,7 @@ def _with_options(
     ]
 
     @functools.wraps(func)
+    @exits_on_failure
     def command(**given: Any) -> None:
         call(given)
 

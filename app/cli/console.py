@@ -6,12 +6,13 @@ messages alone; `--quiet` silences those too, and `--json` makes stdout one JSON
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Sequence
-from typing import IO, Any
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec
 
-import click
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,13 +21,29 @@ from rich.table import Table
 INTERRUPTED = 130
 
 
-class Failed(click.ClickException):
-    """The request or the job failed: the reason on stderr, exit code 1."""
+class Failed(Exception):
+    """The request or the job failed: the reason goes to stderr, the exit code is 1."""
 
-    exit_code = 1
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"weft: error: {self.message}", err=True)
+
+P = ParamSpec("P")
+
+
+def exits_on_failure(func: Callable[P, None]) -> Callable[P, None]:
+    """Run command `func`; a `Failed` is one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def command(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            func(*args, **kwargs)
+        except Failed as exc:
+            Output().warn(f"error: {exc.message}")
+            raise typer.Exit(1) from None
+
+    return command
 
 
 class Output:

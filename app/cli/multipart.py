@@ -45,8 +45,7 @@ def form_body(
     length += sum(len(heads[n]) + p.stat().st_size + 2 for n, p in files.items())
 
     def chunks() -> Iterator[bytes]:
-        for value in values:
-            yield value
+        yield from values
         for name, path in files.items():
             yield heads[name]
             with path.open("rb") as file:

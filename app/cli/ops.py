@@ -7,28 +7,29 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from pydantic import ValidationError
 
-from app.cli.console import Failed, Output
 from app.cli.connection import reporting
+from app.cli.console import Failed, Output, exits_on_failure
 from app.config import Settings
 
 #: The checkout holding alembic.ini and migrations/ (an editable install runs from it).
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def settings(**overrides: object) -> Settings:
+def settings(**overrides: Any) -> Settings:
     """The WEFT_ settings, with the options given on the command line over them."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**given)
     except ValidationError as exc:
-        raise click.UsageError(f"invalid setting: {exc}") from exc
+        raise typer.BadParameter(f"invalid setting: {exc}", param_hint="WEFT_*") from exc
 
 
+@exits_on_failure
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (else WEFT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (else WEFT_PORT).")] = None,
@@ -39,6 +40,7 @@ def serve(
     serve_main(settings(host=host, port=port))
 
 
+@exits_on_failure
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "info",
@@ -64,6 +66,7 @@ def _alembic_config(url: str) -> object:
     return config
 
 
+@exits_on_failure
 def migrate() -> None:
     """Bring the database (WEFT_DATABASE_URL) to the latest schema."""
     from alembic import command
@@ -95,7 +98,9 @@ def _check_database(found: Settings) -> Check:
         engine.dispose()
     if current != heads:
         at = ", ".join(sorted(current)) or "no revision"
-        return Check("database", "fail", f"{shown} at {at}, not {', '.join(heads)}: run weft migrate")
+        return Check(
+            "database", "fail", f"{shown} at {at}, not {', '.join(heads)}: run weft migrate"
+        )
     return Check("database", "ok", f"{shown} reachable, migrated ({', '.join(heads)})")
 
 
@@ -122,9 +127,9 @@ def _check_broker(found: Settings) -> Check:
     if found.job_runner != "celery":
         return Check("broker", "skip", "jobs run in-process (WEFT_JOB_RUNNER=thread)")
     try:
-        from kombu import Connection
+        from kombu.connection import Connection
 
-        with Connection(found.broker_url, connect_timeout=3) as conn:
+        with Connection(found.broker_url, connect_timeout=3) as conn:  # type: ignore[no-untyped-call]
             conn.ensure_connection(max_retries=1)
     except Exception as exc:
         return Check(
@@ -144,8 +149,10 @@ def _check_data_dir(found: Settings) -> Check:
             pass
     except OSError as exc:
         return Check(
-            "data dir", "fail", f"{path.resolve()} is not writable ({exc.strerror}); fix "
-            "its permissions or set WEFT_DATA_DIR"
+            "data dir",
+            "fail",
+            f"{path.resolve()} is not writable ({exc.strerror}); fix "
+            "its permissions or set WEFT_DATA_DIR",
         )
     return Check("data dir", "ok", f"{path.resolve()} writable")
 

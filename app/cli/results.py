@@ -102,7 +102,9 @@ def themes(
     elif format is ThemesFormat.csv:
         api.out.data(themes_csv(listed))
     else:
-        rows = [[t["key"], t["label"], t["size"], percent(t["share"]), _keywords(t)] for t in listed]
+        rows = [
+            [t["key"], t["label"], t["size"], percent(t["share"]), _keywords(t)] for t in listed
+        ]
         api.out.table(["key", "label", "size", "share", "keywords"], rows)
 
 

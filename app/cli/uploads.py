@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from app.cli.connection import Api, ApiError, connected
@@ -17,9 +16,9 @@ from app.cli.waiting import byte_progress, resume_hint, wait_for_upload
 #: Issues listed under each file's report; the rest are counted.
 SHOWN_ISSUES = 5
 
-def _file_option(help: str) -> typer.models.OptionInfo:
-    return typer.Option(exists=True, dir_okay=False, readable=True, resolve_path=True, help=help)
 
+def _file_option(help: str) -> Any:
+    return typer.Option(exists=True, dir_okay=False, readable=True, resolve_path=True, help=help)
 
 
 @dataclass
@@ -64,7 +63,9 @@ def _mapping_text(value: str | None) -> str | None:
     try:
         return Path(value[1:]).read_text(encoding="utf-8")
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}", param_hint="--mapping")
+        raise typer.BadParameter(
+            f"cannot read {value[1:]}: {exc.strerror}", param_hint="--mapping"
+        ) from exc
 
 
 def _send(api: Api, path: Path, options: UploadOptions) -> dict[str, Any]:
@@ -144,9 +145,11 @@ def upload(
     ] = None,
     timezone: Annotated[str | None, typer.Option(help="Zone of times without one.")] = None,
     mapping: Annotated[
-        str | None, typer.Option(help='Column mapping: JSON, or @file holding it.')
+        str | None, typer.Option(help="Column mapping: JSON, or @file holding it.")
     ] = None,
-    format: Annotated[str | None, typer.Option(help="auto, csv, xlsx, sensemaker, polis, ...")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="auto, csv, xlsx, sensemaker, polis, ...")
+    ] = None,
     definition: Annotated[
         Path | None, _file_option("SenseMaker framework definition (JSON).")
     ] = None,
@@ -158,10 +161,19 @@ def upload(
 ) -> None:
     """Upload files (batch files, SenseMaker or Polis exports) or session exports."""
     if session and (definition or votes or participants_votes):
-        raise click.UsageError("--definition, --votes and --participants-votes are not for sessions")
+        raise typer.BadParameter(
+            "--definition, --votes and --participants-votes are not for sessions"
+        )
     options = UploadOptions(
-        session, held_on, started_at, timezone, _mapping_text(mapping), format,
-        definition, votes, participants_votes,
+        session,
+        held_on,
+        started_at,
+        timezone,
+        _mapping_text(mapping),
+        format,
+        definition,
+        votes,
+        participants_votes,
     )
     done: list[tuple[str, dict[str, Any]]] = []
     refused: list[str] = []
@@ -189,4 +201,6 @@ def _finish(
             _summary(out, done, refused)
     failed = [n for n, s in done if s["progress"]["stage"] == "failed"] + refused
     if failed:
-        raise Failed(f"{len(failed)} of {len(done) + len(refused)} file(s) failed: {', '.join(failed)}")
+        raise Failed(
+            f"{len(failed)} of {len(done) + len(refused)} file(s) failed: {', '.join(failed)}"
+        )

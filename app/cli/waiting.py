@@ -134,4 +134,6 @@ def wait_for_upload(api: Api, source_id: int) -> dict[str, Any]:
 
 
 def job_failed(job: dict[str, Any]) -> Failed:
-    return Failed(f"job {job['id']} ({job['kind']}) failed: {job.get('error') or 'no reason given'}")
+    return Failed(
+        f"job {job['id']} ({job['kind']}) failed: {job.get('error') or 'no reason given'}"
+    )
