@@ -69,6 +69,7 @@ def _mapping_text(value: str | None) -> str | None:
 
 
 def _send(api: Api, path: Path, options: UploadOptions) -> dict[str, Any]:
+    target = api.in_project(options.target())
     files = options.files(path)
     total = sum(p.stat().st_size for p in files.values())
     bar, sent = byte_progress(api.out, "send", total)
@@ -76,7 +77,7 @@ def _send(api: Api, path: Path, options: UploadOptions) -> dict[str, Any]:
     headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
     with bar:
         answer: dict[str, Any] = api.call(
-            "POST", api.in_project(options.target()), content=body.chunks, headers=headers
+            "POST", target, content=body.chunks, headers=headers
         ).json()
     return answer
 
@@ -133,7 +134,12 @@ def upload(
     files: Annotated[
         list[Path],
         typer.Argument(
-            exists=True, dir_okay=False, readable=True, resolve_path=True, help="Files to upload."
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            resolve_path=True,
+            metavar="FILE...",
+            help="Files to upload.",
         ),
     ],
     session: Annotated[
