@@ -81,7 +81,9 @@ def export_assignments(
 @connected
 def report(
     api: Api,
-    session_id: Annotated[int, typer.Argument(help="The session's id (weft --json upload).")],
+    session_id: Annotated[
+        int, typer.Argument(help="The session's id (weft upload --session prints it).")
+    ],
     output: OutFile,
     format: Annotated[ReportFormat, typer.Option(help="html or pdf.")] = ReportFormat.html,
 ) -> None:

@@ -120,12 +120,15 @@ def _upload_one(api: Api, path: Path, options: UploadOptions, wait: bool) -> dic
     accepted = _send(api, path, options)
     source = accepted["source"]
     job_id = (accepted.get("job") or {}).get("id")
+    meeting = accepted.get("session")
     again = " (these bytes were uploaded before)" if accepted["duplicate"] else ""
-    api.out.message(f"{path.name}: source {source['id']}, job {job_id}{again}")
-    if not wait:
+    held = f", session {meeting['id']}" if meeting else ""
+    api.out.message(f"{path.name}: source {source['id']}{held}, job {job_id}{again}")
+    if wait:
+        source = wait_for_upload(api, int(source["id"]))
+    else:
         api.out.message(f"  follow it with: {resume_hint(job_id)}")
-        return dict(source)
-    return wait_for_upload(api, int(source["id"]))
+    return {**source, "session": meeting} if meeting else dict(source)
 
 
 @connected

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import LiveServer
 from tests.cli.conftest import Weft
 
 pytestmark = pytest.mark.cli
@@ -117,3 +118,19 @@ def test_several_files_end_with_one_summary(weft: Weft, tmp_path: Path) -> None:
     # the first three copies are in both files
     summary = both.stdout.split("second.csv: stored 8, duplicates 12")[1]
     assert "first.csv" in summary and "second.csv" in summary and "duplicates" in summary
+
+
+def test_a_sessions_report_is_written_to_a_file(
+    weft: Weft, live: LiveServer, zoom_chat: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("app.routes.reports", reason="the session report route is not here yet")
+    create_project(weft)
+    chat = weft("upload", str(zoom_chat), "--session", "Scrum meetup", "--wait", "--json")
+    assert chat.returncode == 0, chat.stderr
+    session_id = json.loads(chat.stdout)[0]["session"]["id"]
+    assert f"session {session_id}, job " in chat.stderr
+    assert weft("analyse", "--wait").returncode == 0
+    page = tmp_path / "meetup.html"
+    written = weft("report", str(session_id), "--format", "html", "-o", str(page))
+    assert written.returncode == 0, written.stderr
+    assert "<html" in page.read_text(encoding="utf-8").lower()
