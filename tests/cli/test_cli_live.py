@@ -134,3 +134,9 @@ def test_a_sessions_report_is_written_to_a_file(
     written = weft("report", str(session_id), "--format", "html", "-o", str(page))
     assert written.returncode == 0, written.stderr
     assert "<html" in page.read_text(encoding="utf-8").lower()
+    pdf = tmp_path / "meetup.pdf"
+    as_pdf = weft("report", str(session_id), "--format", "pdf", "-o", str(pdf))
+    if as_pdf.returncode == 1 and "503" in as_pdf.stderr:
+        pytest.skip(f"this machine makes no PDFs: {as_pdf.stderr}")
+    assert as_pdf.returncode == 0, as_pdf.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
