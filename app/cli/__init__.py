@@ -39,7 +39,7 @@ _COMMANDS = (
     ),
     (results.analyse, "analyse", "weft analyse --seed 0 --wait"),
     (results.themes, "themes", "weft themes --level leaf --format csv > themes.csv"),
-    (results.theme, "theme", "weft theme t-3f9c0a"),
+    (results.theme, "theme", "weft theme td597edf7"),
     (results.trends, "trends", "weft trends --by attribute:role --by period:month"),
     (results.tensions, "tensions", "weft tensions --flagged --json"),
     (files.report, "report", "weft report 12 --format pdf -o june-circle.pdf"),
