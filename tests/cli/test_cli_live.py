@@ -98,8 +98,8 @@ def test_upload_analyse_and_read_the_results(weft: Weft, zoom_chat: Path, tmp_pa
     exported = weft("export", "assignments", "--format", "csv", "-o", str(out))
     assert exported.returncode == 0, exported.stderr
     assigned = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert len(assigned) == page["total_narratives"] + page["unclustered"] or assigned
     assert {"narrative_id", "theme_key"} <= set(assigned[0])
+    assert set(keys) <= {row["theme_key"] for row in assigned}
 
     jobs = json.loads(weft("jobs", "--json").stdout)
     assert {"ingest", "embed", "analyze"} <= {j["kind"] for j in jobs["items"]}
