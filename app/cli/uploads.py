@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli.connection import Api, ApiError, connected
-from app.cli.console import Failed, Output
+from app.cli.console import INTERRUPTED, Failed, Output
 from app.cli.multipart import form_body
 from app.cli.waiting import byte_progress, resume_hint, wait_for_upload
 
@@ -75,10 +75,18 @@ def _send(api: Api, path: Path, options: UploadOptions) -> dict[str, Any]:
     bar, sent = byte_progress(api.out, "send", total)
     body = form_body(options.fields(), files, sent)
     headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
-    with bar:
-        answer: dict[str, Any] = api.call(
-            "POST", target, content=body.chunks, headers=headers
-        ).json()
+    try:
+        with bar:
+            answer: dict[str, Any] = api.call(
+                "POST", target, content=body.chunks, headers=headers
+            ).json()
+    except KeyboardInterrupt:
+        # a body cut short is refused whole; one that had all arrived may have been accepted
+        api.out.warn(
+            f"stopped while sending {path.name}: a file cut short is not stored; "
+            "`weft jobs` shows whether it had arrived whole"
+        )
+        raise typer.Exit(INTERRUPTED) from None
     return answer
 
 
