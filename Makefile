@@ -31,15 +31,16 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
-	$(BIN)/python -m app
+	$(BIN)/weft serve
 
 test: install-dev
 	scripts/with-redis.sh scripts/with-chromium.sh $(BIN)/python -m pytest
 
-# the browser tests, the schema fuzz run and the Fab Academy reports run in the SQLite pass;
-# they test pages, documents and the API's contract, not the database
+# the browser tests, the schema fuzz run, the Fab Academy reports and the CLI's live-server
+# tests run in the SQLite pass; they test pages, documents, the API's contract and the
+# command, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli"
 
 lint: install-dev
 	$(BIN)/ruff check .

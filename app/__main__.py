@@ -16,8 +16,8 @@ from app.main import create_app
 from app.services.projects import ExposedWithoutToken, check_exposure
 
 
-def main() -> None:
-    settings = Settings()
+def main(settings: Settings | None = None) -> None:
+    settings = settings or Settings()
     try:
         check_exposure(settings.host, settings.bootstrap_token)
     except ExposedWithoutToken as exc:

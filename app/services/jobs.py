@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import NotFound
+from app.schemas.common import JobRead, Page
 from models import Job, JobStatus
 
 _PENDING = "weft_pending_jobs"
@@ -69,3 +70,18 @@ def get_for_project(session: Session, job_id: str, project_id: str) -> Job:
     if job is None or job.project_id != project_id:
         raise NotFound(f"job {job_id!r} not found")
     return job
+
+
+def list_page(session: Session, project_id: str, limit: int, offset: int) -> Page[JobRead]:
+    """A page of the project's jobs, newest first, with their total."""
+    total = session.scalar(select(func.count()).where(Job.project_id == project_id)) or 0
+    rows = session.scalars(
+        select(Job)
+        .where(Job.project_id == project_id)
+        # jobs queued in one request share a timestamp to the microsecond on some stores
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = [JobRead.model_validate(job) for job in rows]
+    return Page[JobRead](total=total, limit=limit, offset=offset, items=items)

@@ -1,0 +1,184 @@
+"""Running Weft: the server, a Celery worker, migrations, and a check of what they need."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from app.cli.connection import reporting
+from app.cli.console import Failed, Output, exits_on_failure
+from app.config import Settings
+
+#: The checkout holding alembic.ini and migrations/ (an editable install runs from it).
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings(**overrides: Any) -> Settings:
+    """The WEFT_ settings, with the options given on the command line over them."""
+    try:
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**given)
+    except ValidationError as exc:
+        raise typer.BadParameter(f"invalid setting: {exc}", param_hint="WEFT_*") from exc
+
+
+@exits_on_failure
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (else WEFT_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (else WEFT_PORT).")] = None,
+) -> None:
+    """Serve the API and the dashboard with uvicorn (what `make run` starts)."""
+    from app.__main__ import main as serve_main
+
+    serve_main(settings(host=host, port=port))
+
+
+@exits_on_failure
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "info",
+) -> None:
+    """A Celery worker on Weft's queue, with the prefork pool (time limits need it)."""
+    queue = settings().job_queue
+    try:
+        from app.jobs.celery_runner import celery_app
+    except ImportError as exc:
+        raise Failed(f"Celery is not installed ({exc}): pip install -e '.[workers]'") from exc
+    argv = ["worker", "--pool", "prefork", "--queues", queue]
+    celery_app.worker_main([*argv, "--concurrency", str(concurrency), "--loglevel", loglevel])
+
+
+def _alembic_config(url: str) -> object:
+    from alembic.config import Config
+
+    ini = SOURCE_ROOT / "alembic.ini"
+    if not ini.exists():
+        raise Failed(f"no {ini}: migrations run from a source checkout (pip install -e .)")
+    config = Config(str(ini))
+    config.attributes["url"] = url
+    return config
+
+
+@exits_on_failure
+def migrate() -> None:
+    """Bring the database (WEFT_DATABASE_URL) to the latest schema."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(settings().database_url), "head")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok, fail or skip
+    detail: str
+
+
+def _check_database(found: Settings) -> Check:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, make_url
+
+    shown = make_url(found.database_url).render_as_string(hide_password=True)
+    heads = set(ScriptDirectory.from_config(_alembic_config(found.database_url)).get_heads())  # type: ignore[arg-type]
+    engine = create_engine(found.database_url)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except Exception as exc:
+        return Check("database", "fail", f"{shown} unreachable ({type(exc).__name__}: {exc})")
+    finally:
+        engine.dispose()
+    if current != heads:
+        at = ", ".join(sorted(current)) or "no revision"
+        return Check(
+            "database", "fail", f"{shown} at {at}, not {', '.join(heads)}: run weft migrate"
+        )
+    return Check("database", "ok", f"{shown} reachable, migrated ({', '.join(heads)})")
+
+
+def _check_model(found: Settings) -> Check:
+    # the check is that it loads with no network, as the server will
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from pipelines.embed import SentenceTransformerEmbedder
+
+    try:
+        model = SentenceTransformerEmbedder(found.embedding_model, threads=found.embedding_threads)
+        model.encode(["a test sentence"])
+    except Exception as exc:
+        return Check(
+            "model",
+            "fail",
+            f"{found.embedding_model or 'the packaged all-MiniLM-L6-v2'} does not load offline "
+            f"({type(exc).__name__}: {exc}); set WEFT_EMBEDDING_MODEL to a local path",
+        )
+    return Check("model", "ok", f"{model.name} loads offline ({model.dimension} dimensions)")
+
+
+def _check_broker(found: Settings) -> Check:
+    if found.job_runner != "celery":
+        return Check("broker", "skip", "jobs run in-process (WEFT_JOB_RUNNER=thread)")
+    try:
+        from kombu.connection import Connection
+
+        with Connection(found.broker_url, connect_timeout=3) as conn:  # type: ignore[no-untyped-call]
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        return Check(
+            "broker",
+            "fail",
+            f"{found.broker_url} unreachable ({type(exc).__name__}); start Redis or fix "
+            "WEFT_BROKER_URL",
+        )
+    return Check("broker", "ok", f"{found.broker_url} reachable")
+
+
+def _check_data_dir(found: Settings) -> Check:
+    path = Path(found.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".weft-doctor-"):
+            pass
+    except OSError as exc:
+        return Check(
+            "data dir",
+            "fail",
+            f"{path.resolve()} is not writable ({exc.strerror}); fix "
+            "its permissions or set WEFT_DATA_DIR",
+        )
+    return Check("data dir", "ok", f"{path.resolve()} writable")
+
+
+CHECKS: tuple[Callable[[Settings], Check], ...] = (
+    _check_database,
+    _check_model,
+    _check_broker,
+    _check_data_dir,
+)
+
+
+@reporting
+def doctor(out: Output) -> None:
+    """Check what the server and workers need: each a line with ok or what to fix."""
+    found = settings()
+    results = []
+    for check in CHECKS:
+        try:
+            results.append(check(found))
+        except Failed as exc:
+            results.append(Check(check.__name__.removeprefix("_check_"), "fail", exc.message))
+    if out.as_json:
+        out.json([asdict(r) for r in results])
+    else:
+        out.data("\n".join(f"{r.status:<5} {r.name:<9} {r.detail}" for r in results))
+    failed = [r.name for r in results if r.status == "fail"]
+    if failed:
+        raise Failed(f"not ready: {', '.join(failed)}")
