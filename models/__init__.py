@@ -17,6 +17,7 @@ from models.meeting import MeetingSession
 from models.narrative import Narrative, NarrativeAttribute
 from models.project import Project
 from models.reaction import Reaction, VoteTally
+from models.segment import NarrativeSegment, SegmentEmbedding
 from models.signal import NarrativeScore, PolarityAxis, Signal
 from models.signifier import Signifier, SignifierKind, SignifierValue
 from models.source import Source, SourceStatus
@@ -34,11 +35,13 @@ __all__ = [
     "MeetingSession",
     "Narrative",
     "NarrativeAttribute",
+    "NarrativeSegment",
     "NarrativeScore",
     "PolarityAxis",
     "Project",
     "Reaction",
     "Scope",
+    "SegmentEmbedding",
     "Signal",
     "Signifier",
     "SignifierKind",

@@ -28,6 +28,7 @@ from app.schemas.themes import (
 )
 from app.services import analyses as analysis_service
 from app.services import narratives as narrative_service
+from app.services import segments as segment_service
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
 from app.services.incremental import EMERGING
@@ -136,7 +137,7 @@ def themes_page(
                 c.theme,
                 c.size,
                 c.share,
-                texts,
+                segment_service.exemplar_quotes(session, analysis.model_name, c.theme, texts),
                 [_child(k) for k in c.children],
                 parents.get(c.theme.parent_id or 0),
             )
@@ -152,6 +153,7 @@ def theme_detail(
     analysis = _latest_or_404(session, project)
     theme = theme_service.get_theme(session, analysis, key)
     texts = theme_service.texts_by_id(session, [i for i in theme.exemplars if isinstance(i, int)])
+    texts = segment_service.exemplar_quotes(session, analysis.model_name, theme, texts)
     members = theme_service.members(session, theme, limit, offset)
     children = [
         ThemeChild(key=k.key, label=k.label, size=k.size, share=k.share)
