@@ -188,7 +188,7 @@ def test_counts_take_each_story_once_by_its_primary_theme(
         assert theme["size"] == sum(r["theme_key"] == key for r in rows)
         held = [r for r in rows if key in {m["theme_key"] for m in r["memberships"]}]
         assert any_theme[key]["size"] == len(held)
-    first, second = memberships(project, long_id)
+    _primary, second = memberships(project, long_id)
     assert any_theme[second]["size"] > primary[second]["size"]
 
 
@@ -200,9 +200,7 @@ def test_a_theme_quotes_the_segment_that_fell_in_it(
     with Session(engine) as session, session.begin():
         for key in (first, second):
             theme = session.scalars(select(Theme).where(Theme.key == key)).one()
-            session.execute(
-                update(Theme).where(Theme.id == theme.id).values(exemplars=[long_id])
-            )
+            session.execute(update(Theme).where(Theme.id == theme.id).values(exemplars=[long_id]))
     long = segment([LONG_STORY])[0]
     assert long is not None
     # five segments tell of the ward, the last of travel
