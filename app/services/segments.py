@@ -17,8 +17,8 @@ from app.db import Transaction
 from models import NarrativeSegment, SegmentEmbedding, Theme
 from pipelines.embed import Embedder, FloatMatrix, normalize_text, text_hash
 from pipelines.segments import Segmented, pooled_vector, segment, token_counter
-from pipelines.themes import ThemeResult, top_memberships
-from pipelines.themes.membership import closest_segment, segment_distribution
+from pipelines.themes import ThemeResult
+from pipelines.themes.membership import closest_segment, with_segment_shares
 
 _IN_CHUNK = 500
 
@@ -176,19 +176,16 @@ def with_segment_memberships(
         return result
     owners = [owner for owner, i in enumerate(rows) for _ in stored[hashes[i]]]
     pieces = [p for i in rows for p in stored[hashes[i]]]
-    centroids = np.stack([t.centroid for t in result.themes]).astype(np.float64)
-    shares = segment_distribution(
+    top_themes, top_probabilities = with_segment_shares(
+        result.top_themes,
+        result.top_probabilities,
+        result.labels,
+        np.stack([t.centroid for t in result.themes]).astype(np.float64),
+        np.asarray(rows, dtype=np.int64),
         np.asarray(owners, dtype=np.int64),
         np.stack([by_hash[p.segment_hash] for p in pieces]).astype(np.float64),
         np.asarray([p.length for p in pieces], dtype=np.float64),
-        centroids,
-        len(rows),
     )
-    themes, probabilities = top_memberships(shares, result.labels[rows])
-    top_themes = result.top_themes.copy()
-    top_probabilities = result.top_probabilities.copy()
-    top_themes[rows] = themes
-    top_probabilities[rows] = probabilities
     return dataclasses.replace(result, top_themes=top_themes, top_probabilities=top_probabilities)
 
 
