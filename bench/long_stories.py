@@ -201,46 +201,50 @@ def judge(mix: Mix, result: ThemeResult, top: IntArray, seg: SegmentedMix | None
     }
 
 
+def _segmented_arm(mix: Mix, seg: SegmentedMix, n_themes: int | None, seed: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = find_themes(mix.texts, seg.X, n_themes=n_themes, random_state=seed, with_map=False)
+    centroids = [t.centroid for t in result.themes]
+    top, _p = with_segment_shares(
+        result.top_themes,
+        result.top_probabilities,
+        result.labels,
+        np.stack(centroids) if centroids else np.zeros((0, seg.X.shape[1])),
+        seg.rows,
+        seg.owners,
+        seg.vectors.astype(np.float64),
+        seg.lengths,
+    )
+    return {**judge(mix, result, top, seg), "seconds": time.perf_counter() - started}
+
+
+def _whole_arm(mix: Mix, X: FloatMatrix, n_themes: int | None, seed: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = find_themes(mix.texts, X, n_themes=n_themes, random_state=seed, with_map=False)
+    return {**judge(mix, result, result.top_themes, None), "seconds": time.perf_counter() - started}
+
+
 def run_set(name: str, args: argparse.Namespace, seed: int, embedder: Embedder) -> dict[str, Any]:
+    """Both arms on one set and seed, with the defaults and (``--k``) told the true k."""
     data = load_set(name, args.data)
     mix = build_mix(data, args.single, args.joined, args.part_words, seed)
     tag = f"{name}-long-s{seed}-w{args.part_words}-n{args.single}-{args.joined}"
     n_single = mix.single_labels.size
     joined = cached_text_embeddings(f"{tag}-joined", mix.texts[n_single:], lambda: embedder)
     whole = np.concatenate([cached_embeddings(data)[mix.single_rows], joined])
-    started = time.perf_counter()
-    anchor = find_themes(mix.texts, whole, random_state=seed, with_map=False)
-    anchor_seconds = time.perf_counter() - started
-    seg = segmented_vectors(tag, mix, whole, embedder, args.long_tokens, args.segment_tokens)
-    started = time.perf_counter()
-    result = find_themes(mix.texts, seg.X, random_state=seed, with_map=False)
-    centroids = np.stack([t.centroid for t in result.themes]) if result.themes else whole[:0]
-    top, _p = with_segment_shares(
-        result.top_themes,
-        result.top_probabilities,
-        result.labels,
-        np.asarray(centroids, dtype=np.float64),
-        seg.rows,
-        seg.owners,
-        seg.vectors.astype(np.float64),
-        seg.lengths,
+    seg = segmented_vectors(
+        f"{tag}-t{args.segment_tokens}", mix, whole, embedder, args.long_tokens, args.segment_tokens
     )
-    seconds = time.perf_counter() - started
-    segments_per_long = seg.owners.size / max(seg.rows.size, 1)
-    return {
+    row: dict[str, Any] = {
         "set": name,
         "seed": seed,
-        "n_single": args.single,
-        "n_joined": args.joined,
-        "part_words": args.part_words,
         "long_narratives": int(seg.rows.size),
-        "segments_per_long": round(segments_per_long, 2),
-        "whole_text_anchor": {
-            **judge(mix, anchor, anchor.top_themes, None),
-            "seconds": anchor_seconds,
-        },
-        "segments": {**judge(mix, result, top, seg), "seconds": seconds},
+        "segments_per_long": round(seg.owners.size / max(seg.rows.size, 1), 2),
     }
+    for label, n_themes in [("default", None)] + ([("k", data.n_classes)] if args.k else []):
+        row[f"whole_text_anchor_{label}"] = _whole_arm(mix, whole, n_themes, seed)
+        row[f"segments_{label}"] = _segmented_arm(mix, seg, n_themes, seed)
+    return row
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -253,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--long-tokens", type=int, default=LONG_TOKENS)
     parser.add_argument("--segment-tokens", type=int, default=SEGMENT_TOKENS)
+    parser.add_argument("--k", action="store_true", help="also run both arms told the true k")
     parser.add_argument("--out", default=str(RESULTS_DIR / "long_stories.json"))
     args = parser.parse_args(argv)
     embedder = real_embedder()

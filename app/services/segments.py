@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -149,6 +150,41 @@ def _store(session: Session, model: str, plans: dict[str, Segmented]) -> None:
     _insert_ignoring(session, NarrativeSegment, rows)
 
 
+def segment_top(
+    session: Session,
+    model: str,
+    hashes: Sequence[str],
+    labels: npt.NDArray[np.int64],
+    centroids: npt.NDArray[np.float64],
+    top_themes: npt.NDArray[np.int64],
+    top_probabilities: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Soft memberships with the rows of long narratives (of `hashes`, in a theme: `labels`
+    >= 0) taken from the themes their stored segments fall in (`with_segment_shares`)."""
+    stored = load_segments(session, model, hashes)
+    by_hash = load_segment_vectors(
+        session, model, [p.segment_hash for parts in stored.values() for p in parts]
+    )
+    rows = [
+        i
+        for i, h in enumerate(hashes)
+        if h in stored and labels[i] >= 0 and all(p.segment_hash in by_hash for p in stored[h])
+    ]
+    pieces = [p for i in rows for p in stored[hashes[i]]]
+    if not pieces or centroids.shape[0] == 0:
+        return top_themes, top_probabilities
+    return with_segment_shares(
+        top_themes,
+        top_probabilities,
+        labels,
+        centroids,
+        np.asarray(rows, dtype=np.int64),
+        np.asarray([o for o, i in enumerate(rows) for _ in stored[hashes[i]]], dtype=np.int64),
+        np.stack([by_hash[p.segment_hash] for p in pieces]).astype(np.float64),
+        np.asarray([p.length for p in pieces], dtype=np.float64),
+    )
+
+
 def with_segment_memberships(
     session: Session, hashes: Sequence[str], result: ThemeResult, model: str
 ) -> ThemeResult:
@@ -161,30 +197,14 @@ def with_segment_memberships(
     """
     if not result.themes:
         return result
-    stored = load_segments(session, model, hashes)
-    by_hash = load_segment_vectors(
-        session, model, [p.segment_hash for parts in stored.values() for p in parts]
-    )
-    rows = [
-        i
-        for i, h in enumerate(hashes)
-        if h in stored
-        and result.labels[i] >= 0
-        and all(p.segment_hash in by_hash for p in stored[h])
-    ]
-    if not rows:
-        return result
-    owners = [owner for owner, i in enumerate(rows) for _ in stored[hashes[i]]]
-    pieces = [p for i in rows for p in stored[hashes[i]]]
-    top_themes, top_probabilities = with_segment_shares(
-        result.top_themes,
-        result.top_probabilities,
+    top_themes, top_probabilities = segment_top(
+        session,
+        model,
+        hashes,
         result.labels,
         np.stack([t.centroid for t in result.themes]).astype(np.float64),
-        np.asarray(rows, dtype=np.int64),
-        np.asarray(owners, dtype=np.int64),
-        np.stack([by_hash[p.segment_hash] for p in pieces]).astype(np.float64),
-        np.asarray([p.length for p in pieces], dtype=np.float64),
+        result.top_themes,
+        result.top_probabilities,
     )
     return dataclasses.replace(result, top_themes=top_themes, top_probabilities=top_probabilities)
 

@@ -226,3 +226,15 @@ def test_deleting_a_story_drops_the_segments_no_other_text_uses(
         kept = set(session.scalars(select(SegmentEmbedding.text_hash)))
     assert owners == {text_hash(OTHER_STORY)}
     assert kept == {text_hash(t) for t in other.texts}
+
+
+def test_a_long_story_placed_later_belongs_to_the_themes_of_its_segments(
+    stories: tuple[ProjectHandle, int, int],
+) -> None:
+    project, long_id, _ = stories
+    story = " ".join([sentence(WARD, i + 1) for i in range(15)] + [sentence(TRAVEL, 4)] * 3)
+    (placed_id,) = post(project, [{"text": story, "external_id": "later"}])
+    rows = project.get("/assignments").json()["assignments"]
+    (row,) = [r for r in rows if r["narrative_id"] == placed_id]
+    assert row["incremental"] is True
+    assert memberships(project, placed_id) == memberships(project, long_id)
