@@ -43,6 +43,7 @@ from pipelines.segments import (
     SEGMENT_TOKENS,
     Segmented,
     pooled_vector,
+    reads_whole,
     segment,
     token_counter,
 )
@@ -117,11 +118,15 @@ def segmented_vectors(
     embedder: Embedder,
     long_tokens: int,
     segment_tokens: int,
+    whole_when_fits: bool,
 ) -> SegmentedMix:
     """Long narratives' vectors pooled from their segments (each distinct segment embedded
-    once, through the bench cache), the others kept whole."""
+    once, through the bench cache), the others kept whole; with `whole_when_fits`, as the
+    service does, a long narrative that fits the model's window keeps its whole vector."""
     plans = segment(mix.texts, token_counter(embedder), long_tokens, segment_tokens)
     long = {i: p for i, p in enumerate(plans) if p is not None}
+    fits = reads_whole(embedder, [mix.texts[i] for i in long]) if whole_when_fits else []
+    read_whole = {i for i, fit in zip(long, fits, strict=False) if fit}
     distinct = sorted({t for p in long.values() for t in p.texts})
     cached = (
         cached_text_embeddings(f"{name}-segments", distinct, lambda: embedder)
@@ -135,7 +140,8 @@ def segmented_vectors(
     lengths: list[float] = []
     for owner, (i, plan) in enumerate(long.items()):
         vectors = np.stack([by_hash[text_hash(t)] for t in plan.texts])
-        X[i] = pooled_vector(vectors, plan.lengths)
+        if i not in read_whole:
+            X[i] = pooled_vector(vectors, plan.lengths)
         owners += [owner] * len(plan.texts)
         pieces.append(vectors)
         lengths += plan.lengths.tolist()
@@ -201,9 +207,15 @@ def judge(mix: Mix, result: ThemeResult, top: IntArray, seg: SegmentedMix | None
     }
 
 
-def _segmented_arm(mix: Mix, seg: SegmentedMix, n_themes: int | None, seed: int) -> dict[str, Any]:
+def _segmented_arm(
+    mix: Mix, seg: SegmentedMix, n_themes: int | None, seed: int, clustered: ThemeResult | None
+) -> dict[str, Any]:
+    """Memberships from segments, on `clustered` when given (the same vectors were
+    clustered already), else on a clustering of the segmented arm's vectors."""
     started = time.perf_counter()
-    result = find_themes(mix.texts, seg.X, n_themes=n_themes, random_state=seed, with_map=False)
+    result = clustered or find_themes(
+        mix.texts, seg.X, n_themes=n_themes, random_state=seed, with_map=False
+    )
     centroids = [t.centroid for t in result.themes]
     top, _p = with_segment_shares(
         result.top_themes,
@@ -218,10 +230,13 @@ def _segmented_arm(mix: Mix, seg: SegmentedMix, n_themes: int | None, seed: int)
     return {**judge(mix, result, top, seg), "seconds": time.perf_counter() - started}
 
 
-def _whole_arm(mix: Mix, X: FloatMatrix, n_themes: int | None, seed: int) -> dict[str, Any]:
+def _whole_arm(
+    mix: Mix, X: FloatMatrix, n_themes: int | None, seed: int
+) -> tuple[dict[str, Any], ThemeResult]:
     started = time.perf_counter()
     result = find_themes(mix.texts, X, n_themes=n_themes, random_state=seed, with_map=False)
-    return {**judge(mix, result, result.top_themes, None), "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    return {**judge(mix, result, result.top_themes, None), "seconds": seconds}, result
 
 
 def run_set(name: str, args: argparse.Namespace, seed: int, embedder: Embedder) -> dict[str, Any]:
@@ -232,18 +247,28 @@ def run_set(name: str, args: argparse.Namespace, seed: int, embedder: Embedder) 
     n_single = mix.single_labels.size
     joined = cached_text_embeddings(f"{tag}-joined", mix.texts[n_single:], lambda: embedder)
     whole = np.concatenate([cached_embeddings(data)[mix.single_rows], joined])
-    seg = segmented_vectors(
-        f"{tag}-t{args.segment_tokens}", mix, whole, embedder, args.long_tokens, args.segment_tokens
-    )
-    row: dict[str, Any] = {
-        "set": name,
-        "seed": seed,
-        "long_narratives": int(seg.rows.size),
-        "segments_per_long": round(seg.owners.size / max(seg.rows.size, 1), 2),
-    }
-    for label, n_themes in [("default", None)] + ([("k", data.n_classes)] if args.k else []):
-        row[f"whole_text_anchor_{label}"] = _whole_arm(mix, whole, n_themes, seed)
-        row[f"segments_{label}"] = _segmented_arm(mix, seg, n_themes, seed)
+    row: dict[str, Any] = {"set": name, "seed": seed}
+    runs = [("default", None)] + ([("k", data.n_classes)] if args.k else [])
+    anchors = {label: _whole_arm(mix, whole, n, seed) for label, n in runs}
+    for label, _n in runs:
+        row[f"whole_text_anchor_{label}"] = anchors[label][0]
+    for arm in args.arms.split(","):
+        seg = segmented_vectors(
+            f"{tag}-t{args.segment_tokens}",
+            mix,
+            whole,
+            embedder,
+            args.long_tokens,
+            args.segment_tokens,
+            whole_when_fits=arm == "service",
+        )
+        row[f"{arm}_long_narratives"] = int(seg.rows.size)
+        row[f"{arm}_segments_per_long"] = round(seg.owners.size / max(seg.rows.size, 1), 2)
+        for label, n_themes in runs:
+            # where every long narrative keeps its whole vector, clustering is the anchor's
+            same = np.array_equal(seg.X, whole)
+            reuse = anchors[label][1] if same else None
+            row[f"segments_{arm}_{label}"] = _segmented_arm(mix, seg, n_themes, seed, reuse)
     return row
 
 
@@ -257,6 +282,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--long-tokens", type=int, default=LONG_TOKENS)
     parser.add_argument("--segment-tokens", type=int, default=SEGMENT_TOKENS)
+    parser.add_argument(
+        "--arms",
+        default="service,pooled",
+        help="service: a long narrative that fits the window keeps its whole vector; "
+        "pooled: every long narrative's vector is pooled from its segments",
+    )
     parser.add_argument("--k", action="store_true", help="also run both arms told the true k")
     parser.add_argument("--out", default=str(RESULTS_DIR / "long_stories.json"))
     args = parser.parse_args(argv)

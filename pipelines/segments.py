@@ -262,9 +262,19 @@ def segment(
     ]
 
 
+def reads_whole(embedder: object, texts: Sequence[str]) -> list[bool]:
+    """Whether the embedder reads each text whole: it has a window (``max_tokens``) and the
+    text's word pieces fit in it. An embedder without a window never does, so a long text's
+    vector is then always pooled from its segments."""
+    window = getattr(embedder, "max_tokens", None)
+    if not isinstance(window, int) or not texts:
+        return [False] * len(texts)
+    return [count <= window for count in token_counter(embedder)(texts)]
+
+
 def pooled_vector(vectors: npt.ArrayLike, lengths: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """A long narrative's own vector: its segment vectors averaged, weighted by length, and
-    scaled to unit length."""
+    """A long narrative's own vector when the model cannot read it whole: its segment vectors
+    averaged, weighted by length, and scaled to unit length."""
     matrix = np.asarray(vectors, dtype=np.float64)
     weights = np.asarray(lengths, dtype=np.float64)
     mean = weights @ matrix / max(float(weights.sum()), 1e-12)

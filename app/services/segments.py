@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.db import Transaction
 from models import NarrativeSegment, SegmentEmbedding, Theme
 from pipelines.embed import Embedder, FloatMatrix, normalize_text, text_hash
-from pipelines.segments import Segmented, pooled_vector, segment, token_counter
+from pipelines.segments import Segmented, pooled_vector, reads_whole, segment, token_counter
 from pipelines.themes import ThemeResult
 from pipelines.themes.membership import closest_segment, with_segment_shares
 
@@ -94,8 +94,9 @@ def encode_chunk(
     """The vectors of one chunk of distinct texts, storing the segments of the long ones.
 
     A short text is embedded whole. A long one is cut into sentence-aware segments; each
-    distinct segment text not stored yet for the model is embedded once and stored, and the
-    text's own vector is the length-weighted mean of its segment vectors, normalised. The
+    distinct segment text not stored yet for the model is embedded once and stored. The
+    text's own vector is the model's reading of the whole text when it fits the model's
+    window, else the length-weighted mean of its segment vectors, normalised. The
     segments are written in their own short transaction (idempotent: a chunk done again
     writes nothing new), so they are there before the texts' vectors that rest on them.
     """
@@ -114,8 +115,14 @@ def encode_chunk(
     new = [h for h in by_hash if h not in known]
     fresh = embedder.encode([by_hash[h] for h in new]) if new else vectors[:0]
     known.update(zip(new, fresh, strict=True))
+    fits = reads_whole(embedder, [canonical[i] for i in long])
+    whole = {i for i, fit in zip(long, fits, strict=True) if fit}
+    if whole:
+        order = sorted(whole)
+        vectors[order] = embedder.encode([canonical[i] for i in order])
     for i, plan in long.items():
-        vectors[i] = pooled_vector([known[text_hash(t)] for t in plan.texts], plan.lengths)
+        if i not in whole:
+            vectors[i] = pooled_vector([known[text_hash(t)] for t in plan.texts], plan.lengths)
     with transaction() as session:
         _store(session, embedder.name, {hashes[i]: plan for i, plan in long.items()})
         _insert_ignoring(

@@ -10,6 +10,7 @@ from pipelines.segments import (
     SEGMENT_TOKENS,
     pack,
     pooled_vector,
+    reads_whole,
     segment,
     segment_spans,
     split_sentences,
@@ -132,3 +133,16 @@ class TestSegmentMemberships:
         segments = np.array([[1.0, 0.0], [0.0, 1.0]])
         assert closest_segment(segments, np.array([0.2, 0.98])) == 1
         assert closest_segment(segments, np.array([0.98, 0.2])) == 0
+
+
+class _Windowed:
+    max_tokens = 10
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+def test_a_text_is_read_whole_only_when_it_fits_the_models_window() -> None:
+    assert reads_whole(_Windowed(), ["one two", " ".join(["w"] * 11)]) == [True, False]
+    # an embedder without a window pools every long text from its segments
+    assert reads_whole(object(), ["one two"]) == [False]
