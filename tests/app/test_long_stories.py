@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
-from models import NarrativeSegment, SegmentEmbedding, Theme
+from models import Embedding, NarrativeSegment, SegmentEmbedding, Theme
 from pipelines.embed import FloatMatrix, text_hash
-from pipelines.segments import segment
+from pipelines.segments import segment, word_piece_estimate
 from tests.conftest import ProjectHandle, auth, make_project, wait_for_job
 
 WARD = ["ward", "beds", "nurse", "patients", "shift"]
@@ -238,3 +238,27 @@ def test_a_long_story_placed_later_belongs_to_the_themes_of_its_segments(
     (row,) = [r for r in rows if r["narrative_id"] == placed_id]
     assert row["incremental"] is True
     assert memberships(project, placed_id) == memberships(project, long_id)
+
+
+class WindowedEmbedder(WordTopicEmbedder):
+    """Reads up to 400 word pieces of a text, counted as the splitter estimates them."""
+
+    max_tokens = 400
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return word_piece_estimate(texts)
+
+
+def test_a_long_story_that_fits_the_window_keeps_its_whole_vector(
+    settings: Settings, engine: Engine
+) -> None:
+    embedder = WindowedEmbedder()
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        post(make_project(client), [{"text": LONG_STORY}])
+    assert LONG_STORY in embedder.embedded
+    with Session(engine) as session:
+        stored = session.scalars(select(Embedding.vector)).one()
+        segments = session.scalar(select(func.count()).select_from(NarrativeSegment))
+    expected = WordTopicEmbedder().encode([LONG_STORY])[0]
+    np.testing.assert_allclose(np.frombuffer(stored, dtype="<f4"), expected, rtol=1e-6)
+    assert segments == 6
