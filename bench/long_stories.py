@@ -1,19 +1,20 @@
 """Long stories: do narratives that tell of two things belong to both themes?
 
 Per set (agnews8000, searchsnippets) and seed, a mix of single-class texts and joined
-narratives is clustered twice on the same texts: once with every narrative embedded whole
-(the anchor) and once as the service embeds them (long narratives by sentence-aware segments,
-their vector the length-weighted mean of the segment vectors; memberships from the themes
-their segments fall in). A joined narrative is two parts of different classes, each part
-one or more texts of its class ending with a full stop, until the part has ``--part-words``
-words (0: one text a part). Reported per arm: the share of joined narratives with both
-classes among the classes of their top-3 memberships (a theme's class is the majority gold
-class of its single-class members), the share whose quote in their primary theme comes from
-the part of that theme's class, and NMI/ARI on the single-class texts.
+narratives is clustered with every narrative embedded whole (the anchor) and, in the same
+run, with long narratives segmented as the service does (arm ``service``: a long narrative
+that fits the model's window keeps its whole vector; arm ``pooled``: its vector is the
+length-weighted mean of its segment vectors); memberships come from the themes the segments
+fall in. A joined narrative is two parts of different classes, each part one or more texts of
+its class ending with a full stop, until the part has ``--part-words`` words (0: one text a
+part). Reported per arm: the share of joined narratives with both classes among the classes
+of their top-3 memberships (a theme's class is the majority gold class of its single-class
+members), the share whose quote in their primary theme comes from the part of that theme's
+class, and NMI/ARI on the single-class texts.
 
-    nice .venv/bin/python -m bench.long_stories [--sets agnews8000,searchsnippets]
-        [--single 2000] [--joined 400] [--part-words 60] [--seeds 0]
-        [--long-tokens 128] [--segment-tokens 64]
+    nice .venv/bin/python -m bench.long_stories [--sets agnews8000,searchsnippets] [--k]
+        [--arms service,pooled] [--single 2000] [--joined 400] [--part-words 60]
+        [--seeds 0] [--long-tokens 128] [--segment-tokens 64] [--out PATH]
 """
 
 from __future__ import annotations
