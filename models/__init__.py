@@ -18,6 +18,7 @@ from models.meeting import MeetingSession
 from models.narrative import Narrative, NarrativeAttribute
 from models.project import Project
 from models.reaction import Reaction, VoteTally
+from models.segment import NarrativeSegment, SegmentEmbedding
 from models.signal import NarrativeScore, PolarityAxis, Signal
 from models.signifier import Signifier, SignifierKind, SignifierValue
 from models.source import Source, SourceStatus
@@ -37,10 +38,12 @@ __all__ = [
     "Narrative",
     "NarrativeAttribute",
     "NarrativeScore",
+    "NarrativeSegment",
     "PolarityAxis",
     "Project",
     "Reaction",
     "Scope",
+    "SegmentEmbedding",
     "Signal",
     "Signifier",
     "SignifierKind",

@@ -125,6 +125,21 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads of a text; the rest is cut off."""
+        return int(self._model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text by the model's own tokenizer, special tokens left out."""
+        if not texts:
+            return []
+        with self._lock:
+            encoded = self._model.tokenizer(
+                list(texts), add_special_tokens=False, truncation=False, verbose=False
+            )
+        return [len(ids) for ids in encoded["input_ids"]]
+
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)

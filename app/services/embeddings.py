@@ -12,8 +12,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db import Transaction
+from app.services import segments as segment_service
 from models import Embedding, Narrative
-from pipelines.embed import Embedder, FloatMatrix, normalize_text
+from pipelines.embed import Embedder, FloatMatrix
 
 _IN_CHUNK = 500
 
@@ -83,13 +84,14 @@ def embed_and_store(
     """Embed (hash, text) pairs and cache the vectors, calling `progress(done)` after each chunk.
 
     Shortest texts go first so batches pad little; each chunk is stored in its own short
-    transaction, so nothing is held open while the model computes. Returns how many were done.
+    transaction, so nothing is held open while the model computes. Long texts are embedded
+    by segments (`segments.encode_chunk`). Returns how many were done.
     """
     ordered = sorted(items, key=lambda item: len(item[1]))
     done = 0
     for chunk in _chunks(ordered, chunk_size):
         hashes = [h for h, _ in chunk]
-        vectors = embedder.encode([normalize_text(t) for _, t in chunk])
+        vectors = segment_service.encode_chunk(transaction, embedder, hashes, [t for _, t in chunk])
         with transaction() as session:
             store_vectors(session, embedder.name, hashes, vectors)
         done += len(hashes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,17 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import Transaction
+from app.services import segments as segment_service
 from app.services.analyses import AnalysisParams, latest, new_key, theme_row
 from app.services.embeddings import load_vectors
 from models import Analysis, Embedding, Narrative, Project, Theme, ThemeAssignment, ThemeMembership
 from pipelines.embed import unit_rows
-from pipelines.themes.incremental import ReanalysisAdvice, assign_incremental, reanalysis_due
+from pipelines.themes.incremental import (
+    IncrementalResult,
+    ReanalysisAdvice,
+    assign_incremental,
+    reanalysis_due,
+)
 
 EMERGING = "emerging"
 #: New narratives compared with the reference at a time, to bound memory.
@@ -189,6 +196,7 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
         emerging_keys.append(key)
 
     subtheme_of = _nearest_subthemes(themes, result.labels, theme_ids, new_x)
+    ranked, ranked_p = _memberships(session, model, new_rows, result, centroids)
     rows: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
     for i, narrative_id in enumerate(new_ids):
@@ -209,15 +217,16 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
             }
         )
         if theme_id is not None:
-            memberships.append(
+            memberships += [
                 {
                     "analysis_id": analysis.id,
                     "narrative_id": narrative_id,
-                    "rank": 0,
-                    "theme_id": theme_id,
-                    "probability": probability,
+                    "rank": rank,
+                    "theme_id": theme_ids[int(ranked[i, rank])],
+                    "probability": float(ranked_p[i, rank]),
                 }
-            )
+                for rank in np.flatnonzero(ranked[i] >= 0)
+            ]
     session.execute(insert(ThemeAssignment), rows)
     if memberships:
         session.execute(insert(ThemeMembership), memberships)
@@ -227,6 +236,34 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
     session.flush()
     return Placement(
         analysis.id, len(new_rows), int(result.n_unassigned), emerging_keys, advice(analysis)
+    )
+
+
+def _memberships(
+    session: Session,
+    model: str,
+    new_rows: Sequence[Any],
+    result: IncrementalResult,
+    centroids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each placed narrative's themes by rank (index into the theme ids, ``-1`` padded) and
+    probabilities: its own theme alone, or for a long one placed in an analysed theme, the
+    themes its segments fall in."""
+    n = len(new_rows)
+    labels = np.asarray(result.labels, dtype=np.int64)
+    ranked = np.column_stack([labels, np.full((n, 2), -1, dtype=np.int64)])
+    ranked_p = np.column_stack(
+        [np.asarray(result.probabilities, dtype=np.float64), np.zeros((n, 2))]
+    )
+    analysed = np.where(labels < centroids.shape[0], labels, -1)
+    return segment_service.segment_top(
+        session,
+        model,
+        [r.text_hash for r in new_rows],
+        analysed,
+        np.asarray(centroids, dtype=np.float64),
+        ranked,
+        ranked_p,
     )
 
 

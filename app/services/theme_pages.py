@@ -35,6 +35,7 @@ from app.services import curation as curation_service
 from app.services import curation_state as state_service
 from app.services import curation_view
 from app.services import narratives as narrative_service
+from app.services import segments as segment_service
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
 from app.services.curation_state import Overlay
@@ -131,6 +132,16 @@ def _machine_entry(count: ThemeCount) -> CuratedTheme:
     )
 
 
+def _segment_quotes(
+    session: Session, model: str, themes: list[Theme], texts: dict[int, str]
+) -> dict[int, str]:
+    """The exemplars' texts, a long story's replaced by its segment nearest each theme."""
+    quoted = dict(texts)
+    for theme in themes:
+        quoted.update(segment_service.exemplar_quotes(session, model, theme, texts))
+    return quoted
+
+
 def _interleaved(entry: CuratedTheme, texts: dict[int, str]) -> list[Exemplar]:
     """A merged theme's quotes: the most typical of each original theme in turn."""
     queues = [
@@ -222,7 +233,14 @@ def themes_page(
         total=len(entries),
         limit=limit,
         offset=offset,
-        themes=[_curated_summary(e, texts, parents.get(e.theme.parent_id or 0)) for e in page],
+        themes=[
+            _curated_summary(
+                e,
+                _segment_quotes(session, analysis.model_name, [c.theme for c in e.counts], texts),
+                parents.get(e.theme.parent_id or 0),
+            )
+            for e in page
+        ],
     )
 
 
@@ -281,8 +299,13 @@ def theme_detail(
     theme = theme_service.get_theme(session, analysis, key)
     entry, notes = _detail_entry(session, project, analysis, theme, view)
     themes = [c.theme for c in entry.counts]
-    texts = theme_service.texts_by_id(
-        session, [i for t in themes for i in t.exemplars if isinstance(i, int)]
+    texts = _segment_quotes(
+        session,
+        analysis.model_name,
+        themes,
+        theme_service.texts_by_id(
+            session, [i for t in themes for i in t.exemplars if isinstance(i, int)]
+        ),
     )
     texts = {i: theme_service.snippet(t) for i, t in texts.items()}
     members = theme_service.members_of(session, themes, limit, offset)

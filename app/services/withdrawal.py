@@ -27,6 +27,7 @@ from app.schemas.withdrawal import (
     WithdrawalQuery,
 )
 from app.services import meetings, narratives, uploads
+from app.services import segments as segment_service
 from app.services import withdrawal_analyses as revision
 from app.services import withdrawal_files as files
 from app.services.authors import pseudonym
@@ -100,7 +101,8 @@ def _count(session: Session, condition: ColumnElement[bool]) -> int:
 
 
 def drop_unshared_embeddings(session: Session, hashes: set[str]) -> int:
-    """Drop the cached vectors of `hashes` that no remaining narrative of any project uses."""
+    """Drop the cached vectors of `hashes` that no remaining narrative of any project uses,
+    with their segments."""
     dropped = 0
     ordered = sorted(hashes)
     for start in range(0, len(ordered), 500):
@@ -109,6 +111,7 @@ def drop_unshared_embeddings(session: Session, hashes: set[str]) -> int:
             session.scalars(select(Narrative.text_hash).where(Narrative.text_hash.in_(chunk)))
         )
         unused = [h for h in chunk if h not in shared]
+        segment_service.drop_unshared(session, unused)
         if unused:
             result = session.execute(
                 delete(Embedding)

@@ -172,3 +172,93 @@ def complete_subthemes(
             sims = X[rest] @ np.asarray(subtheme_centroids, dtype=np.float64)[children].T
             out[rest] = children[np.argmax(sims, axis=1)]
     return out
+
+
+def segment_distribution(
+    owners: IntArray,
+    segment_vectors: FloatArray,
+    lengths: FloatArray,
+    centroids: FloatArray,
+    n_owners: int,
+) -> FloatArray:
+    """Each long narrative's share of every theme, from the themes its segments fall in.
+
+    A segment falls in the theme whose centroid is nearest (cosine); a narrative's share of a
+    theme is the length of its segments there over the length of all its segments.
+
+    Parameters
+    ----------
+    owners : ndarray of shape (n_segments,)
+        Narrative (``0..n_owners-1``) of each segment.
+    segment_vectors : ndarray of shape (n_segments, n_features)
+        Unit-length segment embeddings.
+    lengths : ndarray of shape (n_segments,)
+        Weight of each segment (its characters).
+    centroids : ndarray of shape (n_themes, n_features)
+        Unit-length theme centroids.
+    n_owners : int
+        Number of narratives.
+
+    Returns
+    -------
+    ndarray of shape (n_owners, n_themes)
+        Rows summing to 1 (0 for a narrative with no segment).
+    """
+    k = centroids.shape[0]
+    shares = np.zeros((n_owners, k))
+    if k == 0 or owners.size == 0:
+        return shares
+    fell_in = np.argmax(segment_vectors @ centroids.T, axis=1)
+    np.add.at(shares, (owners, fell_in), lengths)
+    total = shares.sum(axis=1, keepdims=True)
+    return np.asarray(shares / np.where(total > 0, total, 1.0), dtype=np.float64)
+
+
+def closest_segment(segment_vectors: FloatArray, centroid: FloatArray) -> int:
+    """Index of the segment nearest a theme's centroid: the one a quote of the theme shows."""
+    return int(np.argmax(segment_vectors @ centroid))
+
+
+def with_segment_shares(
+    top_themes: IntArray,
+    top_probabilities: FloatArray,
+    labels: IntArray,
+    centroids: FloatArray,
+    rows: IntArray,
+    owners: IntArray,
+    segment_vectors: FloatArray,
+    lengths: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """Soft memberships with the long narratives' rows taken from their segments.
+
+    Each narrative in ``rows`` (with segments; ``owners`` index into ``rows``) gets
+    :func:`top_memberships` of its :func:`segment_distribution`: the themes its segments fall
+    in, by length share, its own theme first. Other rows are kept as given.
+
+    Parameters
+    ----------
+    top_themes, top_probabilities : ndarray of shape (n, top)
+        Memberships from whole-narrative vectors (see :func:`top_memberships`).
+    labels : ndarray of shape (n,)
+        Theme of each narrative, ``-1`` when unclustered (an unclustered narrative keeps
+        no membership).
+    centroids : ndarray of shape (n_themes, n_features)
+        Unit-length theme centroids.
+    rows : ndarray of shape (n_long,)
+        The narratives that have segments.
+    owners, segment_vectors, lengths :
+        As in :func:`segment_distribution`, with ``owners`` in ``0..n_long-1``.
+
+    Returns
+    -------
+    themes, probabilities : ndarrays shaped like the inputs
+    """
+    themes = np.array(top_themes, copy=True)
+    probabilities = np.array(top_probabilities, copy=True)
+    if rows.size == 0 or centroids.shape[0] == 0:
+        return themes, probabilities
+    shares = segment_distribution(owners, segment_vectors, lengths, centroids, int(rows.size))
+    found, found_p = top_memberships(shares, labels[rows], top=themes.shape[1])
+    themes[rows] = found
+    probabilities[rows] = found_p
+    return themes, probabilities

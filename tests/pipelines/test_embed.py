@@ -33,3 +33,11 @@ def test_packaged_model_embeds(model: SentenceTransformerEmbedder) -> None:
     similar, unrelated = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
     assert similar > unrelated + 0.3
     assert model.encode([]).shape == (0, 384)
+
+
+def test_packaged_model_counts_word_pieces(model: SentenceTransformerEmbedder) -> None:
+    counts = model.count_tokens(["beds", "The ward ran out of beds again", "word " * 300])
+    assert counts[0] == 1 and 6 <= counts[1] <= 9
+    # counted whole, past the length the model reads
+    assert counts[2] == 300 > model.max_tokens == 256
+    assert model.count_tokens([]) == []

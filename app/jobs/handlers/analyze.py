@@ -14,6 +14,7 @@ from app.jobs.context import JobContext, JobTimeLimitExceeded
 from app.services import analyses as analysis_service
 from app.services import embeddings as embedding_service
 from app.services import incremental as incremental_service
+from app.services import segments as segment_service
 from app.services import tensions as tension_service
 
 DELETED_MEANWHILE = (
@@ -66,6 +67,11 @@ def _run(ctx: JobContext, analysis_id: int) -> dict[str, Any]:
 
     clustered_at = time.perf_counter()
     result = analysis_service.cluster(prepared, X, embedder)
+    with ctx.session() as session:
+        # long narratives belong to the themes their segments fall in
+        result = segment_service.with_segment_memberships(
+            session, prepared.hashes, result, embedder.name
+        )
     timings["cluster_seconds"] = time.perf_counter() - clustered_at
     timings.update({f"pipeline_{k}_seconds": v for k, v in result.timings.items()})
     # the last check point: once its themes are stored, the analysis is current, and the
