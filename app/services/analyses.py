@@ -3,7 +3,6 @@ assignments and lineage; the `analyze` job (app/jobs/handlers/analyze.py) runs t
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +15,11 @@ from app.errors import NotFound
 from app.jobs.kinds import JobKind
 from app.schemas.common import JobRead
 from app.schemas.themes import AnalysisCreate, AnalysisQueued, AnalysisRead
-from app.services import analysis_state, curation_state
+from app.services import analysis_state, curation_state, theme_keys
 from app.services import jobs as jobs_service
 from app.services import left_out as left_out_service
 from app.services.embeddings import load_vectors, missing_texts
+from app.services.theme_keys import PreviousAnalysis
 from models import (
     Analysis,
     AnalysisStatus,
@@ -37,7 +37,6 @@ from pipelines.embed import Embedder, FloatMatrix
 from pipelines.nonresponse import SIMILAR_TO_PLACEHOLDER
 from pipelines.themes import ThemeResult, find_themes, library_versions
 from pipelines.themes.cluster import AUTO_FIXED_MAX_N
-from pipelines.themes.identity import ThemeMatching, match_themes
 
 #: A re-analysis keeps the previous level of detail up to this growth in narratives.
 HOLD_MAX_GROWTH = 1.5
@@ -185,31 +184,9 @@ def get(session: Session, project: Project, analysis_id: int) -> Analysis:
     return analysis
 
 
-def new_key(project_id: str, medoid_narrative_id: int, taken: set[str], level: int = 0) -> str:
-    """A key derived from the theme's most central narrative: the same run gives the same keys."""
-    salt = 0
-    while True:
-        material = f"{project_id}:{level}:{medoid_narrative_id}:{salt}".encode()
-        key = "t" + hashlib.sha256(material).hexdigest()[:8]
-        if key not in taken:
-            return key
-        salt += 1
-
-
-@dataclass
-class _Previous:
-    """What the previous analysis found, per level: keys, centroids and members."""
-
-    analysis_id: int
-    centroids: dict[int, dict[str, np.ndarray]]
-    members: dict[int, dict[str, set[int]]]
-    narrative_count: int = 0
-    resolution: float | None = None
-    #: narratives of the analysis that chose ``resolution`` (it may have been held since)
-    chosen_at: int = 0
-
-
-def held_resolution(previous: _Previous | None, n: int, params: AnalysisParams) -> float | None:
+def held_resolution(
+    previous: PreviousAnalysis | None, n: int, params: AnalysisParams
+) -> float | None:
     """The previous analysis's level of detail, when this one should keep it.
 
     Re-choosing the merge resolution on slightly more data can move many theme boundaries at
@@ -228,7 +205,7 @@ def held_resolution(previous: _Previous | None, n: int, params: AnalysisParams) 
     return previous.resolution
 
 
-def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | None:
+def _load_previous(session: Session, analysis: Analysis | None) -> PreviousAnalysis | None:
     if analysis is None:
         return None
     centroids: dict[int, dict[str, np.ndarray]] = {0: {}, 1: {}}
@@ -258,7 +235,7 @@ def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | N
     # the count it clustered, before any narratives were placed into it incrementally
     count = analysis.narrative_count - analysis.incremental_count
     chosen_at = used.get("resolution_chosen_at", count)
-    return _Previous(
+    return PreviousAnalysis(
         analysis.id,
         centroids,
         members,
@@ -266,22 +243,6 @@ def _load_previous(session: Session, analysis: Analysis | None) -> _Previous | N
         float(resolution) if isinstance(resolution, int | float) else None,
         int(chosen_at) if isinstance(chosen_at, int) else count,
     )
-
-
-def _match(
-    previous: _Previous | None,
-    level: int,
-    centroids: np.ndarray,
-    members: list[set[int]],
-    seen: set[int],
-) -> ThemeMatching | None:
-    """Match one level's new themes to the previous analysis's (keys and lineage)."""
-    if previous is None:
-        return None
-    old = {k: c for k, c in previous.centroids.get(level, {}).items() if c.shape[0]}
-    if centroids.shape[0] and any(c.shape[0] != centroids.shape[1] for c in old.values()):
-        return None  # another embedding model: nothing comparable
-    return match_themes(old, previous.members.get(level, {}), centroids, members, new_ids=seen)
 
 
 def _notes(n: int, result: ThemeResult, left: left_out_service.LeftOut) -> list[str]:
@@ -325,7 +286,7 @@ class Prepared:
     texts: list[str]
     hashes: list[str]
     missing: list[tuple[str, str]]
-    previous: _Previous | None
+    previous: PreviousAnalysis | None
     left_out: left_out_service.LeftOut
     pinned: tuple[str, ...] = ()  # keys pinned by curation: see curation_state.pinned_rows
 
@@ -448,52 +409,6 @@ def theme_row(
     )
 
 
-def _keys(
-    project_id: str,
-    level: int,
-    descriptions: list[Any],
-    ids: list[int],
-    matching: ThemeMatching | None,
-    taken: set[str],
-) -> list[str]:
-    """Each theme's key: the one it keeps from the previous analysis, else a new one."""
-    kept = matching.kept() if matching is not None else {}
-    taken.update(str(k) for k in kept.values())
-    keys: list[str] = []
-    for index, description in enumerate(descriptions):
-        key = kept.get(index)
-        if key is None:
-            medoid = ids[description.exemplars[0]] if description.exemplars else index
-            key = new_key(project_id, medoid, taken, level)
-        taken.add(str(key))
-        keys.append(str(key))
-    return keys
-
-
-def _lineage_rows(
-    analysis_id: int,
-    previous: _Previous | None,
-    level: int,
-    matching: ThemeMatching | None,
-    keys: list[str],
-) -> list[dict[str, Any]]:
-    if previous is None or matching is None:
-        return []
-    return [
-        {
-            "analysis_id": analysis_id,
-            "previous_analysis_id": previous.analysis_id,
-            "level": level,
-            "kind": event.kind,
-            "previous_keys": [str(k) for k in event.previous],
-            "current_keys": [keys[i] for i in event.current],
-            "overlaps": [[str(k), keys[i], n] for k, i, n in event.overlaps],
-            "similarity": None if np.isnan(event.similarity) else float(event.similarity),
-        }
-        for event in matching.events
-    ]
-
-
 def store(
     session: Session, prepared: Prepared, result: ThemeResult, model_name: str
 ) -> dict[str, Any]:
@@ -513,9 +428,9 @@ def store(
         np.stack([t.centroid for t in top]) if top else np.zeros((0, 1), dtype=np.float64)
     )
     top_members = [set(ids_array[labels == t].tolist()) for t in range(len(top))]
-    top_match = _match(previous, 0, top_centroids, top_members, seen)
+    top_match = theme_keys.match(previous, 0, top_centroids, top_members, seen)
     taken: set[str] = set()
-    top_keys = _keys(project_id, 0, top, ids, top_match, taken)
+    top_keys = theme_keys.keys_for(project_id, 0, top, ids, top_match, taken)
 
     # Only sub-themes of a theme with two or more of them are children (see leaf_labels).
     subs = [s for s in result.subthemes if np.any(leaves == s.subtheme)]
@@ -523,8 +438,8 @@ def store(
         np.stack([s.centroid for s in subs]) if subs else np.zeros((0, 1), dtype=np.float64)
     )
     sub_members = [set(ids_array[leaves == s.subtheme].tolist()) for s in subs]
-    sub_match = _match(previous, 1, sub_centroids, sub_members, seen)
-    sub_keys = _keys(project_id, 1, subs, ids, sub_match, taken)
+    sub_match = theme_keys.match(previous, 1, sub_centroids, sub_members, seen)
+    sub_keys = theme_keys.keys_for(project_id, 1, subs, ids, sub_match, taken)
 
     theme_ids: list[int] = []
     for index, theme in enumerate(top):
@@ -568,8 +483,8 @@ def store(
     ]
     if membership_rows:
         session.execute(insert(ThemeMembership), membership_rows)
-    lineage = _lineage_rows(analysis_id, previous, 0, top_match, top_keys)
-    lineage += _lineage_rows(analysis_id, previous, 1, sub_match, sub_keys)
+    lineage = theme_keys.lineage_rows(analysis_id, previous, 0, top_match, top_keys)
+    lineage += theme_keys.lineage_rows(analysis_id, previous, 1, sub_match, sub_keys)
     if lineage:
         session.execute(insert(ThemeLineage), lineage)
     left = prepared.left_out

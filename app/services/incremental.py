@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from app.db import Transaction
 from app.services import segments as segment_service
-from app.services.analyses import AnalysisParams, latest, new_key, theme_row
+from app.services.analyses import AnalysisParams, latest, theme_row
 from app.services.embeddings import load_vectors
+from app.services.theme_keys import new_key
 from models import Analysis, Embedding, Narrative, Project, Theme, ThemeAssignment, ThemeMembership
 from pipelines.embed import unit_rows
 from pipelines.themes.incremental import (

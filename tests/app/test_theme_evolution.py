@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.services import analyses as analysis_service
+from app.services.theme_keys import PreviousAnalysis
 from pipelines.embed import FloatMatrix, SentenceTransformerEmbedder
 from tests.app.test_themes import TOPICS, TopicEmbedder, analyse, corpus, topic_of
 from tests.conftest import ProjectHandle, auth, make_project, wait_for_job
@@ -375,7 +376,7 @@ class TestIncremental:
 
 class TestHeldLevel:
     def previous(self, chosen_at: int, resolution: float | None = 0.6) -> Any:
-        return analysis_service._Previous(1, {}, {}, chosen_at, resolution, chosen_at)
+        return PreviousAnalysis(1, {}, {}, chosen_at, resolution, chosen_at)
 
     def test_kept_while_the_project_grows_by_at_most_half(self) -> None:
         params = analysis_service.AnalysisParams()
