@@ -135,11 +135,11 @@ def _machine_entry(count: ThemeCount) -> CuratedTheme:
 def _segment_quotes(
     session: Session, model: str, themes: list[Theme], texts: dict[int, str]
 ) -> dict[int, str]:
-    """The exemplars' texts, a long story's replaced by its segment nearest each theme."""
+    """The exemplars' snippets, a long story's its segment nearest each theme."""
     quoted = dict(texts)
     for theme in themes:
         quoted.update(segment_service.exemplar_quotes(session, model, theme, texts))
-    return quoted
+    return {i: theme_service.snippet(t) for i, t in quoted.items()}
 
 
 def _interleaved(entry: CuratedTheme, texts: dict[int, str]) -> list[Exemplar]:
@@ -218,7 +218,6 @@ def themes_page(
         session,
         [i for e in page for c in e.counts for i in c.theme.exemplars if isinstance(i, int)],
     )
-    texts = {i: theme_service.snippet(t) for i, t in texts.items()}
     parents = {t.id: t.key for t in theme_service.parents(session, [e.theme for e in page])}
     return CuratedThemesPage(
         analysis=AnalysisRead.model_validate(analysis),
@@ -307,7 +306,6 @@ def theme_detail(
             session, [i for t in themes for i in t.exemplars if isinstance(i, int)]
         ),
     )
-    texts = {i: theme_service.snippet(t) for i, t in texts.items()}
     members = theme_service.members_of(session, themes, limit, offset)
     children = [
         _child(ThemeCount(k, k.size, k.share))
