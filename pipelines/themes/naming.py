@@ -23,7 +23,8 @@ Themes are then named largest first by maximal marginal relevance: a candidate l
 ``diversity`` times its cosine with a name already given and ``overlap`` times the share of its
 content words a given name already uses; a name already given (up to case and punctuation), or
 one whose content words hold or are held by a given name's ("crashed at handover" beside
-"records system crashed at handover"), is not given again while another candidate is left. A
+"records system crashed at handover"), is not given again while another candidate is left.
+Words that most themes use (the subject of the whole analysis) are not counted in either. A
 theme whose texts hold no content word ("Nothing.") is named by its most central text, cut to
 six words. Every name is written in sentence case: its first letter capitalised, the other
 words as written (a shouted, all-capitals name is lower-cased first).
@@ -31,6 +32,7 @@ words as written (a shouted, all-capitals name is lower-cased first).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -239,11 +241,12 @@ class _Given:
     keys: set[str]
     stems: list[frozenset[str]]
     vectors: list[FloatArray]
+    common: frozenset[str]
 
     def add(self, name: str, stems: frozenset[str], vector: FloatArray | None) -> None:
         self.keys.add(_key(name))
-        if stems:
-            self.stems.append(stems)
+        if stems - self.common:
+            self.stems.append(stems - self.common)
         if vector is not None:
             self.vectors.append(vector)
 
@@ -332,6 +335,7 @@ def name_themes(
     n_themes = int(word_weights.shape[0])
     if n_themes == 0:
         return []
+    stem = functools.cache(stem)  # the same words recur across spans and texts
     kept = {t: n for t, n in (fixed or {}).items() if 0 <= t < n_themes}
     emb = None if embeddings is None else unit_rows(np.asarray(embeddings, dtype=np.float64))
     members = [np.flatnonzero(labels == t).astype(np.int64) for t in range(n_themes)]
@@ -354,7 +358,10 @@ def name_themes(
             clean, texts, central[t], weight, is_content, stem, roles, n_candidates, prefilter
         )
     vectors, kept_vectors = _candidate_vectors(pools, central, emb, embed, kept, cents)
-    given = _Given(set(), [], [])
+    # words most themes use (the analysis's subject) tell no two siblings apart
+    spread = (word_weights > 0).mean(axis=0) if word_weights.size else np.zeros(0)
+    common = frozenset(s for s, col in stem_index.items() if spread[col] > 0.5)
+    given = _Given(set(), [], [], common)
     out = [""] * n_themes
     for t, name in sorted(kept.items()):
         out[t] = name
@@ -434,15 +441,15 @@ def _candidate_vectors(
     return proxies, {t: cents[t] for t in kept} if cents is not None else {}
 
 
-def _shared_words(candidates: list[Candidate], given: list[frozenset[str]]) -> FloatArray:
-    """Per candidate, the largest share of its or a given name's content words (the smaller
-    set) the two have in common: 1 when one holds the other."""
+def _shared_words(candidates: list[frozenset[str]], given: list[frozenset[str]]) -> FloatArray:
+    """Per candidate (its distinctive content-word stems), the largest share of its or a given
+    name's stems (the smaller set) the two have in common: 1 when one holds the other."""
     out = np.zeros(len(candidates))
     for n, c in enumerate(candidates):
         for g in given:
-            common = len(c.stems & g)
+            common = len(c & g)
             if common:
-                out[n] = max(out[n], common / min(len(c.stems), len(g)))
+                out[n] = max(out[n], common / min(len(c), len(g)))
     return out
 
 
@@ -468,7 +475,7 @@ def _choose(
         score = own - w.contrast * rival + 0.1 * prior
         if given.vectors:
             score = score - w.diversity * (vectors @ np.stack(given.vectors).T).max(axis=1)
-    shared = _shared_words(pool.candidates, given.stems)
+    shared = _shared_words([c.stems - given.common for c in pool.candidates], given.stems)
     score = score - w.overlap * shared
     # what a name must be, most important first: not nested in a sibling's name, long
     # enough, well formed; the best score within the first tier that has a candidate
