@@ -164,6 +164,8 @@ def spans(
                     continue
                 stems = frozenset(stem(tokens[k].group()) for k in range(i, j + 1) if content[k])
                 surface = clause[first.start() : tokens[j].end()]
+                if len(surface.split()) > max_words:  # "&", "+" between words count too
+                    break
                 # a phrase ends where its text's phrase does: no content word cut off
                 cut = (i > 0 and content[i - 1]) or (j + 1 < len(tokens) and content[j + 1])
                 formed = not (cut or bad_start[i] or bad_end[j])

@@ -114,6 +114,14 @@ def test_spans_stay_inside_a_clause_and_end_on_content_words() -> None:
     assert not any("," in s or s.startswith("the") or s.endswith("is") for s in found)
 
 
+def test_a_span_has_at_most_six_words_as_written() -> None:
+    found = spans("Free speech & dissent should not be banned", str.isalpha, str.lower)
+    assert found and all(len(c.surface.split()) <= MAX_NAME_WORDS for c in found)
+    surfaces = {c.surface for c in found}
+    assert "Free speech & dissent should not" in surfaces  # six words, five of them tokens
+    assert "Free speech & dissent should not be" not in surfaces
+
+
 def test_fallback_name_is_cut_to_six_words() -> None:
     assert fallback_name("Nothing.") == "Nothing"
     long = "I do not have anything else to say at all"
