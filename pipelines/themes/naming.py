@@ -5,8 +5,9 @@ Candidate spans start and end on a content word and never cross a clause boundar
 *well formed* when it cuts no phrase apart: no content word stands right before or after it
 ("nurse | rota"), its last word is not followed by "to", an article, a possessive or an object
 pronoun ("make | the ward", "try | to"), its first word does not follow "to", a subject pronoun
-or a modal ("we | spent the shift"), and neither end is a word the central texts mostly use in
-that place (a verb, seen from its neighbours). Names are drawn from well-formed spans whenever
+or a modal ("we | spent the shift"), a clause it opens ("because", "when", "who") ends with it
+("mandatory because children | need"), and neither end is a word the central texts mostly use
+in that place (a verb, seen from its neighbours). Names are drawn from well-formed spans whenever
 a theme has one. Candidates are ranked in two stages, so the cost stays bounded however large
 the analysis:
 
@@ -55,6 +56,11 @@ to i we they you he she will would can could should must may might shall
 do does did don't didn't can't cannot won't wouldn't couldn't never
 """
 _OBJECT_CUE_TEXT = "to the a an my your his her its our their this these those me him us them"
+_OPENER_TEXT = (
+    "because when if since while although though who which whom whose where whether unless until"
+)
+#: Words that open a clause inside a clause: a span holding one ends where its clause ends.
+_OPENERS = frozenset(_OPENER_TEXT.split())
 #: Words after which the next word is a verb ("to make", "we spent", "can't find").
 _VERB_CUES = frozenset(_VERB_CUE_TEXT.split())
 #: Words before which the previous word governs what follows ("make | the ward", "try | to").
@@ -168,7 +174,9 @@ def spans(
                     break
                 # a phrase ends where its text's phrase does: no content word cut off
                 cut = (i > 0 and content[i - 1]) or (j + 1 < len(tokens) and content[j + 1])
-                formed = not (cut or bad_start[i] or bad_end[j])
+                # "mandatory because children | need ...": an opened clause left unfinished
+                open_ = j + 1 < len(tokens) and any(w in _OPENERS for w in words[i:j])
+                formed = not (cut or open_ or bad_start[i] or bad_end[j])
                 out.append(Candidate(surface, stems, j - i + 1, formed))
     return out
 
