@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import AdminProject, KeyDep, SessionDep, SettingsDep
+from app.deps import AdminProject, KeyDep, RuntimeDep, SessionDep, SettingsDep
 from app.routes.filters import IdPath
 from app.schemas.withdrawal import AuditRead, DeletionSummary, WithdrawalMatches, WithdrawalQuery
 from app.services import withdrawal as withdrawal_service
@@ -20,9 +20,12 @@ def delete_narrative(
     key: KeyDep,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> DeletionSummary:
     """Delete one narrative and its traces in every analysis; its themes are described again."""
-    return withdrawal_service.delete_narrative(session, project, key, narrative_id, settings)
+    return withdrawal_service.delete_narrative(
+        session, project, key, narrative_id, settings, runtime.embedder
+    )
 
 
 @router.delete("/uploads/{source_id}", response_model=DeletionSummary)
@@ -32,9 +35,12 @@ def delete_upload(
     key: KeyDep,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> DeletionSummary:
     """Delete an upload with all its narratives and its raw files."""
-    return withdrawal_service.delete_upload(session, project, key, source_id, settings)
+    return withdrawal_service.delete_upload(
+        session, project, key, source_id, settings, runtime.embedder
+    )
 
 
 @router.delete("/sessions/{session_id}", response_model=DeletionSummary)
@@ -44,9 +50,12 @@ def delete_session(
     key: KeyDep,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> DeletionSummary:
     """Delete a session (meeting): its chat and transcript uploads, narratives and raw files."""
-    return withdrawal_service.delete_session(session, project, key, session_id, settings)
+    return withdrawal_service.delete_session(
+        session, project, key, session_id, settings, runtime.embedder
+    )
 
 
 @router.delete("", response_model=DeletionSummary)
@@ -67,10 +76,14 @@ def search_for_withdrawal(
 
 @router.post("/withdrawals", response_model=DeletionSummary)
 def withdraw(
-    body: WithdrawalQuery, project: AdminProject, key: KeyDep, session: SessionDep
+    body: WithdrawalQuery,
+    project: AdminProject,
+    key: KeyDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> DeletionSummary:
     """Delete every narrative the same search finds, and the author's reactions."""
-    return withdrawal_service.withdraw(session, project, key, body)
+    return withdrawal_service.withdraw(session, project, key, body, runtime.embedder)
 
 
 @router.get("/audit", response_model=list[AuditRead])

@@ -44,6 +44,7 @@ from models import (
     Source,
     SourceStatus,
 )
+from pipelines.embed import Embedder
 
 #: Matches listed by a withdrawal search (the withdrawal itself deletes every match).
 MAX_LISTED = 1000
@@ -65,8 +66,11 @@ class Removed:
 # --- the steps every deletion shares ----------------------------------------------------------
 
 
-def remove_narratives(session: Session, ids: Sequence[int], removed: Removed) -> None:
-    """Delete the narratives `ids` with everything that hangs on them, and revise analyses."""
+def remove_narratives(
+    session: Session, ids: Sequence[int], removed: Removed, embedder: Embedder | None = None
+) -> None:
+    """Delete the narratives `ids` with everything that hangs on them, and revise analyses
+    (their new theme names ranked by `embedder` when the analysis ranked them by that model)."""
     ids = sorted(set(ids))
     if not ids:
         return
@@ -88,7 +92,7 @@ def remove_narratives(session: Session, ids: Sequence[int], removed: Removed) ->
             .execution_options(synchronize_session=False)
         )
     removed.narratives += len(texts)
-    done = revision.revise(session, touches, set(ids), texts)
+    done = revision.revise(session, touches, set(ids), texts, embedder)
     removed.analyses_revised += done.analyses
     removed.themes_redescribed += done.themes
     removed.embeddings += drop_unshared_embeddings(session, hashes)
@@ -123,7 +127,11 @@ def drop_unshared_embeddings(session: Session, hashes: set[str]) -> int:
 
 
 def _remove_sources(
-    session: Session, project: Project, sources: list[Source], removed: Removed
+    session: Session,
+    project: Project,
+    sources: list[Source],
+    removed: Removed,
+    embedder: Embedder | None = None,
 ) -> list[str]:
     """Delete the sources with their narratives, their own reactions and parse jobs; the
     relative paths of their files no remaining source keeps are returned."""
@@ -137,7 +145,7 @@ def _remove_sources(
     narrative_ids = list(
         session.scalars(select(Narrative.id).where(Narrative.source_id.in_(ids or [-1])))
     )
-    remove_narratives(session, narrative_ids, removed)
+    remove_narratives(session, narrative_ids, removed, embedder)
     # reactions a chat export recorded on narratives of other uploads
     removed.reactions += _count(session, Reaction.source_id.in_(ids or [-1]))
     session.execute(delete(Reaction).where(Reaction.source_id.in_(ids or [-1])))
@@ -194,29 +202,44 @@ def _release(
 
 
 def delete_narrative(
-    session: Session, project: Project, key: ApiKey, narrative_id: int, settings: Settings
+    session: Session,
+    project: Project,
+    key: ApiKey,
+    narrative_id: int,
+    settings: Settings,
+    embedder: Embedder | None = None,
 ) -> DeletionSummary:
     """`DELETE /narratives/{id}`: one narrative, from every analysis that held it."""
     narratives.get(session, project, narrative_id)
     removed = Removed()
-    remove_narratives(session, [narrative_id], removed)
+    remove_narratives(session, [narrative_id], removed, embedder)
     _release(session, project, settings, [], removed)
     return _record(session, project.id, key, "narrative", str(narrative_id), removed)
 
 
 def delete_upload(
-    session: Session, project: Project, key: ApiKey, source_id: int, settings: Settings
+    session: Session,
+    project: Project,
+    key: ApiKey,
+    source_id: int,
+    settings: Settings,
+    embedder: Embedder | None = None,
 ) -> DeletionSummary:
     """`DELETE /uploads/{id}`: an upload with its narratives and raw files."""
     source = uploads.get_source(session, project, source_id)
     removed = Removed()
-    relative = _remove_sources(session, project, [source], removed)
+    relative = _remove_sources(session, project, [source], removed, embedder)
     _release(session, project, settings, relative, removed)
     return _record(session, project.id, key, "upload", str(source_id), removed)
 
 
 def delete_session(
-    session: Session, project: Project, key: ApiKey, session_id: int, settings: Settings
+    session: Session,
+    project: Project,
+    key: ApiKey,
+    session_id: int,
+    settings: Settings,
+    embedder: Embedder | None = None,
 ) -> DeletionSummary:
     """`DELETE /sessions/{id}`: a meeting, every upload of it (chat, transcript) and every
     narrative in it, with their raw files."""
@@ -227,13 +250,13 @@ def delete_session(
         for s in session.scalars(select(Source).where(Source.project_id == project.id))
         if s.id == meeting.source_id or (s.options or {}).get("session_id") == meeting.id
     ]
-    relative = _remove_sources(session, project, sources, removed)
+    relative = _remove_sources(session, project, sources, removed, embedder)
     in_meeting = session.scalars(
         select(Narrative.id).where(
             Narrative.project_id == project.id, Narrative.session_id == meeting.id
         )
     )
-    remove_narratives(session, list(in_meeting), removed)
+    remove_narratives(session, list(in_meeting), removed, embedder)
     session.delete(meeting)
     session.flush()
     removed.sessions += 1
@@ -329,7 +352,11 @@ def search(session: Session, project: Project, query: WithdrawalQuery) -> Withdr
 
 
 def withdraw(
-    session: Session, project: Project, key: ApiKey, query: WithdrawalQuery
+    session: Session,
+    project: Project,
+    key: ApiKey,
+    query: WithdrawalQuery,
+    embedder: Embedder | None = None,
 ) -> DeletionSummary:
     """`POST /withdrawals`: delete every narrative the search finds, and the author's
     reactions; the audit record says what was searched by, never the name or id."""
@@ -340,7 +367,7 @@ def withdraw(
         ids = session.scalars(
             select(Narrative.id).where(Narrative.project_id == project.id, column == value)
         )
-        remove_narratives(session, list(ids), removed)
+        remove_narratives(session, list(ids), removed, embedder)
         if field == "author":
             mine = (Reaction.project_id == project.id) & (Reaction.author == value)
             removed.reactions += _count(session, mine)

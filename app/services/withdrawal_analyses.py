@@ -24,7 +24,7 @@ from app.services.analyses import used_parameters
 from app.services.embeddings import load_vectors
 from app.services.incremental import EMERGING
 from models import Analysis, Narrative, Signal, Theme, ThemeAssignment
-from pipelines.embed import unit_rows
+from pipelines.embed import Embedder, unit_rows
 from pipelines.themes import ThemeDescriber
 
 #: The label and flag of a theme whose every member was deleted.
@@ -98,9 +98,14 @@ def _emerging_theme_ids(session: Session, ids: Sequence[int]) -> set[int]:
 
 
 def revise(
-    session: Session, touches: dict[int, Touch], removed_ids: set[int], removed_texts: list[str]
+    session: Session,
+    touches: dict[int, Touch],
+    removed_ids: set[int],
+    removed_texts: list[str],
+    embedder: Embedder | None = None,
 ) -> Revision:
-    """Recount and describe again every analysis in `touches`, once the narratives are gone."""
+    """Recount and describe again every analysis in `touches`, once the narratives are gone;
+    `embedder` ranks the new names as the analysis did, when it named with the same model."""
     revision = Revision()
     words = {w.casefold() for text in removed_texts for w in _WORD.findall(text)}
     texts = {t.strip() for t in removed_texts if t.strip()}
@@ -110,7 +115,7 @@ def revise(
     for analysis in analyses:
         touch = touches[analysis.id]
         revision.themes += _revise_analysis(
-            session, analysis, touch, removed_ids, members[analysis.id], shared
+            session, analysis, touch, removed_ids, members[analysis.id], shared, embedder
         )
         touched_keys = set(
             session.scalars(select(Theme.key).where(Theme.id.in_(touch.theme_ids or {-1})))
@@ -210,6 +215,7 @@ def _revise_analysis(
     removed_ids: set[int],
     members: list[_Member],
     shared: _SharedCounts,
+    embedder: Embedder | None = None,
 ) -> int:
     """Counts of the analysis and its themes, then its touched themes described again."""
     themes = list(
@@ -240,11 +246,13 @@ def _revise_analysis(
     texts = [shared.texts[m.narrative_id] for m in members]
     counts = shared.counts(members)
     embeddings = _embeddings(session, analysis.model_name, members)
+    same_model = embedder is not None and embedder.name == analysis.model_name
+    namer = embedder if same_model and used.get("names_embedded") is True else None
     for level in (0, 1):
         at_level = [t for t in themes if t.level == level]
         wanted = [t for t in redo if t.level == level]
         if wanted:
-            _describe(describer, texts, counts, embeddings, members, at_level, wanted, level)
+            _describe(describer, texts, counts, embeddings, members, at_level, wanted, level, namer)
     return len(redo)
 
 
@@ -257,9 +265,11 @@ def _describe(
     at_level: list[Theme],
     wanted: list[Theme],
     level: int,
+    namer: Embedder | None = None,
 ) -> None:
     """Keywords, label, exemplars, centroid and position of `wanted` from their members, with
-    document frequencies over every remaining narrative of the analysis."""
+    document frequencies over every remaining narrative of the analysis; the other themes of
+    the level keep their names, which the new ones stay apart from."""
     index = {t.id: i for i, t in enumerate(at_level)}
     owner = [m.theme_id if level == 0 else m.subtheme_id for m in members]
     labels = np.array([index.get(o, -1) if o is not None else -1 for o in owner], dtype=np.int64)
@@ -269,8 +279,18 @@ def _describe(
             if np.any(labels == i):
                 c = embeddings[labels == i].mean(axis=0)
                 centroids[i] = c / (np.linalg.norm(c) or 1.0)
+    redone = {t.id for t in wanted}
+    kept = {index[t.id]: t.label for t in at_level if t.id not in redone and t.label}
     if texts:
-        describer.fit(texts, labels, embeddings, centroids, phrase_counts=counts)
+        describer.fit(
+            texts,
+            labels,
+            embeddings,
+            centroids,
+            phrase_counts=counts,
+            phrase_embedder=namer if embeddings is not None else None,
+            fixed_names=kept,
+        )
     for theme in wanted:
         i = index[theme.id]
         inside = np.flatnonzero(labels == i)

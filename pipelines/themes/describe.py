@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -220,9 +220,10 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
     theme's phrases, ``f`` its count over all narratives and ``A`` the mean number of
     phrases per theme. The ranked phrases are then thinned so no two share a word stem.
 
-    The name is a span of at most six words from one of the theme's central texts, chosen by
-    :func:`pipelines.themes.naming.name_themes` from the same c-TF-IDF weights (by word stem),
-    the narrative vectors and the centroids, so that sibling themes get different names.
+    The name is a well-formed span of at most six words from one of the theme's central texts,
+    in sentence case, chosen by :func:`pipelines.themes.naming.name_themes` from the same
+    c-TF-IDF weights (by word stem), the narrative vectors and the centroids, so that sibling
+    themes get different names that share few words.
 
     Parameters
     ----------
@@ -278,6 +279,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         centroids: Any = None,
         phrase_counts: tuple[sp.csr_matrix, npt.NDArray[np.str_]] | None = None,
         phrase_embedder: Embedder | None = None,
+        fixed_names: Mapping[int, str] | None = None,
     ) -> ThemeDescriber:
         """Compute keywords, labels and exemplars for every theme in ``labels``.
 
@@ -299,6 +301,9 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             When given (with ``embeddings``), candidate names are embedded by it in one batch
             and scored by their own vectors; otherwise a candidate sits at the mean vector of
             the central narratives using its words.
+        fixed_names : mapping of int to str or None
+            Themes whose names stay as given (when only some themes are described again);
+            the other themes are named apart from them.
 
         Returns
         -------
@@ -313,7 +318,9 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         self.phrase_counts_ = phrase_counts
         self.sizes_ = np.bincount(label_arr[label_arr >= 0], minlength=n_themes).astype(np.int64)
         self.keywords_ = self._keywords(texts, label_arr, n_themes)
-        self.theme_labels_ = self._names(texts, label_arr, embeddings, centroids, phrase_embedder)
+        self.theme_labels_ = self._names(
+            texts, label_arr, embeddings, centroids, phrase_embedder, fixed_names
+        )
         self.exemplars_ = self._exemplars(texts, label_arr, n_themes, embeddings, centroids)
         return self
 
@@ -343,6 +350,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         embeddings: Any,
         centroids: Any,
         phrase_embedder: Embedder | None,
+        fixed_names: Mapping[int, str] | None = None,
     ) -> list[str]:
         if self.n_themes_ == 0:
             return []
@@ -371,6 +379,7 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
             cents,
             embed,
             strip_boilerplate,
+            fixed=fixed_names,
         )
 
     def _keywords(

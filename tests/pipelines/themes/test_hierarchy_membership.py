@@ -66,7 +66,7 @@ def test_hierarchy_levels_follow_the_nesting(nested: tuple[ThemeResult, np.ndarr
         planted = set(sub[result.subtheme_labels == d.subtheme].tolist())
         assert len(planted) == 1
     assert result.n_themes <= len(result.subthemes)
-    words = {w for d in result.subthemes for w in d.label.replace(",", " ").split()}
+    words = {w for d in result.subthemes for w in d.label.lower().replace(",", " ").split()}
     assert {"nurses", "pharmacy", "parking"} & words
 
 

@@ -7,8 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipelines.embed import FloatMatrix, HashEmbedder
-from pipelines.themes import ThemeDescriber, find_themes
-from pipelines.themes.naming import MAX_NAME_WORDS, fallback_name, spans
+from pipelines.themes import ThemeDescriber, find_themes, stem
+from pipelines.themes.naming import (
+    MAX_NAME_WORDS,
+    WordRoles,
+    fallback_name,
+    sentence_case,
+    spans,
+)
 from tests.pipelines.themes.test_api import _corpus
 from tests.pipelines.themes.test_describe import LABELS, TEXTS
 
@@ -57,7 +63,8 @@ def test_a_theme_of_stop_words_is_named_by_its_most_central_text() -> None:
     vectors = np.array([[1, 0], [0.9, 0.1], [0.7, 0.3], [0, 1], [0.1, 0.9]], dtype=np.float32)
     d = ThemeDescriber().fit(texts, labels, vectors)
     assert d.keywords_[0] == []
-    assert d.theme_labels_[0] == "nothing"  # the text nearest the centroid, as written
+    # the text nearest the centroid ("nothing", not "Nothing." or "Nothing at all"), capitalised
+    assert d.theme_labels_[0] == "Nothing"
     assert "(no keywords)" not in d.theme_labels_
 
 
@@ -107,6 +114,14 @@ def test_spans_stay_inside_a_clause_and_end_on_content_words() -> None:
     assert not any("," in s or s.startswith("the") or s.endswith("is") for s in found)
 
 
+def test_a_span_has_at_most_six_words_as_written() -> None:
+    found = spans("Free speech & dissent should not be banned", str.isalpha, str.lower)
+    assert found and all(len(c.surface.split()) <= MAX_NAME_WORDS for c in found)
+    surfaces = {c.surface for c in found}
+    assert "Free speech & dissent should not" in surfaces  # six words, five of them tokens
+    assert "Free speech & dissent should not be" not in surfaces
+
+
 def test_fallback_name_is_cut_to_six_words() -> None:
     assert fallback_name("Nothing.") == "Nothing"
     long = "I do not have anything else to say at all"
@@ -144,3 +159,139 @@ def test_find_themes_embeds_the_candidates_of_a_level_in_one_batch() -> None:
     names = [t.label.lower() for t in result.themes]
     assert len(set(names)) == len(names)
     assert find_themes(texts, X, with_map=False).parameters["names_embedded"] is False
+
+
+def _spans_of(text: str) -> dict[str, bool]:
+    """Each span of ``text`` (English stop words out) and whether it is well formed."""
+    stop = {"to", "the", "we", "at", "a", "our", "is", "and", "are", "because"}
+    found = spans(text, lambda w: w.lower() not in stop, str.lower, roles=None)
+    return {c.surface: c.well_formed for c in found}
+
+
+def test_a_span_cut_from_its_object_or_its_subject_is_not_well_formed() -> None:
+    found = _spans_of("Staff try to make the ward safe")
+    assert found["Staff try to make"] is False  # "make" governs "the ward safe"
+    assert found["make the ward safe"] is False  # "make" follows "to"
+    assert found["Staff try"] is False  # "try" governs "to make"
+    assert found["ward safe"] is True
+    found = _spans_of("We spent the shift waiting")
+    assert found["spent the shift"] is False  # "spent" follows "we"
+    assert found["shift waiting"] is True
+    found = _spans_of("the nurse rota is unfair")
+    assert found["nurse"] is False and found["rota"] is False  # each cut from "nurse rota"
+    assert found["nurse rota"] is True and found["nurse rota is unfair"] is True
+
+
+def test_a_span_opening_a_clause_ends_with_it() -> None:
+    found = _spans_of("Vaccines are mandatory because children need protection")
+    assert found["mandatory because children"] is False  # "... need protection" left out
+    assert found["children need protection"] is True
+    assert _spans_of("Mandatory because children suffer")["Mandatory because children suffer"]
+
+
+def test_a_word_the_texts_use_as_a_verb_ends_no_well_formed_span() -> None:
+    roles = WordRoles()
+    for text in ("we chase the results", "they chase the forms", "to chase the rota"):
+        roles.add(text)
+    [alone] = [c for c in spans("Nurses chase", str.isalpha, str.lower) if c.n_words == 2]
+    [seen] = [
+        c for c in spans("Nurses chase", str.isalpha, str.lower, roles=roles) if c.n_words == 2
+    ]
+    assert alone.well_formed and not seen.well_formed
+    assert roles.ends_badly("chase") and roles.starts_badly("chase")
+    assert not roles.ends_badly("results") and not roles.starts_badly("results")
+
+
+def _name(texts: list[str], labels: list[int], **kwargs: object) -> list[str]:
+    return (
+        ThemeDescriber().fit(texts, np.array(labels), _topic_vectors(texts), **kwargs).theme_labels_
+    )
+
+
+def test_names_are_well_formed_phrases_when_the_theme_has_one() -> None:
+    # every text starts "staff try to make": the commonest span, cut before its object
+    texts = [
+        "Staff try to make the nurse rota fair",
+        "Staff try to make nurse shifts shorter",
+        "Staff try to make the nurse handover quick",
+        "parking costs too much",
+        "parking fees for visitors",
+    ]
+    names = _name(texts, [0, 0, 0, 1, 1])
+    roles = WordRoles()
+    for text in texts:
+        roles.add(text)
+    assert not names[0].lower().endswith(("make", "try")), names
+    last = names[0].split()[-1].lower()
+    assert not roles.ends_badly(last)
+
+
+def test_sibling_names_do_not_nest() -> None:
+    texts = [
+        "records system crashed at handover",
+        "records system crashed at handover again",
+        "the records system crashed at handover today",
+        "it crashed at handover",
+        "crashed at handover, so slow",
+        "again it crashed at handover time",
+    ]
+    rng = np.random.default_rng(3)
+    centre = rng.normal(size=8)
+    vectors = np.stack([centre + 0.05 * rng.normal(size=8) for _ in texts])
+    vectors[3:, 0] += 0.5  # two themes close together, as siblings are
+    names = ThemeDescriber().fit(texts, np.array([0, 0, 0, 1, 1, 1]), vectors).theme_labels_
+    first, second = ({stem(w) for w in n.lower().split()} - {"at"} for n in names)
+    assert not (first <= second or second <= first), names
+
+
+def test_names_are_in_sentence_case() -> None:
+    texts = [
+        "night shifts are long",
+        "night shifts again",
+        "PARKING COSTS TOO MUCH",
+        "PARKING COSTS",
+    ]
+    names = ThemeDescriber().fit(texts, np.array([0, 0, 1, 1]), _topic_vectors(texts)).theme_labels_
+    assert all(n[0].isupper() for n in names), names
+    assert names[1] == names[1][0] + names[1][1:].lower()  # shouting is not kept
+    assert sentence_case("nHS waits") == "NHS waits" and sentence_case("GP waits") == "GP waits"
+
+
+def test_fixed_names_are_kept_and_the_others_named_apart() -> None:
+    fixed = {1: "Insulin at the pharmacy"}
+    d = ThemeDescriber().fit(
+        TEXTS, LABELS, _topic_vectors(TEXTS), phrase_embedder=CountingEmbedder(), fixed_names=fixed
+    )
+    assert d.theme_labels_[1] == "Insulin at the pharmacy"
+    assert "nurs" in d.theme_labels_[0].lower() and "park" in d.theme_labels_[2].lower()
+    kept = ThemeDescriber().fit(TEXTS, LABELS, _topic_vectors(TEXTS), fixed_names={0: "Parking"})
+    assert kept.theme_labels_[0] == "Parking"
+    assert "park" not in kept.theme_labels_[2].lower()  # the kept name's words are taken
+
+
+def test_a_name_drawn_with_the_model_is_drawn_again_without_the_narrative() -> None:
+    texts = [
+        "zorblaxian nurses are short",
+        "zorblaxian nurses again",
+        "no nurses on the ward tonight",
+        "nurses on night shifts are tired",
+        "parking costs too much",
+        "parking fees for visitors",
+    ]
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    fit = ThemeDescriber().fit(
+        texts, labels, _topic_vectors(texts), phrase_embedder=CountingEmbedder()
+    )
+    assert "zorblaxian" in fit.theme_labels_[0].lower()
+    kept = [2, 3, 4, 5]
+    left = [texts[i] for i in kept]
+    again = ThemeDescriber().fit(
+        left,
+        labels[kept],
+        _topic_vectors(left),
+        phrase_embedder=CountingEmbedder(),
+        fixed_names={1: fit.theme_labels_[1]},
+    )
+    assert "zorblaxian" not in again.theme_labels_[0].lower()
+    assert "nurs" in again.theme_labels_[0].lower()
+    assert again.theme_labels_[1] == fit.theme_labels_[1]
