@@ -19,11 +19,17 @@ from pipelines.themes.graph import (
     own_share,
     propagate,
 )
-from pipelines.themes.levels import AUTO_FIXED_MAX_N, choose_level, greedy_modularity
-from pipelines.themes.outliers import within_reach
+from pipelines.themes.levels import (
+    AUTO_FIXED_MAX_N,
+    choose_level,
+    greedy_modularity,
+    settle_boundaries,
+)
+from pipelines.themes.outliers import place_by_reach
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 __all__ = ["AUTO_FIXED_MAX_N", "ThemeClusterer", "adaptive_min_theme_size"]
 
@@ -51,9 +57,10 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     few dimensions with UMAP (seeded), and HDBSCAN finds dense *sub-themes* there. Sub-themes
     whose narratives are strongly linked in the graph are then merged greedily while the
     graph's modularity rises (or until ``n_themes`` remain): these merged groups are the
-    top-level *themes*. Narratives HDBSCAN left out are attached to a theme when most of
-    their graph neighbours belong to it, with a lower membership probability; the rest stay
-    unclustered (``-1``).
+    top-level *themes*. Without ``n_themes``, k-means in the reduced space, started from the
+    themes' dense cores, then redraws their borders over every narrative, and the reach rule
+    (:mod:`pipelines.themes.outliers`) has the last word in the input space: a narrative
+    outside the reach of every theme stays unclustered (``-1``).
 
     Parameters
     ----------
@@ -80,12 +87,6 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         finely structured data many, never one catch-all theme; up to 1,000 narratives
         ``"auto"`` means 1.0. Ignored when ``n_themes`` is given (sub-themes are merged at
         resolution 1).
-    min_agreement : float, default=0.4
-        Share of its graph neighbourhood (by edge weight) that must lie in a theme for a
-        narrative HDBSCAN left out to be attached to that theme. Without ``n_themes`` every
-        theme member, core or attached, must also lie within 1.5 times the cosine distance
-        from the theme centroid that holds 95% of the theme's dense core (or 75% of all its
-        members, if larger).
     n_epochs : int or None, default=200
         UMAP optimisation epochs; ``None`` keeps UMAP's own choice (200 above 10,000 points,
         500 below, which is slower and measured no better for clustering). Above 25,000
@@ -100,9 +101,10 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         Themes are numbered by decreasing size.
     probabilities_ : ndarray of shape (n_samples,)
         Membership strength in ``[0, 1]``: HDBSCAN's probability for narratives in a dense
-        core, half the neighbourhood agreement (share of graph weight in the same theme) for
-        attached narratives, ``0`` when unclustered. With ``n_themes`` every narrative gets
-        its neighbourhood agreement (or its HDBSCAN probability, if higher).
+        core that stayed in its theme, half the depth inside the theme's reach
+        (``1 - distance / reach``) for the others, ``0`` when unclustered. With ``n_themes``
+        every narrative gets its neighbourhood agreement (or its HDBSCAN probability, if
+        higher).
     subtheme_labels_ : ndarray of shape (n_samples,)
         HDBSCAN sub-theme of each narrative (``-1`` when not in one), numbered by theme.
     subtheme_parents_ : ndarray of shape (n_subthemes_,)
@@ -136,7 +138,6 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         n_components: int = 5,
         min_samples: int | None = None,
         resolution: float | str = "auto",
-        min_agreement: float = 0.4,
         n_epochs: int | None = 200,
         random_state: int = 0,
     ) -> None:
@@ -146,7 +147,6 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.n_components = n_components
         self.min_samples = min_samples
         self.resolution = resolution
-        self.min_agreement = min_agreement
         self.n_epochs = n_epochs
         self.random_state = random_state
 
@@ -248,20 +248,16 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         n_top = int(parent.max()) + 1
 
         top = np.where(reach >= 0, parent[np.maximum(reach, 0)], -1)
-        core = seeds >= 0
-        # Agreement of each narrative's neighbourhood with its theme, on top-level labels.
-        agreement = own_share(graph, top, n_top)
-        near = within_reach(X, top, core, n_top)
-        attached = ~core & (top >= 0) & (agreement >= self.min_agreement) & near
-        # UMAP can pull a lone narrative into a dense region; the input space has the last word.
-        core = core & near
         if target is not None:
             self._finish_target(X, graph, view.reduced, seeds, seed_prob, top, target)
             return self
-        labels = np.where(core | attached, top, -1)
-        prob = np.where(core, seed_prob, np.where(attached, 0.5 * agreement, 0.0))
-        sub = np.where(core, seeds, -1)
-        self._finish(X, labels, prob, sub, parent)
+        core = seeds >= 0
+        settled = settle_boundaries(view.reduced, top, core, self.random_state)
+        n_top = int(settled.max()) + 1
+        labels, depth = place_by_reach(X, settled, core, n_top)
+        parent, in_parent = _subtheme_parents(seeds, labels, n_top)
+        prob = np.where(in_parent, seed_prob, 0.5 * depth)
+        self._finish(X, labels, prob, np.where(in_parent, seeds, -1), parent)
         self.modularity_ = modularity(graph, self.labels_, 1.0)
         return self
 
@@ -300,16 +296,10 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         labels = labels.astype(np.int64)
         n_top = int(labels.max()) + 1
 
-        # Sub-themes belong to the theme most of their members ended in.
-        n_seeds = int(seeds.max()) + 1 if (seeds >= 0).any() else 0
-        parent = np.zeros(n_seeds, dtype=np.int64)
-        for sub_id in range(n_seeds):
-            parent[sub_id] = np.bincount(labels[seeds == sub_id], minlength=n_top).argmax()
-        in_parent = (seeds >= 0) & (parent[np.maximum(seeds, 0)] == labels)
-        sub = np.where(in_parent, seeds, -1)
+        parent, in_parent = _subtheme_parents(seeds, labels, n_top)
         agreement = own_share(graph, labels, n_top)
         prob = np.where(in_parent, np.maximum(seed_prob, agreement), agreement)
-        self._finish(X, labels, prob, sub, parent)
+        self._finish(X, labels, prob, np.where(in_parent, seeds, -1), parent)
         self.modularity_ = float(max(scores))
 
     def _merge(
@@ -417,3 +407,16 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             Theme of each narrative, ``-1`` when unclustered.
         """
         return self.fit(X).labels_
+
+
+def _subtheme_parents(seeds: IntArray, labels: IntArray, n_top: int) -> tuple[IntArray, BoolArray]:
+    """Each sub-theme's theme (where most of its members ended) and which narratives stay in
+    their sub-theme (those placed in its theme)."""
+    n_seeds = int(seeds.max()) + 1 if (seeds >= 0).any() else 0
+    parent = np.zeros(n_seeds, dtype=np.int64)
+    for sub_id in range(n_seeds):
+        placed = labels[(seeds == sub_id) & (labels >= 0)]
+        if placed.size:
+            parent[sub_id] = np.bincount(placed, minlength=n_top).argmax()
+    in_parent = (seeds >= 0) & (labels >= 0) & (parent[np.maximum(seeds, 0)] == labels)
+    return parent, in_parent

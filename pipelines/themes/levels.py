@@ -116,3 +116,29 @@ def choose_level(
     if best is None or not np.isfinite(best[0]):
         return greedy_modularity(weights, 1.0, None), 1.0
     return best[2], best[1]
+
+
+def settle_boundaries(
+    reduced: FloatArray, themes: IntArray, core: npt.NDArray[np.bool_], random_state: int
+) -> IntArray:
+    """Redraw the borders between the merged themes: k-means in the clustered space, started
+    from each theme's dense-core mean, over every narrative.
+
+    Merging whole sub-themes keeps each one's borders, and the graph propagation that gives
+    the narratives outside the cores a sub-theme follows chains of neighbours; on the five
+    labelled sets both left themes less compact than the same number of k-means clusters.
+    Returns labels ``0..k-1`` (a theme k-means empties is dropped).
+    """
+    from sklearn.cluster import KMeans
+
+    k = int(themes.max()) + 1 if themes.size and themes.max() >= 0 else 0
+    if k < 2 or reduced.shape[0] <= k:
+        return themes.copy()
+    starts = np.zeros((k, reduced.shape[1]))
+    for t in range(k):
+        members = themes == t
+        inner = members & core
+        starts[t] = reduced[inner if inner.any() else members].mean(axis=0)
+    model = KMeans(n_clusters=k, init=starts, n_init=1, random_state=random_state)
+    _, labels = np.unique(model.fit_predict(reduced), return_inverse=True)
+    return labels.astype(np.int64)
