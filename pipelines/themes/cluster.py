@@ -25,7 +25,7 @@ from pipelines.themes.levels import (
     greedy_modularity,
     settle_boundaries,
 )
-from pipelines.themes.outliers import place_by_reach
+from pipelines.themes.outliers import place_by_agreement, place_by_reach
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -252,6 +252,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             self._finish_target(X, graph, view.reduced, seeds, seed_prob, top, target)
             return self
         core = seeds >= 0
+        if n <= AUTO_FIXED_MAX_N:
+            self._finish_small(X, graph, seeds, seed_prob, top, parent)
+            return self
         settled = settle_boundaries(view.reduced, top, core, self.random_state)
         n_top = int(settled.max()) + 1
         labels, depth = place_by_reach(X, settled, core, n_top)
@@ -260,6 +263,23 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self._finish(X, labels, prob, np.where(in_parent, seeds, -1), parent)
         self.modularity_ = modularity(graph, self.labels_, 1.0)
         return self
+
+    def _finish_small(
+        self,
+        X: FloatArray,
+        graph: sp.csr_matrix,
+        seeds: IntArray,
+        seed_prob: FloatArray,
+        top: IntArray,
+        parent: IntArray,
+    ) -> None:
+        """Up to ``AUTO_FIXED_MAX_N`` narratives: merged themes as they are, the agreement rule."""
+        n_top = int(parent.max()) + 1
+        agreement = own_share(graph, top, n_top)
+        labels, kept = place_by_agreement(X, top, seeds >= 0, agreement, n_top)
+        prob = np.where(kept, seed_prob, np.where(labels >= 0, 0.5 * agreement, 0.0))
+        self._finish(X, labels, prob, np.where(kept, seeds, -1), parent)
+        self.modularity_ = modularity(graph, self.labels_, 1.0)
 
     def _finish_target(
         self,

@@ -8,7 +8,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from pipelines.themes import ThemeClusterer
 from pipelines.themes.levels import settle_boundaries
-from pipelines.themes.outliers import REACH_STRETCH, place_by_reach, theme_reach
+from pipelines.themes.outliers import (
+    MIN_AGREEMENT,
+    REACH_STRETCH,
+    place_by_agreement,
+    place_by_reach,
+    theme_reach,
+)
 from tests.pipelines.themes.synthetic import make_blobs
 
 
@@ -68,8 +74,9 @@ def test_settled_borders_follow_the_blobs() -> None:
 
 
 def test_defaults_place_blob_edges_and_leave_a_stray_out() -> None:
-    # Broad blobs: their edges fall outside HDBSCAN's dense cores, yet belong to them.
-    X, y = make_blobs([120, 100, 80], spread=0.2, seed=10)
+    # Broad blobs, over AUTO_FIXED_MAX_N narratives so the borders are redrawn: their edges
+    # fall outside HDBSCAN's dense cores, yet belong to them.
+    X, y = make_blobs([500, 400, 300], spread=0.2, seed=10)
     # A stray orthogonal to every blob's mean: as unlike each theme as a text can be.
     means = np.vstack([X[y == t].mean(axis=0) for t in range(3)]).astype(np.float64)
     basis, _ = np.linalg.qr(means.T)
@@ -81,3 +88,17 @@ def test_defaults_place_blob_edges_and_leave_a_stray_out() -> None:
     assert adjusted_rand_score(y, model.labels_[:-1]) > 0.95
     placed = model.labels_ >= 0
     assert np.all(model.probabilities_[placed] > 0.0)
+
+
+def test_small_inputs_keep_the_agreement_rule() -> None:
+    # Up to AUTO_FIXED_MAX_N narratives a narrative outside the dense cores joins a theme
+    # only with MIN_AGREEMENT of its neighbourhood there, however near it lies.
+    X, y = make_blobs([40, 40], seed=12)
+    X64 = X.astype(np.float64)
+    core = np.ones(y.size, dtype=bool)
+    core[:2] = False
+    agreement = np.ones(y.size)
+    agreement[0] = MIN_AGREEMENT / 2
+    labels, kept = place_by_agreement(X64, y, core, agreement, 2)
+    assert labels[0] == -1 and labels[1] == y[1]
+    assert not kept[:2].any() and kept[2:].all()
