@@ -57,10 +57,13 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     few dimensions with UMAP (seeded), and HDBSCAN finds dense *sub-themes* there. Sub-themes
     whose narratives are strongly linked in the graph are then merged greedily while the
     graph's modularity rises (or until ``n_themes`` remain): these merged groups are the
-    top-level *themes*. Without ``n_themes``, k-means in the reduced space, started from the
-    themes' dense cores, then redraws their borders over every narrative, and the reach rule
-    (:mod:`pipelines.themes.outliers`) has the last word in the input space: a narrative
-    outside the reach of every theme stays unclustered (``-1``).
+    top-level *themes*. Without ``n_themes`` and above 1,000 narratives, k-means in the
+    reduced space, started from the themes' dense cores, then redraws their borders over
+    every narrative, and the reach rule (:mod:`pipelines.themes.outliers`) has the last
+    word in the input space: a narrative
+    outside the reach of every theme stays unclustered (``-1``). Up to 1,000 narratives the
+    merged themes keep their borders and a narrative outside the dense cores also needs 40%
+    of its graph neighbourhood (by edge weight) in its theme.
 
     Parameters
     ----------
