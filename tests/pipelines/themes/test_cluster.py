@@ -117,14 +117,14 @@ def test_bad_parameters_raise() -> None:
 
 
 def test_auto_resolution_never_picks_a_catch_all_theme(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipelines.themes import cluster
+    from pipelines.themes import levels
 
     # Six sub-themes, weakly linked: the coarse resolutions merge them all into one theme.
     weights = np.full((6, 6), 0.08) + np.eye(6)
     seeds = np.repeat(np.arange(6), 200)
     reduced = np.random.default_rng(0).normal(size=(seeds.size, 5))
     # A criterion that always prefers fewer themes would choose the single catch-all.
-    monkeypatch.setattr(cluster, "_spread", lambda _, labels, __: float(np.unique(labels).size))
+    monkeypatch.setattr(levels, "spread", lambda _, labels, __: float(np.unique(labels).size))
     parent, gamma = ThemeClusterer()._merge(weights, None, reduced, seeds)
     assert np.unique(parent).size == 6
     assert gamma >= 0.35
