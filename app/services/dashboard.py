@@ -19,9 +19,9 @@ from app.schemas.signals import SignalRead
 from app.schemas.themes import AnalysisRead, SimilarList, ThemeDetail, ThemeHistory, ThemeSummary
 from app.schemas.trends import TrendParams
 from app.services import analyses as analysis_service
+from app.services import curation_view, theme_pages
 from app.services import meetings as meeting_service
 from app.services import narratives as narrative_service
-from app.services import theme_pages
 from app.services import themes as theme_service
 from app.services import trends as trend_service
 from app.services.narratives import NarrativeFilter
@@ -142,6 +142,8 @@ class Overview:
     emerging: list[ThemeSummary]
     new_keys: list[ThemeSummary]
     rising: list[ThemeRow]
+    #: themes a convenor hid, (key, label): out of the list, still in every share
+    hidden: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _count(session: Session, model: Any, *where: Any, what: Any = None) -> int:
@@ -336,7 +338,16 @@ def overview(session: Session, project: Project) -> Overview:
         emerging=[t for t in page.themes if t.emerging],
         new_keys=[t for t in page.themes if t.key in fresh and not t.emerging],
         rising=rising,
+        hidden=_hidden(session, project, latest) if page.hidden else [],
     )
+
+
+def _hidden(session: Session, project: Project, latest: Analysis | None) -> list[tuple[str, str]]:
+    """The hidden themes of the curated view, to show them again from their pages."""
+    if latest is None:
+        return []
+    listing = curation_view.curated_themes(session, project, latest, NarrativeFilter())
+    return [(t.key, t.label) for t in listing.hidden]
 
 
 # --- one theme ------------------------------------------------------------------------------

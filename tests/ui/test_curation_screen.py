@@ -106,3 +106,19 @@ def test_an_edit_of_an_ended_theme_asks_for_a_decision(
     assert kept.status_code == 409 and "not in the latest analysis" in kept.text
     html = _post(curation_client, f"{food}/edits/{row.group(1)}/undo", csrf)
     assert "needs a decision" not in html and "undone by" not in html
+
+
+def test_the_overview_counts_hidden_themes_and_links_them(
+    curation_client: TestClient, curated: ProjectHandle
+) -> None:
+    keys = _seeded(curated)
+    csrf = sign_in(curation_client, curated.key("write"))
+    overview = f"/ui/p/{curated.id}/"
+    assert "Hidden:" not in curation_client.get(overview).text
+    page = f"/ui/p/{curated.id}/themes/{keys['parking']}"
+    label = curated.get(f"/themes/{keys['parking']}").json()["label"]
+    _post(curation_client, page + "/curate", csrf, action="hide")
+    html = curation_client.get(overview).text
+    listed = html[html.index('id="themes-heading"') :]
+    assert "Hidden: 1 theme" in listed
+    assert f'href="/ui/p/{curated.id}/themes/{keys["parking"]}">{label}</a>' in listed
