@@ -14,6 +14,7 @@ from app.errors import Conflict, NotFound, UnprocessableEntity
 from app.schemas.curation import EditList, EditRead, EditsMade, ThemeMerge, ThemePatch
 from app.services import analyses as analysis_service
 from app.services import curation_state as state_service
+from app.services import themes as theme_service
 from app.services.curation_state import CURATED_MERGE, CURATED_UNMERGE, EditState, Overlay
 from models import (
     Analysis,
@@ -33,15 +34,6 @@ def _analysis(session: Session, project: Project) -> Analysis:
     if analysis is None:
         raise Conflict("there are no themes to edit yet: run an analysis first")
     return analysis
-
-
-def _theme(session: Session, analysis: Analysis, key: str) -> Theme:
-    theme = session.scalars(
-        select(Theme).where(Theme.analysis_id == analysis.id, Theme.key == key)
-    ).first()
-    if theme is None:
-        raise NotFound(f"theme {key!r} is not in the latest analysis")
-    return theme
 
 
 def _top_level(theme: Theme, action: str) -> None:
@@ -119,7 +111,7 @@ def patch(
 ) -> EditsMade:
     """Rename, hide or unhide, pin or unpin a theme: one edit per field sent."""
     analysis = _analysis(session, project)
-    theme = _theme(session, analysis, theme_key)
+    theme = theme_service.get_theme(session, analysis, theme_key)
     overlay = state_service.overlay(session, project.id, analysis)
     merged = overlay.merged_into().get(theme_key)
     if merged is not None:
@@ -146,7 +138,7 @@ def patch(
 def merge(session: Session, project: Project, key: ApiKey, body: ThemeMerge) -> EditRead:
     """Merge top-level themes into one that keeps the larger theme's key; lineage records it."""
     analysis = _analysis(session, project)
-    themes = [_theme(session, analysis, k) for k in body.keys]
+    themes = [theme_service.get_theme(session, analysis, k) for k in body.keys]
     overlay = state_service.overlay(session, project.id, analysis)
     for theme in themes:
         _top_level(theme, "merged")
@@ -179,7 +171,7 @@ def merge(session: Session, project: Project, key: ApiKey, body: ThemeMerge) -> 
 def split(session: Session, project: Project, key: ApiKey, theme_key: str) -> EditRead:
     """Show a theme as its sub-themes, each a theme of its own in the curated view."""
     analysis = _analysis(session, project)
-    theme = _theme(session, analysis, theme_key)
+    theme = theme_service.get_theme(session, analysis, theme_key)
     _top_level(theme, "split")
     overlay = state_service.overlay(session, project.id, analysis)
     _free(overlay, theme_key, "split")
