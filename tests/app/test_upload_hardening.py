@@ -247,14 +247,19 @@ class TestSessions:
         self, project: ProjectHandle, engine: Engine
     ) -> None:
         from app.services import meetings as meeting_service
+        from models import Source, SourceStatus
 
         with Session(engine) as session, session.begin():
             meeting = MeetingSession(project_id=project.id, name="Claimed", held_on=None)
-            session.add(meeting)
+            sources = [
+                Source(project_id=project.id, kind="session", sha256=c * 64, status=status)
+                for c, status in (("a", SourceStatus.failed), ("b", SourceStatus.queued))
+            ]
+            session.add_all([meeting, *sources])
             session.flush()
-            meeting_id = meeting.id
-        failed, newer = 7, 8
+            meeting_id, failed, newer = meeting.id, sources[0].id, sources[1].id
         with Session(engine) as session, session.begin():
+            # the newer export has claimed the meeting; its source names it nowhere else yet
             session.get_one(MeetingSession, meeting_id).source_id = newer
         with Session(engine) as job, job.begin():
             assert not meeting_service.drop_if_empty(job, meeting_id, failed_source_id=failed)
