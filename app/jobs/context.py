@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import build_engine, build_session_factory
 from app.errors import WeftError
-from app.jobs.lease import JobLeaseLost, lease_end
+from app.jobs.lease import JobLeaseLost, lease_end, owned_by
 from app.services.privacy import at_start
-from models import Job, JobStatus
+from models import Job
 from pipelines.embed import Embedder, SentenceTransformerEmbedder
 
 LEASE_LOST = (
@@ -116,11 +116,7 @@ class JobContext:
             return
         renewed = session.execute(
             update(Job)
-            .where(
-                Job.id == self.job_id,
-                Job.run_token == self.run_token,
-                Job.status == JobStatus.running,
-            )
+            .where(owned_by(self.job_id, self.run_token))
             .values(lease_expires_at=lease_end(self.deps), **values)
         )
         assert isinstance(renewed, CursorResult)

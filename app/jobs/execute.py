@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.errors import WeftError
 from app.jobs.context import JobContext, JobDeps, JobTimeLimitExceeded
-from app.jobs.lease import Heartbeat, JobLeaseLost, lease_end
+from app.jobs.lease import Heartbeat, JobLeaseLost, lease_end, lease_ended, owned_by
 from app.jobs.registry import abandon_hook, handler_for, time_limit
 from app.services import jobs as job_service
 from models import Job, JobStatus
@@ -135,11 +135,7 @@ def _finish(deps: JobDeps, ctx: JobContext, **values: Any) -> None:
         # its failure, and one re-queued meanwhile (its lease expired) belongs to a newer run
         ended = session.execute(
             update(Job)
-            .where(
-                Job.id == ctx.job_id,
-                Job.status == JobStatus.running,
-                Job.run_token == ctx.run_token,
-            )
+            .where(owned_by(ctx.job_id, ctx.run_token))
             .values(finished_at=utcnow(), lease_expires_at=None, **values)
         )
         if _rowcount(ended) != 1:
@@ -218,9 +214,7 @@ def abandon(
     for job in jobs:
         condition = [Job.id == job.id, Job.status == JobStatus.running]
         if only_expired is not None:
-            condition.append(
-                or_(Job.lease_expires_at < only_expired, Job.lease_expires_at.is_(None))
-            )
+            condition.append(lease_ended(only_expired))
         ended = session.execute(
             update(Job)
             .where(*condition)

@@ -22,7 +22,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, update
 
 from app.errors import WeftError
 from models import Job, JobStatus
@@ -46,13 +46,21 @@ def lease_end(deps: JobDeps) -> datetime:
     return utcnow() + timedelta(seconds=deps.settings.job_lease_seconds)
 
 
+def owned_by(job_id: str, token: str | None) -> ColumnElement[bool]:
+    """Job `job_id` is running as run `token`: the condition of every write a run makes."""
+    return and_(Job.id == job_id, Job.run_token == token, Job.status == JobStatus.running)
+
+
+def lease_ended(before: datetime) -> ColumnElement[bool]:
+    """The job's lease ended before `before`, or it has none (claimed before leases existed)."""
+    return or_(Job.lease_expires_at < before, Job.lease_expires_at.is_(None))
+
+
 def renew(deps: JobDeps, job_id: str, token: str) -> bool:
     """Extend the lease of run `token` of job `job_id`; False when the run no longer owns it."""
     with deps.session_factory() as session, session.begin():
         result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.run_token == token, Job.status == JobStatus.running)
-            .values(lease_expires_at=lease_end(deps))
+            update(Job).where(owned_by(job_id, token)).values(lease_expires_at=lease_end(deps))
         )
         assert isinstance(result, CursorResult)
         return int(result.rowcount) == 1

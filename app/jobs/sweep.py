@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, select, update
 
 from app.jobs.context import JobDeps
 from app.jobs.execute import abandon, next_in_project
+from app.jobs.lease import lease_ended
 from app.services import jobs as job_service
 from models import Job, JobStatus
 from models.base import utcnow
@@ -20,15 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def _expired(now: datetime) -> ColumnElement[bool]:
-    """A running job whose lease ended, or (a job claimed before leases existed) that has
-    none and started before the oldest live lease could have."""
-    return and_(
-        Job.status == JobStatus.running,
-        or_(
-            Job.lease_expires_at < now,
-            Job.lease_expires_at.is_(None),
-        ),
-    )
+    """A running job whose lease ended (or that has none)."""
+    return and_(Job.status == JobStatus.running, lease_ended(now))
 
 
 def sweep_expired(deps: JobDeps) -> tuple[list[str], list[str]]:
