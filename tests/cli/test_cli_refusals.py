@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from models import Job, JobStatus
+from models.base import utcnow
 from tests.cli.conftest import Weft, command_env
 from tests.cli.test_cli_live import create_project, write_stories
 
@@ -84,8 +86,15 @@ def test_a_report_of_a_missing_session_says_what_to_check(weft: Weft, tmp_path: 
 def test_ctrl_c_stops_waiting_not_the_job(weft: Weft, engine: Engine, tmp_path: Path) -> None:
     project = create_project(weft)
     with Session(engine) as session, session.begin():
-        # a job some worker is running: nothing here will end it
-        job = Job(project_id=str(project["id"]), kind="analyze", status=JobStatus.running)
+        # a job some worker is running, its lease live: nothing here will end it
+        job = Job(
+            project_id=str(project["id"]),
+            kind="analyze",
+            status=JobStatus.running,
+            run_token="another-worker",
+            started_at=utcnow(),
+            lease_expires_at=utcnow() + timedelta(hours=1),
+        )
         session.add(job)
         session.flush()
         job_id = job.id

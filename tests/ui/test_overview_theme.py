@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from models import (
     Narrative,
     ThemeLineage,
 )
+from models.base import utcnow
 from tests.conftest import ProjectHandle, make_project, wait_for_job
 from tests.ui.helpers import sign_in
 
@@ -123,6 +124,10 @@ class TestEmptyStates:
                     status=JobStatus.running,
                     progress_done=4,
                     progress_total=10,
+                    # another worker's, its lease live: no sweeper takes it back meanwhile
+                    run_token="another-worker",
+                    started_at=utcnow(),
+                    lease_expires_at=utcnow() + timedelta(hours=1),
                 )
             )
             conn.execute(
