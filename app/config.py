@@ -17,6 +17,13 @@ class Settings(BaseSettings):
         "sqlite:///./weft.db",
         description="SQLAlchemy URL of the store; SQLite file by default, PostgreSQL at scale.",
     )
+    migration_lock_timeout_seconds: float = Field(
+        5,
+        gt=0,
+        description="How long a PostgreSQL migration step waits for a table that readers hold "
+        "before it gives up and `weft migrate` tries that step again, so reads never queue "
+        "behind it for longer.",
+    )
     host: str = Field("127.0.0.1", description="Address the server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
     log_level: str = Field("info", description="Python logging level.")

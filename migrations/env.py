@@ -22,6 +22,21 @@ def _url() -> str:
     return str(x_args.get("url") or config.attributes.get("url") or Settings().database_url)
 
 
+def _lock_timeout(connection: Connection) -> None:
+    """On PostgreSQL, a step waits at most this long for a table's lock: a step queued behind
+    a long read would otherwise hold up every read that comes after it."""
+    if connection.dialect.name != "postgresql":
+        return
+    x_args = context.get_x_argument(as_dictionary=True)
+    seconds = float(
+        x_args.get("lock_timeout")
+        or config.attributes.get("lock_timeout")
+        or Settings().migration_lock_timeout_seconds
+    )
+    connection.exec_driver_sql(f"SET lock_timeout = {int(seconds * 1000)}")
+    connection.commit()
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     is_sqlite = (url or str(connection.engine.url if connection else "")).startswith("sqlite")
     context.configure(
@@ -32,6 +47,8 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=is_sqlite,
         compare_type=True,
         literal_binds=connection is None,
+        # each step commits on its own, so its locks are held for that step only
+        transaction_per_migration=True,
     )
 
 
@@ -52,6 +69,7 @@ def run_migrations_online() -> None:
         {"sqlalchemy.url": _url()}, prefix="sqlalchemy.", poolclass=pool.NullPool
     )
     with engine.connect() as conn:
+        _lock_timeout(conn)
         _configure(connection=conn)
         with context.begin_transaction():
             context.run_migrations()

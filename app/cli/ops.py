@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from app.cli.connection import reporting
 from app.cli.console import Failed, Output, exits_on_failure
 from app.config import Settings
+from app.schema_release import Step, expand_target, phase_of
 
 #: The checkout holding alembic.ini and migrations/ (an editable install runs from it).
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -66,12 +68,89 @@ def _alembic_config(url: str) -> object:
     return config
 
 
-@exits_on_failure
-def migrate() -> None:
-    """Bring the database (WEFT_DATABASE_URL) to the latest schema."""
-    from alembic import command
+#: Tries of a migration step that timed out waiting for a table lock, and the first pause.
+LOCK_TRIES = 6
+LOCK_PAUSE_SECONDS = 1.0
 
-    command.upgrade(_alembic_config(settings().database_url), "head")  # type: ignore[arg-type]
+
+def _pending(config: Any, url: str) -> list[Step]:
+    """The migrations not yet applied to `url`, oldest first, with their phases."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+    scripts = ScriptDirectory.from_config(config)
+    newest_first = scripts.iterate_revisions("heads", current or "base")
+    return [Step(s.revision, phase_of(s.module)) for s in reversed(list(newest_first))]
+
+
+def _lock_timed_out(exc: BaseException) -> bool:
+    # PostgreSQL's lock_not_available: the step gave up waiting for readers (lock_timeout)
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03"
+
+
+def _upgrade(config: Any, target: str, out: Output) -> None:
+    from alembic import command
+    from sqlalchemy.exc import OperationalError
+
+    pause = LOCK_PAUSE_SECONDS
+    for attempt in range(1, LOCK_TRIES + 1):
+        try:
+            command.upgrade(config, target)
+            return
+        except OperationalError as exc:
+            if not _lock_timed_out(exc) or attempt == LOCK_TRIES:
+                raise
+            # the steps before this one are committed; the next try starts at this one
+            out.warn(f"a migration step waited too long for a table in use; again in {pause:g}s")
+            time.sleep(pause)
+            pause *= 2
+
+
+@exits_on_failure
+def migrate(
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand",
+            help="Apply only the steps the running release can serve through (up to the first "
+            "contract step); run `weft migrate` again once every server and worker runs the new "
+            "release.",
+        ),
+    ] = False,
+) -> None:
+    """Bring the database (WEFT_DATABASE_URL) to the latest schema."""
+    out = Output()
+    url = settings().database_url
+    config = _alembic_config(url)
+    pending = _pending(config, url)
+    if not pending:
+        out.message("the database is at the latest schema")
+        return
+    target = "head"
+    if expand:
+        found = expand_target(pending)
+        if found is None:
+            out.message(
+                f"the next step ({pending[0].revision}) is a contract step: stop the previous "
+                "release's servers and workers, then run `weft migrate`"
+            )
+            return
+        target = found
+    _upgrade(config, target, out)
+    revisions = [s.revision for s in pending]
+    applied = revisions if target == "head" else revisions[: revisions.index(target) + 1]
+    left = len(revisions) - len(applied)
+    out.message(
+        f"applied {', '.join(applied)}"
+        + (f"; {left} contract step(s) left for `weft migrate` after the switch" if left else "")
+    )
 
 
 @dataclass(frozen=True)
