@@ -27,12 +27,7 @@ def _lock_timeout(connection: Connection) -> None:
     a long read would otherwise hold up every read that comes after it."""
     if connection.dialect.name != "postgresql":
         return
-    x_args = context.get_x_argument(as_dictionary=True)
-    seconds = float(
-        x_args.get("lock_timeout")
-        or config.attributes.get("lock_timeout")
-        or Settings().migration_lock_timeout_seconds
-    )
+    seconds = Settings().migration_lock_timeout_seconds
     connection.exec_driver_sql(f"SET lock_timeout = {int(seconds * 1000)}")
     connection.commit()
 

@@ -73,18 +73,24 @@ LOCK_TRIES = 6
 LOCK_PAUSE_SECONDS = 1.0
 
 
-def _pending(config: Any, url: str) -> list[Step]:
-    """The migrations not yet applied to `url`, oldest first, with their phases."""
+def _current_heads(url: str) -> tuple[str, ...]:
+    """The revisions the database at `url` is at (none for an empty one)."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_heads()
+            return tuple(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
+
+
+def _pending(config: Any, url: str) -> list[Step]:
+    """The migrations not yet applied to `url`, oldest first, with their phases."""
+    from alembic.script import ScriptDirectory
+
+    current = _current_heads(url)
     scripts = ScriptDirectory.from_config(config)
     newest_first = scripts.iterate_revisions("heads", current or "base")
     return [Step(s.revision, phase_of(s.module)) for s in reversed(list(newest_first))]
@@ -161,20 +167,15 @@ class Check:
 
 
 def _check_database(found: Settings) -> Check:
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine, make_url
+    from sqlalchemy import make_url
 
     shown = make_url(found.database_url).render_as_string(hide_password=True)
     heads = set(ScriptDirectory.from_config(_alembic_config(found.database_url)).get_heads())  # type: ignore[arg-type]
-    engine = create_engine(found.database_url)
     try:
-        with engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
+        current = set(_current_heads(found.database_url))
     except Exception as exc:
         return Check("database", "fail", f"{shown} unreachable ({type(exc).__name__}: {exc})")
-    finally:
-        engine.dispose()
     if current != heads:
         at = ", ".join(sorted(current)) or "no revision"
         return Check(

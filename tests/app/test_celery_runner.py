@@ -9,7 +9,6 @@ packaged embedding model: the API process never runs a job itself.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from app.main import create_app
 from app.services.jobs import attach_runner
 from models import Analysis, Job, JobStatus
 from models.base import utcnow
-from tests.conftest import CountingEmbedder, auth, make_project, wait_for_job
+from tests.conftest import CountingEmbedder, auth, free_port, make_project, wait_for_job
 
 BROKER = os.environ.get("WEFT_TEST_BROKER_URL")
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,12 +50,6 @@ STORIES = [
     "Transport to dialysis came late three times this month.",
     "Volunteers at the hub helped me fill the housing form and book the appointment.",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +143,7 @@ class TestCeleryRunner:
         self, database_url: str, queue: str, worker: Path
     ) -> None:
         assert BROKER is not None
-        down = f"redis://127.0.0.1:{_free_port()}/0"
+        down = f"redis://127.0.0.1:{free_port()}/0"
         with TestClient(create_app(_settings(database_url, down, queue))) as client:
             project = make_project(client)
             stored = project.post("/narratives", {"narratives": [{"text": STORIES[0]}]})

@@ -13,7 +13,6 @@ wait for it: it gives up after its lock timeout instead of queueing every read b
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -28,6 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = ROOT / "migrations" / "versions"
@@ -79,12 +80,6 @@ def previous_release(into: Path) -> Path:
     return into
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(tree: Path, url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
     env.update(PYTHONPATH=str(tree), WEFT_DATABASE_URL=url, HF_HUB_OFFLINE="1", **extra)
@@ -102,7 +97,7 @@ class Server:
     base: str = ""
 
     def start(self, data_dir: Path) -> Server:
-        port = _free_port()
+        port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(

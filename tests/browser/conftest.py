@@ -6,7 +6,6 @@ anywhere but the test server fails the test. Screenshots go to `.screenshots/` (
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from app.config import Settings
 from app.main import create_app
 from bench.harness import CHROMIUM_FLAGS, chromium_path
 from pipelines.embed import Embedder
-from tests.conftest import ROOT, CountingEmbedder
+from tests.conftest import ROOT, CountingEmbedder, free_port
 
 SCREENSHOTS = ROOT / ".screenshots"
 
@@ -38,12 +37,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -54,7 +47,7 @@ class LiveServer:
 def serving(settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
     """The app served by uvicorn on a loopback port, with `embedder`."""
     app = create_app(settings, embedder=embedder)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
