@@ -153,8 +153,11 @@ def migrate(
     revisions = [s.revision for s in pending]
     applied = revisions if target == "head" else revisions[: revisions.index(target) + 1]
     left = len(revisions) - len(applied)
+    done = (
+        applied[0] if len(applied) == 1 else f"{len(applied)} steps, {applied[0]} to {applied[-1]}"
+    )
     out.message(
-        f"applied {', '.join(applied)}"
+        f"applied {done}"
         + (f"; {left} contract step(s) left for `weft migrate` after the switch" if left else "")
     )
 
