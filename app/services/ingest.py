@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +51,7 @@ from models import (
 from models.base import utcnow
 from pipelines.ingest import NarrativeRecord, ParseReport, SignifierSpec, UnreadableFile
 from pipelines.ingest.guards import INVISIBLE_TEXT, OUT_OF_RANGE, datetime_problem, is_invisible
+from pipelines.ingest.mentions import mentions_of
 from pipelines.ingest.plan import IngestPlan, Limits, plan_session, plan_upload
 from pipelines.nonresponse import PLEASANTRY, nonresponse_reason, normalize
 
@@ -204,6 +205,9 @@ class _Checker:
     def row(self, index: int, record: NarrativeRecord) -> dict[str, Any] | None:
         report, location = self.report, record.location
         text = record.text
+        if self.job.kind == "session":
+            named = [record.author, *(r.author for r in record.reactions)]
+            self.plan.participants.update(name for name in named if name)
         # every parser checks these; this is the one place no format can get past
         if not text[:1].isalnum() and text.strip() and is_invisible(text):
             report.skip(location, f"the text {INVISIBLE_TEXT}")
@@ -340,6 +344,14 @@ def _report_json(
     }
 
 
+def _mentions(project: Project, plan: IngestPlan) -> Callable[[str], str]:
+    """How a text is stored: in a session whose authors are pseudonymised, with every
+    participant's name in it replaced by their pseudonym (see `pipelines.ingest.mentions`)."""
+    if project.keep_author_names or not plan.participants:
+        return str
+    return mentions_of(sorted(plan.participants), lambda name: pseudonym(project, name))
+
+
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -364,7 +376,10 @@ def store(
     if plan.definition is not None:
         signifier_service.declare(session, project, [declaration(s) for s in plan.definition])
     signifier_ids = {s.key: s.id for s in signifier_service.list_signifiers(session, project)}
+    unnamed = _mentions(project, plan)
     for chunk in _spool_chunks(spool, chunk_size):
+        for row in chunk:
+            row["text"] = unnamed(row["text"])
         prepared = [
             narrative_service.PreparedNarrative(
                 text=row["text"],

@@ -59,6 +59,8 @@ class IngestPlan:
     groups: dict[str, str] = field(default_factory=dict)
     #: records may point at each other (chats: replies)
     links: bool = False
+    #: the names of everyone who wrote or reacted, as the file writes them (sessions)
+    participants: set[str] = field(default_factory=set)
 
 
 def _zone(name: str | None) -> ZoneInfo | None:

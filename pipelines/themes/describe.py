@@ -39,7 +39,7 @@ _BOILERPLATE = re.compile(
     r"""
     (?:https?://|www\.)\S+              # URLs
     | \S+@\S+\.\S+                      # e-mail addresses
-    | @\w+                              # mentions
+    | @[\w-]+                           # mentions (and pseudonyms written as one)
     | \b(?:can\s+)?(?:you|everyone|everybody|anyone)\s+(?:can\s+)?(?:hear|see)
       \s+(?:me|us|my\s+screen)\b
     | \b(?:has|have)?\s*(?:joined|left)\s+(?:the\s+)?(?:meeting|call|chat|session|room)\b

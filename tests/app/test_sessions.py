@@ -181,6 +181,27 @@ class TestPseudonyms:
         ingest_session(project, "June", ZOOM_CHAT, held_on="2026-06-04")
         assert narratives(project)[0]["author"] == "Ana Duarte"
 
+    def test_participants_named_in_messages_are_stored_as_their_pseudonyms(
+        self, project: ProjectHandle, client: TestClient
+    ) -> None:
+        chat = (
+            b"10:00:05\t From  Ana Duarte : Chidi, can you show the booking figures?\n"
+            b"10:01:10\t From  Chidi Eze : Thanks Ana Duarte, the booking rule cut the waits.\n"
+            b"10:02:00\t From  Ana Duarte : Ask Sam in transport as well.\n"
+        )
+        ingest_session(project, "August", chat, held_on="2026-08-06")
+        stored = narratives(project)
+        ana, chidi = stored[0]["author"], stored[1]["author"]
+        assert [n["text"] for n in stored] == [
+            f"@{chidi}, can you show the booking figures?",
+            f"Thanks @{ana}, the booking rule cut the waits.",
+            # only the session's own participants are known
+            "Ask Sam in transport as well.",
+        ]
+        named = make_project(client, "Named CoP", keep_author_names=True)
+        ingest_session(named, "August", chat, held_on="2026-08-06")
+        assert narratives(named)[1]["text"] == "Thanks Ana Duarte, the booking rule cut the waits."
+
     def test_low_content_lines_are_flagged(self, project: ProjectHandle) -> None:
         ingest_session(project, "July", NEXT_CHAT, held_on="2026-07-02")
         flags = {n["text"]: n["low_content"] for n in narratives(project)}
