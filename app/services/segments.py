@@ -216,36 +216,37 @@ def with_segment_memberships(
     return dataclasses.replace(result, top_themes=top_themes, top_probabilities=top_probabilities)
 
 
-def quotes(
-    session: Session, model: str, centroid: bytes | None, texts: dict[int, str]
-) -> dict[int, str]:
-    """What a theme quotes of each of `texts` (narrative id -> text): for a long narrative the
-    segment nearest the theme's centroid (the one that fell in the theme), else the text."""
-    if centroid is None or not texts:
-        return dict(texts)
-    center = np.frombuffer(centroid, dtype="<f4").astype(np.float64)
-    by_text = {i: (text_hash(t), normalize_text(t)) for i, t in texts.items()}
-    stored = load_segments(session, model, [h for h, _ in by_text.values()])
+def exemplar_quotes(
+    session: Session, model: str, themes: Sequence[Theme], texts: dict[int, str]
+) -> dict[int, dict[int, str]]:
+    """What each of `themes` quotes of its exemplars among `texts` (narrative id -> text), by
+    theme id: for a long narrative the segment nearest the theme's centroid (the one that fell
+    in the theme), else the text. The segments of every theme's exemplars are read at once,
+    in two queries however many themes a page shows."""
+    owned = {
+        theme.id: [i for i in theme.exemplars if isinstance(i, int) and i in texts]
+        for theme in themes
+    }
+    out = {theme_id: {i: texts[i] for i in ids} for theme_id, ids in owned.items()}
+    hashes = {i: text_hash(texts[i]) for ids in owned.values() for i in ids}
+    stored = load_segments(session, model, list(set(hashes.values())))
+    if not stored:
+        return out
     vectors = load_segment_vectors(
         session, model, [p.segment_hash for parts in stored.values() for p in parts]
     )
-    out = dict(texts)
-    for i, (owner, canonical) in by_text.items():
-        parts = [p for p in stored.get(owner, []) if p.segment_hash in vectors]
-        if not parts or vectors[parts[0].segment_hash].shape[0] != center.shape[0]:
+    for theme in themes:
+        if theme.centroid is None:
             continue
-        matrix = np.stack([vectors[p.segment_hash] for p in parts]).astype(np.float64)
-        best = parts[closest_segment(matrix, center)]
-        out[i] = canonical[best.start : best.end]
+        center = np.frombuffer(theme.centroid, dtype="<f4").astype(np.float64)
+        for i in owned[theme.id]:
+            parts = [p for p in stored.get(hashes[i], []) if p.segment_hash in vectors]
+            if not parts or vectors[parts[0].segment_hash].shape[0] != center.shape[0]:
+                continue
+            matrix = np.stack([vectors[p.segment_hash] for p in parts]).astype(np.float64)
+            best = parts[closest_segment(matrix, center)]
+            out[theme.id][i] = normalize_text(texts[i])[best.start : best.end]
     return out
-
-
-def exemplar_quotes(
-    session: Session, model: str, theme: Theme, texts: dict[int, str]
-) -> dict[int, str]:
-    """:func:`quotes` of the theme's exemplars among `texts`."""
-    own = {i: texts[i] for i in theme.exemplars if isinstance(i, int) and i in texts}
-    return quotes(session, model, theme.centroid, own)
 
 
 def drop_unshared(session: Session, text_hashes: Sequence[str]) -> None:

@@ -132,14 +132,15 @@ def _machine_entry(count: ThemeCount) -> CuratedTheme:
     )
 
 
-def _segment_quotes(
-    session: Session, model: str, themes: list[Theme], texts: dict[int, str]
+def _snippets(
+    quoted: dict[int, dict[int, str]], themes: list[Theme], texts: dict[int, str]
 ) -> dict[int, str]:
-    """The exemplars' snippets, a long story's its segment nearest each theme."""
-    quoted = dict(texts)
+    """The snippets one entry quotes: `quoted` (see `segments.exemplar_quotes`) of its themes,
+    a long story's its segment nearest each theme."""
+    own = dict(texts)
     for theme in themes:
-        quoted.update(segment_service.exemplar_quotes(session, model, theme, texts))
-    return {i: theme_service.snippet(t) for i, t in quoted.items()}
+        own.update(quoted.get(theme.id, {}))
+    return {i: theme_service.snippet(t) for i, t in own.items()}
 
 
 def _interleaved(entry: CuratedTheme, texts: dict[int, str]) -> list[Exemplar]:
@@ -219,6 +220,8 @@ def themes_page(
         [i for e in page for c in e.counts for i in c.theme.exemplars if isinstance(i, int)],
     )
     parents = {t.id: t.key for t in theme_service.parents(session, [e.theme for e in page])}
+    shown = [c.theme for e in page for c in e.counts]
+    quoted = segment_service.exemplar_quotes(session, analysis.model_name, shown, texts)
     return CuratedThemesPage(
         analysis=AnalysisRead.model_validate(analysis),
         notes=[str(note) for note in analysis.notes],
@@ -235,7 +238,7 @@ def themes_page(
         themes=[
             _curated_summary(
                 e,
-                _segment_quotes(session, analysis.model_name, [c.theme for c in e.counts], texts),
+                _snippets(quoted, [c.theme for c in e.counts], texts),
                 parents.get(e.theme.parent_id or 0),
             )
             for e in page
@@ -298,14 +301,11 @@ def theme_detail(
     theme = theme_service.get_theme(session, analysis, key)
     entry, notes = _detail_entry(session, project, analysis, theme, view)
     themes = [c.theme for c in entry.counts]
-    texts = _segment_quotes(
-        session,
-        analysis.model_name,
-        themes,
-        theme_service.texts_by_id(
-            session, [i for t in themes for i in t.exemplars if isinstance(i, int)]
-        ),
+    own = theme_service.texts_by_id(
+        session, [i for t in themes for i in t.exemplars if isinstance(i, int)]
     )
+    quoted = segment_service.exemplar_quotes(session, analysis.model_name, themes, own)
+    texts = _snippets(quoted, themes, own)
     members = theme_service.members_of(session, themes, limit, offset)
     children = [
         _child(ThemeCount(k, k.size, k.share))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -209,6 +209,26 @@ def test_a_theme_quotes_the_segment_that_fell_in_it(
         assert exemplar["id"] == long_id and exemplar["snippet"] in quotable
         (on_page,) = themes(project)[key]["exemplars"]
         assert on_page == exemplar
+
+
+def test_a_page_reads_the_segments_of_all_its_themes_at_once(
+    stories: tuple[ProjectHandle, int, int],
+) -> None:
+    project, _, _ = stories
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "narrative_segments" in statement:
+            reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        page = themes(project)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert len(page) == 2
+    # one query for the page's segments, however many themes it shows
+    assert len(reads) == 1
 
 
 def test_deleting_a_story_drops_the_segments_no_other_text_uses(
