@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     ingest_chunk_size: int = Field(
         1000, ge=1, description="Records checked and inserted per step of an upload job."
     )
+    ingest_embed_early: bool = Field(
+        True,
+        description="Embed an upload's texts on a thread while its rows are stored, so the "
+        "embedding job finds them cached.",
+    )
 
     bootstrap_token: str = Field(
         "",

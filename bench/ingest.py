@@ -1,7 +1,8 @@
 """File-upload ingest: rows per second and peak server memory for CSV uploads.
 
     .venv/bin/python -m bench.ingest [--data ../shared/data] [--rows 10000 100000]
-                                     [--embed-rows 10000] [--out bench/results/ingest.json]
+                                     [--embed-rows 10000] [--compare-early]
+                                     [--out bench/results/ingest.json]
 
 The CSVs (id, text, dataset, label) are built from the text columns of the stackoverflow,
 searchsnippets and agnews8000 sets, interleaved and repeated with new row ids until they hold
@@ -13,7 +14,9 @@ the wanted number of rows. For each size, in this one run:
   sent the file as a streamed multipart `POST /uploads`; timed until the ingest job has
   stored every row;
 - weft, embedding included (sizes up to --embed-rows): the same with the real model
-  (all-MiniLM-L6-v2), timed until the embedding job that follows has succeeded.
+  (all-MiniLM-L6-v2), timed until the embedding job that follows has succeeded; with
+  `--compare-early`, first with the texts embedded only after the store
+  (`WEFT_INGEST_EMBED_EARLY=false`), then as by default, embedded while the rows are stored.
 
 Peak memory is the server process's peak RSS during the upload and its jobs, minus its RSS
 just before (sampled every 10 ms with psutil), so it shows what the upload itself costs.
@@ -179,9 +182,14 @@ def _multipart(path: Path, boundary: str) -> Iterator[bytes]:
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
-def weft_upload(path: Path, rows: int, real_model: bool, workdir: Path) -> dict[str, Any]:
-    """Upload `path` to a fresh server; seconds to stored (and embedded) and peak RSS growth."""
-    case = workdir / f"case-{rows}-{'model' if real_model else 'none'}"
+def weft_upload(
+    path: Path, rows: int, real_model: bool, workdir: Path, early: bool = True
+) -> dict[str, Any]:
+    """Upload `path` to a fresh server; seconds to stored (and embedded) and peak RSS growth.
+    `early`: whether the texts are embedded while the rows are stored (WEFT_INGEST_EMBED_EARLY)."""
+    case = (
+        workdir / f"case-{rows}-{'model' if real_model else 'none'}-{'early' if early else 'after'}"
+    )
     case.mkdir()
     db = f"sqlite:///{case / 'weft.db'}"
     migrate(db)
@@ -190,6 +198,7 @@ def weft_upload(path: Path, rows: int, real_model: bool, workdir: Path) -> dict[
         [sys.executable, "-m", "bench.ingest", "--serve", db, str(case / "var"), str(port)]
         + (["--real-model"] if real_model else []),
         cwd=ROOT,
+        env={**os.environ, "WEFT_INGEST_EMBED_EARLY": "true" if early else "false"},
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -241,6 +250,7 @@ def weft_upload(path: Path, rows: int, real_model: bool, workdir: Path) -> dict[
     return {
         "rows": rows,
         "embedding": "included" if real_model else "excluded",
+        "embedded_while_storing": job["result"].get("embedded_early") if early else "off",
         "upload_seconds": accepted - start,
         "stored_seconds": stored - start,
         "embedded_seconds": (embedded - start) if embedded is not None else None,
@@ -259,6 +269,11 @@ def main() -> None:
         type=int,
         default=10_000,
         help="largest size also run with the real model (embedding included); 0: none",
+    )
+    parser.add_argument(
+        "--compare-early",
+        action="store_true",
+        help="also run the embedding case with WEFT_INGEST_EMBED_EARLY=false, before it",
     )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--serve", nargs=3, metavar=("DB", "DATA_DIR", "PORT"))
@@ -286,6 +301,8 @@ def main() -> None:
             }
             cases = [weft_upload(path, rows, False, workdir)]
             if rows <= args.embed_rows:
+                if args.compare_early:
+                    cases.append(weft_upload(path, rows, True, workdir, early=False))
                 cases.append(weft_upload(path, rows, True, workdir))
             for case in cases:
                 results.append({**line, **case})

@@ -352,6 +352,14 @@ def _mentions(project: Project, plan: IngestPlan) -> Callable[[str], str]:
     return mentions_of(sorted(plan.participants), lambda name: pseudonym(project, name))
 
 
+def spooled_texts(project: Project, plan: IngestPlan, spool: Path) -> Iterator[str]:
+    """The texts `store` will store from `spool`, as it will store them."""
+    unnamed = _mentions(project, plan)
+    with open(spool, encoding="utf-8") as handle:
+        for line in handle:
+            yield unnamed(json.loads(line)["text"])
+
+
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

@@ -5,7 +5,10 @@ The `ingest` job reads the file (progress per record: parse) and stores it in on
 joined (`embed_job_id`). That `embed` job reports progress per embedded chunk (embed) and then
 places the new narratives into the latest analysis (place: `incremental` in its result). The
 embedding job is debounced, one per project serving every upload stored while it waited, so
-the embed and place counts are that job's (see `UploadProgress`).
+the embed and place counts are that job's (see `UploadProgress`). While the file is stored,
+the ingest job embeds its texts too (`app/services/early_embed.py`), counting them in its
+result (`embedded_early` of `to_embed_early`): the embed stage runs beside the store, and
+its counts add those to the embedding job's.
 """
 
 from __future__ import annotations
@@ -68,13 +71,27 @@ def progress(session: Session, source: Source) -> UploadProgress:
     if source.status is SourceStatus.failed:
         return _failed(source, ingest)
     if source.status is not SourceStatus.stored:
-        return _overall([*_reading(source, ingest), *_waiting("embed", "place")])
+        reading = _reading(source, ingest)
+        early = _early(ingest)
+        if early is None:
+            return _overall([*reading, *_waiting("embed", "place")])
+        embedding = _stage("embed", "running", early[0], early[1], ingest)
+        return _overall([*reading, embedding, *_waiting("place")])
     if ingest is None:
         # a JSON batch, stored by its own request
         note = "stored by its request; follow the embedding job its answer named"
         stages = [_stage(name, "untracked", None, None, note=note) for name in _ORDER]
         return UploadProgress(stage="done", error=None, stages=stages)
     return _stored(session, source, ingest)
+
+
+def _early(ingest: Job | None) -> tuple[int, int] | None:
+    """What the ingest job has embedded while storing, of how many: None before it started."""
+    if ingest is None:
+        return None
+    done = _number(ingest.result, "embedded_early")
+    total = _number(ingest.result, "to_embed_early")
+    return None if done is None else (done, total if total is not None else done)
 
 
 def _reading(source: Source, ingest: Job | None) -> list[StageProgress]:
@@ -124,15 +141,21 @@ def _stored(session: Session, source: Source, ingest: Job) -> UploadProgress:
         return _overall(stages)
     embed_id = (ingest.result or {}).get("embed_job_id")
     embed = session.get(Job, embed_id) if isinstance(embed_id, str) else None
+    early = _early(ingest)
     if embed is None:
-        # the ingest job has stored the file and is recording its result
-        return _overall([*stages, *_waiting("embed", "place")])
-    return _embedding(stages, embed)
+        # the ingest job has stored the file: it may still be embedding, then records its result
+        if early is None or ingest.status is not JobStatus.running:
+            return _overall([*stages, *_waiting("embed", "place")])
+        embedding = _stage("embed", "running", early[0], early[1], ingest)
+        return _overall([*stages, embedding, *_waiting("place")])
+    return _embedding(stages, embed, early[0] if early else 0)
 
 
-def _embedding(stages: list[StageProgress], embed: Job) -> UploadProgress:
-    """embed and place, from the (possibly shared) embedding job."""
-    done, total = embed.progress_done, embed.progress_total
+def _embedding(stages: list[StageProgress], embed: Job, early: int = 0) -> UploadProgress:
+    """embed and place, from the (possibly shared) embedding job and the `early` vectors the
+    ingest job made while storing."""
+    done, total = embed.progress_done + early, embed.progress_total
+    total = total + early if total is not None else None
     if embed.status is JobStatus.queued:
         return _overall([*stages, _stage("embed", "waiting", job=embed), *_waiting("place")])
     if embed.status is JobStatus.running:

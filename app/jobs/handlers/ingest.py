@@ -12,14 +12,17 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.errors import UnreadableUpload, WeftError
 from app.jobs.context import JobContext
 from app.services import ingest as ingest_service
 from app.services import retention
-from models import Source
+from app.services.early_embed import EarlyEmbedding
+from models import Job, Source
 from pipelines.ingest import UnreadableFile
+from pipelines.ingest.plan import IngestPlan
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,17 @@ def run(ctx: JobContext) -> dict[str, Any]:
         with ctx.session() as session:
             job = ingest_service.load(session, source_id, Path(settings.data_dir))
         plan = ingest_service.read(job, settings, spool, ctx.progress)
-        with ctx.session() as session:
-            result = ingest_service.store(session, job, plan, spool, settings.ingest_chunk_size)
+        early = _embed_early(ctx, job, plan, spool)
+        try:
+            with ctx.session() as session:
+                result = ingest_service.store(session, job, plan, spool, settings.ingest_chunk_size)
+        except BaseException:
+            if early is not None:
+                early.abandon()
+            raise
+        if early is not None:
+            early.stored()
+            result["embedded_early"] = early.finish(ctx.check_time)
     except UnreadableFile as exc:
         _fail(ctx, source_id, str(exc))
         raise UnreadableUpload(str(exc)) from exc
@@ -54,6 +66,32 @@ def run(ctx: JobContext) -> dict[str, Any]:
             spool.unlink()
     _settle(ctx, source_id)
     return result
+
+
+def _embed_early(
+    ctx: JobContext, job: ingest_service.IngestInput, plan: IngestPlan, spool: Path
+) -> EarlyEmbedding | None:
+    """Start embedding the spooled texts while they are stored (`WEFT_INGEST_EMBED_EARLY`)."""
+    settings = ctx.deps.settings
+    if not settings.ingest_embed_early:
+        return None
+    with ctx.session() as session:
+        concurrent = session.get_bind().dialect.name == "postgresql"
+
+    def report(session: Session, done: int, total: int) -> None:
+        early = {"embedded_early": done, "to_embed_early": total}
+        session.execute(update(Job).where(Job.id == ctx.job_id).values(result=early))
+
+    early = EarlyEmbedding(
+        ctx.session,
+        ctx.deps.embedder,
+        settings.embedding_chunk_size,
+        concurrent_writes=concurrent,
+        report=report,
+    )
+    early.start(ingest_service.spooled_texts(job.project, plan, spool))
+    early.storing()
+    return early
 
 
 def abandon(session: Session, payload: Mapping[str, Any], message: str) -> None:
