@@ -3,6 +3,8 @@
 An upload is read into a spool file first, then stored in one transaction. The texts are known
 once the spool is written, so a thread embeds them while the store runs: the model computes
 while the database writes, and the embedding job that the store queues finds them cached.
+The thread stops once the store has committed (after the chunk it is on): what is left is the
+embedding job's, which a large upload splits across the workers (app/jobs/fanout.py).
 Vectors are keyed by text, never by narrative, so vectors of an upload whose store then fails
 leave nothing wrong behind: they serve the next upload of the same words, or nobody.
 
@@ -54,9 +56,9 @@ class EarlyEmbedding:
     """Embeds texts on a thread of its own while the caller stores them.
 
     `start(texts)` begins; `storing()` is called before the store's transaction opens and
-    `stored()` after it commits (or `abandon()` if it fails); `finish()` waits for the rest
-    and returns how many vectors were stored. `report(done, total)` is called, inside a unit of
-    work, whenever vectors are written.
+    `stored()` after it commits (or `abandon()` if it fails); `finish()` stops the thread after
+    the chunk it is on and returns how many vectors were stored. `report(done, total)` is
+    called, inside a unit of work, whenever vectors are written.
     """
 
     def __init__(
@@ -77,7 +79,9 @@ class EarlyEmbedding:
         self._gate = threading.Lock()
         self._may_write = True
         self._pending: list[tuple[list[str], FloatMatrix]] = []
+        # abandoned: drop everything; enough: write the chunk in hand, then end
         self._stop = threading.Event()
+        self._enough = threading.Event()
         self._thread: threading.Thread | None = None
         self.total = 0
         self.done = 0
@@ -118,8 +122,9 @@ class EarlyEmbedding:
             self._thread.join()
 
     def finish(self, check: Callable[[], None] = lambda: None, poll: float = 1.0) -> int:
-        """Wait for the thread, calling `check` (the job's time and lease check) while it
-        works; a failure of the thread is logged and left to the embedding job."""
+        """Stop the thread after the chunk it is on, calling `check` (the job's time and lease
+        check) while it ends; a failure of the thread is logged and left to the embedding job."""
+        self._enough.set()
         if self._thread is not None:
             while self._thread.is_alive():
                 try:
@@ -146,7 +151,7 @@ class EarlyEmbedding:
             short.sort(key=lambda item: len(item[1]))
             self.total = len(short)
             for chunk in _chunks(short, self._chunk_size):
-                if self._stop.is_set():
+                if self._stop.is_set() or self._enough.is_set():
                     return
                 hashes = [h for h, _ in chunk]
                 vectors = self._embedder.encode([t for _, t in chunk])

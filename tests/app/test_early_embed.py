@@ -105,6 +105,27 @@ class TestEarlyEmbedding:
         assert len(vectors_of(engine, embedder.name)) == 2
         assert early.finish() == 2
 
+    def test_the_thread_stops_once_the_store_has_committed(
+        self, engine: Engine, embedder: CountingEmbedder
+    ) -> None:
+        plain = embedder.encode
+
+        def slow(texts: Any) -> Any:
+            time.sleep(0.2)
+            return plain(texts)
+
+        embedder.encode = slow  # type: ignore[method-assign]
+        early = EarlyEmbedding(units_of(engine), embedder, 1, concurrent_writes=False)
+        texts = [f"Story number {i} about the ward." for i in range(20)]
+        early.start(texts)
+        early.storing()
+        time.sleep(0.5)
+        early.stored()
+        done = early.finish()
+        # what is left is the embedding job's, which can split it across the workers
+        assert 0 < done < 20
+        assert len(vectors_of(engine, embedder.name)) == done
+
     def test_a_failing_model_is_left_to_the_embedding_job(
         self, engine: Engine, embedder: CountingEmbedder, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -130,8 +151,22 @@ CSV = (
 
 
 def test_an_upload_is_embedded_while_it_is_stored_and_each_text_once(
-    project: ProjectHandle, embedder: CountingEmbedder, engine: Engine
+    project: ProjectHandle,
+    embedder: CountingEmbedder,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    insert = narrative_service.insert_chunk
+
+    def slow_store(*args: Any, **kwargs: Any) -> Any:
+        # a store that lasts until the model has started on the texts
+        rows = insert(*args, **kwargs)
+        deadline = time.monotonic() + 10
+        while not embedder.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return rows
+
+    monkeypatch.setattr(narrative_service, "insert_chunk", slow_store)
     job = upload_and_wait(project, {"file": ("stories.csv", CSV)})
     assert job["status"] == "succeeded", job
     assert job["result"]["embedded_early"] == 3

@@ -85,7 +85,8 @@ def _embed_early(
     early = EarlyEmbedding(
         ctx.session,
         ctx.deps.embedder,
-        settings.embedding_chunk_size,
+        # small steps: the thread stops after the one it is on when the store commits
+        4 * settings.embedding_batch_size,
         concurrent_writes=concurrent,
         report=report,
     )
