@@ -24,9 +24,16 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def missing_texts(session: Session, project_id: str, model: str) -> list[tuple[str, str]]:
-    """(text hash, text) of the project's narratives with no cached embedding for `model`."""
-    rows = session.execute(
+def missing_texts(
+    session: Session,
+    project_id: str,
+    model: str,
+    between: tuple[str, str | None] | None = None,
+) -> list[tuple[str, str]]:
+    """(text hash, text) of the project's narratives with no cached embedding for `model`;
+    with `between` (low, high), only hashes from low (inclusive) to high (exclusive, None: no
+    end), one chunk's share (app/jobs/fanout.py)."""
+    stmt = (
         select(Narrative.text_hash, Narrative.text)
         .outerjoin(
             Embedding,
@@ -34,6 +41,12 @@ def missing_texts(session: Session, project_id: str, model: str) -> list[tuple[s
         )
         .where(Narrative.project_id == project_id, Embedding.text_hash.is_(None))
     )
+    if between is not None:
+        low, high = between
+        stmt = stmt.where(Narrative.text_hash >= low)
+        if high is not None:
+            stmt = stmt.where(Narrative.text_hash < high)
+    rows = session.execute(stmt)
     seen: dict[str, str] = {}
     for text_hash, text in rows:
         seen.setdefault(text_hash, text)
