@@ -5,7 +5,9 @@ The `ingest` job reads the file (progress per record: parse) and stores it in on
 joined (`embed_job_id`). That `embed` job reports progress per embedded chunk (embed) and then
 places the new narratives into the latest analysis (place: `incremental` in its result). The
 embedding job is debounced, one per project serving every upload stored while it waited, so
-the embed and place counts are that job's (see `UploadProgress`).
+the embed and place counts are that job's (see `UploadProgress`). A large embedding job is
+split into chunk jobs that workers take side by side (app/jobs/fanout.py); its progress is the
+sum of theirs, and the embed stage's note says how many chunks have ended.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.schemas.uploads import StageName, StageProgress, StageStatus, UploadProgress
@@ -127,22 +130,44 @@ def _stored(session: Session, source: Source, ingest: Job) -> UploadProgress:
     if embed is None:
         # the ingest job has stored the file and is recording its result
         return _overall([*stages, *_waiting("embed", "place")])
-    return _embedding(stages, embed)
+    return _embedding(stages, embed, _chunks_note(session, embed))
 
 
-def _embedding(stages: list[StageProgress], embed: Job) -> UploadProgress:
+def _chunks_note(session: Session, embed: Job) -> str | None:
+    """How far the chunk jobs of a split embedding job are, if it was split."""
+    states = dict(
+        session.execute(
+            select(Job.status, func.count()).where(Job.parent_id == embed.id).group_by(Job.status)
+        ).all()
+    )
+    if not states:
+        return None
+    ended = states.get(JobStatus.succeeded, 0)
+    running = states.get(JobStatus.running, 0)
+    return (
+        f"embedded by {sum(states.values())} chunk jobs across the workers: "
+        f"{ended} done, {running} running"
+    )
+
+
+def _embedding(stages: list[StageProgress], embed: Job, chunks: str | None) -> UploadProgress:
     """embed and place, from the (possibly shared) embedding job."""
     done, total = embed.progress_done, embed.progress_total
     if embed.status is JobStatus.queued:
+        if chunks is not None and _counted(embed):
+            # its chunks have all ended: it waits for a worker to place the narratives
+            embedded = _stage("embed", "done", done, total, embed, note=chunks)
+            return _overall([*stages, embedded, _stage("place", "waiting", job=embed)])
         return _overall([*stages, _stage("embed", "waiting", job=embed), *_waiting("place")])
     if embed.status is JobStatus.running:
         if _counted(embed):
             stages += [
-                _stage("embed", "done", done, total, embed),
+                _stage("embed", "done", done, total, embed, note=chunks),
                 _stage("place", "running", 0, None, embed),
             ]
         else:
-            stages += [_stage("embed", "running", done, total, embed), *_waiting("place")]
+            running = _stage("embed", "running", done, total, embed, note=chunks)
+            stages += [running, *_waiting("place")]
         return _overall(stages)
     if embed.status is JobStatus.failed:
         error = f"embedding failed ({embed.error or 'no detail'}); {_EMBED_FAILED}"
@@ -156,7 +181,10 @@ def _embedding(stages: list[StageProgress], embed: Job) -> UploadProgress:
             stages += [failed, *_waiting("place")]
         return _overall(stages, error)
     result: Mapping[str, Any] = embed.result or {}
-    stages.append(_stage("embed", "done", done, total if total is not None else done, embed))
+    embedded = _stage(
+        "embed", "done", done, total if total is not None else done, embed, note=chunks
+    )
+    stages.append(embedded)
     placement = result.get("incremental")
     queued = _number(result, "analysis_id")
     if isinstance(placement, Mapping):

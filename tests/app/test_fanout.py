@@ -24,9 +24,10 @@ from app.jobs.execute import claim_next, execute, next_in_project, run_claimed
 from app.jobs.kinds import JobKind
 from app.jobs.sweep import sweep_expired
 from app.main import create_app
-from app.services import dashboard
+from app.services import dashboard, upload_progress
+from app.services import embeddings as embedding_service
 from app.services import jobs as job_service
-from models import Analysis, Embedding, Job, JobStatus, Narrative, Project
+from models import Analysis, Embedding, Job, JobStatus, Narrative, Project, Source, SourceStatus
 from models.base import utcnow
 from pipelines.embed import FloatMatrix, text_hash
 from tests.conftest import CountingEmbedder, auth, make_project, wait_for_job
@@ -194,6 +195,65 @@ class TestSplit:
         assert (parent.progress_done, parent.progress_total) == (17, 17)
 
 
+def _upload(engine: Engine, project_id: str, embed_id: str, stored: int) -> int:
+    """A stored upload whose ingest job queued (or joined) embedding job `embed_id`."""
+    with Session(engine) as session, session.begin():
+        ingest = Job(
+            project_id=project_id,
+            kind=JobKind.ingest,
+            status=JobStatus.succeeded,
+            progress_done=stored,
+            progress_total=stored,
+            result={"embed_job_id": embed_id},
+        )
+        session.add(ingest)
+        session.flush()
+        source = Source(
+            project_id=project_id,
+            kind="csv",
+            sha256="0" * 64,
+            status=SourceStatus.stored,
+            job_id=ingest.id,
+            report={"records": stored, "stored": stored, "duplicates": 0},
+        )
+        session.add(source)
+        session.flush()
+        return source.id
+
+
+def _embed_stage(engine: Engine, source_id: int) -> tuple[str, int | None, int | None, str]:
+    with Session(engine) as session:
+        source = session.get_one(Source, source_id)
+        stage = upload_progress.progress(session, source).stages[2]
+        return stage.status, stage.done, stage.total, stage.note or ""
+
+
+class TestUploadProgress:
+    def test_the_embed_stage_counts_the_chunks_work(self, deps: JobDeps, engine: Engine) -> None:
+        project_id = _project(engine, _texts(20))
+        parent_id = _queue(engine, project_id)
+        source_id = _upload(engine, project_id, parent_id, 20)
+        execute(deps, parent_id)
+        status, done, total, note = _embed_stage(engine, source_id)
+        assert (status, done, total) == ("running", 0, 20)
+        assert "7 chunk jobs" in note and "0 done" in note
+        for chunk in _chunks(engine, parent_id)[:3]:
+            execute(deps, chunk.id)
+        status, done, total, note = _embed_stage(engine, source_id)
+        assert (status, done, total) == ("running", 9, 20)
+        assert "3 done" in note
+        for chunk in _chunks(engine, parent_id)[3:]:
+            execute(deps, chunk.id)
+        # every chunk has ended; the job waits for its last run, which places the narratives
+        status, done, total, note = _embed_stage(engine, source_id)
+        assert (status, done, total) == ("done", 20, 20)
+        assert _job(engine, parent_id).status is JobStatus.queued
+        _run_all(deps)
+        status, done, total, note = _embed_stage(engine, source_id)
+        assert (status, done, total) == ("done", 20, 20)
+        assert "7 done" in note
+
+
 class TestTurns:
     def test_chunks_run_beside_each_other_and_the_projects_other_jobs_wait(
         self, deps: JobDeps, engine: Engine
@@ -280,6 +340,35 @@ class TestFailures:
             later = _queue(engine, project_id, no_analysis=True)
             assert claim_next(deps) is not None
             assert _job(engine, later).status is JobStatus.running
+
+    def test_a_chunk_whose_worker_died_runs_again_and_embeds_only_what_is_missing(
+        self, deps: JobDeps, engine: Engine, embedder: CountingEmbedder
+    ) -> None:
+        texts = _texts(20)
+        project_id = _project(engine, texts)
+        parent_id = _queue(engine, project_id)
+        execute(deps, parent_id)
+        ctx = claim_next(deps)
+        assert ctx is not None
+        # the chunk's worker stored one batch of its texts, then died
+        low, high = ctx.payload["low"], ctx.payload["high"]
+        mine = [t for t in texts if low <= text_hash(t) and (high is None or text_hash(t) < high)]
+        assert len(mine) == 3
+        with Session(engine) as session, session.begin():
+            embedding_service.store_vectors(
+                session, embedder.name, [text_hash(mine[0])], embedder.encode(mine[:1])
+            )
+            chunk = session.get_one(Job, ctx.job_id)
+            chunk.started_at = chunk.lease_expires_at = utcnow() - timedelta(hours=1)
+        embedder.calls.clear()
+        requeued, _failed = sweep_expired(deps)
+        assert requeued == [ctx.job_id]
+        _run_all(deps)
+        parent = _job(engine, parent_id)
+        assert parent.status is JobStatus.succeeded, parent.error
+        assert _job(engine, ctx.job_id).attempts == 2
+        assert sorted(embedder.texts_embedded) == sorted(t for t in texts if t != mine[0])
+        assert (parent.progress_done, parent.progress_total) == (20, 20)
 
     def test_a_chunk_given_up_by_the_sweeper_fails_the_job(
         self, deps: JobDeps, engine: Engine
