@@ -168,6 +168,11 @@ def _finish(deps: JobDeps, ctx: JobContext, **values: Any) -> None:
             row.parent_id is not None
             and values.get("status") == JobStatus.failed
             and row.attempts < deps.settings.job_max_attempts
+            # not once its parent has ended (another chunk failed for good): it would never run
+            and session.scalar(
+                select(Job.id).where(Job.id == row.parent_id, fanout.waiting_for_chunks())
+            )
+            is not None
         )
         if retry:
             # a chunk is retried alone; its error stays on it until the next attempt ends

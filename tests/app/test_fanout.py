@@ -390,6 +390,28 @@ class TestFailures:
         assert parent.status is JobStatus.failed
         assert parent.error is not None and "interrupted" in parent.error
 
+    def test_a_chunk_failing_after_its_job_failed_is_not_queued_again(
+        self, fan_settings: Settings, engine: Engine
+    ) -> None:
+        broken = FlakyEmbedder(poison="story", failures=100)
+        for deps in _deps(fan_settings, broken):
+            project_id = _project(engine, _texts(20))
+            parent_id = _queue(engine, project_id)
+            execute(deps, parent_id)
+            first, second = claim_next(deps), claim_next(deps)
+            assert first is not None and second is not None
+            with Session(engine) as session, session.begin():
+                chunk = session.get_one(Job, first.job_id)
+                chunk.attempts = deps.settings.job_max_attempts
+                chunk.started_at = chunk.lease_expires_at = utcnow() - timedelta(hours=1)
+            sweep_expired(deps)
+            assert _job(engine, parent_id).status is JobStatus.failed
+            # the second chunk fails on its first attempt, once its job has failed
+            assert run_claimed(deps, second) is JobStatus.failed
+            assert _job(engine, second.job_id).status is JobStatus.failed
+            statuses = {c.status for c in _chunks(engine, parent_id)}
+            assert statuses == {JobStatus.failed}
+
 
 class TestThroughTheService:
     def test_an_upload_is_embedded_by_chunks_and_analysed_once(
