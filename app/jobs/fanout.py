@@ -5,8 +5,9 @@ The `embed` handler counts the distinct texts the cache lacks; above
 `embedding_fanout_threshold` it raises `SplitIntoChunks` instead of embedding them. The
 executor then, in one transaction, gives up the run's own lease, sets the job's progress total,
 and queues one `embed_chunk` job per share of the texts (`parent_id` names the embedding job).
-A chunk covers a range of text hashes, so it finds its own texts when it runs (and a retried
-chunk embeds only what its earlier attempt left).
+A chunk names the hashes of its texts (a run of texts of about one length, so batches pad
+little) and looks them up when it runs, so a retried chunk embeds only what its earlier attempt
+left.
 
 While its chunks run, the parent stays `running` without a worker of its own: its lease is
 `CHUNKS_HOLD`, which no sweeper takes for expired (each chunk holds a lease of its own). Every
@@ -45,11 +46,9 @@ CHUNKS_HOLD = datetime(9999, 12, 31, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Chunk:
-    """One share of the texts: hashes from `low` (inclusive) to `high` (exclusive; None: no end)."""
+    """One share of the texts, by hash."""
 
-    low: str
-    high: str | None
-    texts: int
+    hashes: list[str]
 
 
 class SplitIntoChunks(Exception):
@@ -65,17 +64,15 @@ def chunk_size(settings: Settings) -> int:
     return max(1, settings.embedding_fanout_threshold // 4)
 
 
-def plan(hashes: list[str], size: int) -> list[Chunk]:
-    """Cut the sorted distinct `hashes` into ranges of `size` texts (the last one may be
-    shorter); the ranges cover every hash, so texts stored later fall in one of them too."""
-    ordered = sorted(set(hashes))
-    starts = list(range(0, len(ordered), size))
-    chunks: list[Chunk] = []
-    for n, start in enumerate(starts):
-        low = "" if n == 0 else ordered[start]
-        high = ordered[starts[n + 1]] if n + 1 < len(starts) else None
-        chunks.append(Chunk(low, high, len(ordered[start : start + size])))
-    return chunks
+def plan(items: list[tuple[str, str]], size: int) -> list[Chunk]:
+    """Cut the distinct (hash, text) `items` into chunks of `size` texts (the last one may be
+    shorter), shortest texts first: each chunk holds texts of about one length, so its batches
+    pad as little as one job's would (it sorts its texts by length too)."""
+    ordered = sorted(dict(items).items(), key=lambda item: (len(item[1]), item[0]))
+    return [
+        Chunk([h for h, _ in ordered[start : start + size]])
+        for start in range(0, len(ordered), size)
+    ]
 
 
 def waiting_for_chunks() -> ColumnElement[bool]:
@@ -96,13 +93,11 @@ def split(session: Session, job_id: str, project_id: str | None, order: SplitInt
                 "parent_id": job_id,
                 "index": index,
                 "of": count,
-                "low": chunk.low,
-                "high": chunk.high,
-                "texts": chunk.texts,
+                "hashes": chunk.hashes,
             },
         )
         child.parent_id = job_id
-        child.progress_total = chunk.texts
+        child.progress_total = len(chunk.hashes)
     session.flush()
     log.info("job %s: %d texts split into %d chunk jobs", job_id, order.total, count)
     return count

@@ -28,11 +28,10 @@ def missing_texts(
     session: Session,
     project_id: str,
     model: str,
-    between: tuple[str, str | None] | None = None,
+    among: Sequence[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(text hash, text) of the project's narratives with no cached embedding for `model`;
-    with `between` (low, high), only hashes from low (inclusive) to high (exclusive, None: no
-    end), one chunk's share (app/jobs/fanout.py)."""
+    with `among`, only those whose hash is one of them (one chunk's share, app/jobs/fanout.py)."""
     stmt = (
         select(Narrative.text_hash, Narrative.text)
         .outerjoin(
@@ -41,15 +40,17 @@ def missing_texts(
         )
         .where(Narrative.project_id == project_id, Embedding.text_hash.is_(None))
     )
-    if between is not None:
-        low, high = between
-        stmt = stmt.where(Narrative.text_hash >= low)
-        if high is not None:
-            stmt = stmt.where(Narrative.text_hash < high)
-    rows = session.execute(stmt)
+    batches = (
+        [stmt]
+        if among is None
+        else [
+            stmt.where(Narrative.text_hash.in_(chunk)) for chunk in _chunks(list(among), _IN_CHUNK)
+        ]
+    )
     seen: dict[str, str] = {}
-    for text_hash, text in rows:
-        seen.setdefault(text_hash, text)
+    for batch in batches:
+        for text_hash, text in session.execute(batch):
+            seen.setdefault(text_hash, text)
     return list(seen.items())
 
 

@@ -7,7 +7,6 @@ job runs when; the last class runs the whole thing through the service's thread 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -166,16 +165,16 @@ class TestSplit:
         assert _chunks(engine, parent_id) == []
         assert len(embedder.texts_embedded) == THRESHOLD
 
-    def test_the_chunks_cover_every_hash(self) -> None:
-        hashes = [text_hash(t) for t in _texts(10)]
-        chunks = fanout.plan(hashes + hashes[:3], 4)
-        assert [c.texts for c in chunks] == [4, 4, 2]
-        assert chunks[0].low == "" and chunks[-1].high is None
-        for before, after in itertools.pairwise(chunks):
-            assert before.high == after.low
-        for h in hashes:
-            inside = [c for c in chunks if c.low <= h and (c.high is None or h < c.high)]
-            assert len(inside) == 1
+    def test_the_chunks_share_the_texts_by_length(self) -> None:
+        texts = [f"a{'h' * n}" for n in (9, 1, 5, 3, 7, 2, 8, 4, 6, 0)]
+        items = [(text_hash(t), t) for t in texts]
+        chunks = fanout.plan(items + items[:3], 4)  # repeats count once
+        assert [len(c.hashes) for c in chunks] == [4, 4, 2]
+        by_hash = dict(items)
+        lengths = [[len(by_hash[h]) for h in c.hashes] for c in chunks]
+        # shortest first, each chunk a run of similar lengths
+        assert lengths == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+        assert sorted(h for c in chunks for h in c.hashes) == sorted(by_hash)
 
     def test_texts_stored_while_the_chunks_ran_are_embedded_by_the_last_run(
         self, deps: JobDeps, engine: Engine, embedder: CountingEmbedder
@@ -351,8 +350,7 @@ class TestFailures:
         ctx = claim_next(deps)
         assert ctx is not None
         # the chunk's worker stored one batch of its texts, then died
-        low, high = ctx.payload["low"], ctx.payload["high"]
-        mine = [t for t in texts if low <= text_hash(t) and (high is None or text_hash(t) < high)]
+        mine = [t for t in texts if text_hash(t) in ctx.payload["hashes"]]
         assert len(mine) == 3
         with Session(engine) as session, session.begin():
             embedding_service.store_vectors(

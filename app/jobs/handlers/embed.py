@@ -31,7 +31,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
         chunked = fanout.chunks_done(session, ctx.job_id)
         todo = embedding_service.missing_texts(session, ctx.project_id, embedder.name)
     if chunked is None and len(todo) > settings.embedding_fanout_threshold:
-        chunks = fanout.plan([h for h, _ in todo], fanout.chunk_size(settings))
+        chunks = fanout.plan(todo, fanout.chunk_size(settings))
         raise fanout.SplitIntoChunks(JobKind.embed_chunk, chunks, len(todo))
     base = chunked or 0
     # texts stored while the chunks ran (or a failed store) are embedded here
@@ -63,22 +63,18 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
 
 def run_chunk(ctx: JobContext) -> dict[str, Any]:
-    """Embed one chunk's share of an embedding job's texts: those of its hash range that the
+    """Embed one chunk's share of an embedding job's texts: those of its hashes that the
     cache still lacks (a retried chunk finds what its earlier attempt stored), adding its
     progress to its parent's."""
     assert ctx.project_id is not None
     embedder, settings = ctx.deps.embedder, ctx.deps.settings
     payload = ctx.payload
     parent_id = str(payload["parent_id"])
-    between = (
-        str(payload["low"]),
-        payload["high"] if payload["high"] is None else str(payload["high"]),
-    )
+    hashes = [str(h) for h in payload["hashes"]]
     with ctx.session() as session:
-        todo = embedding_service.missing_texts(session, ctx.project_id, embedder.name, between)
-    planned = int(payload["texts"])
-    already = max(0, planned - len(todo))
-    total = max(planned, already + len(todo))
+        todo = embedding_service.missing_texts(session, ctx.project_id, embedder.name, hashes)
+    # what an earlier attempt stored counts as done
+    already, total = len(hashes) - len(todo), len(hashes)
     log.info(
         "job %s: chunk %s of %s of embedding job %s: %d texts to embed",
         ctx.job_id,
