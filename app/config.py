@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     embedding_chunk_size: int = Field(
         2048, ge=1, description="Texts embedded and stored per step of an embedding job."
     )
+    embedding_fanout_threshold: int = Field(
+        4096,
+        ge=1,
+        description="An embedding job with more distinct texts than this to embed is split "
+        "into chunk jobs of about a quarter of it each, which any worker may take.",
+    )
 
     job_runner: Literal["thread", "celery"] = Field(
         "thread",

@@ -27,6 +27,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_status_created_at", "status", "created_at"),
         Index("ix_jobs_project_id_kind", "project_id", "kind"),
+        Index("ix_jobs_parent_id", "parent_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_public_id)
@@ -34,6 +35,10 @@ class Job(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), default=None
     )
     kind: Mapped[str] = mapped_column(String(64))
+    #: the job a chunk job belongs to (app/jobs/fanout.py); None for every other job
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), default=None
+    )
     status: Mapped[JobStatus] = mapped_column(
         Enum(JobStatus, name="job_status", native_enum=False, length=16),
         default=JobStatus.queued,

@@ -4,7 +4,9 @@ Which job may start is one SQL condition, `_its_turn`: a queued job whose projec
 running and no older job queued. The lanes of the thread runner pick from the jobs it holds
 for (the oldest first, so each project gets its turn), and every claim re-checks it in the
 conditional update that moves the job to `running`, so two lanes or two Celery workers
-racing for work never run two jobs of one project at once.
+racing for work never run two jobs of one project at once. The one exception is the chunk jobs
+of an embedding job split across workers (app/jobs/fanout.py): a chunk's turn is whenever its
+parent is running, so a project's chunks run side by side while its other jobs wait.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, sel
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import WeftError
+from app.jobs import fanout
 from app.jobs.context import JobContext, JobDeps, JobTimeLimitExceeded
 from app.jobs.lease import Heartbeat, JobLeaseLost, lease_end, lease_ended, owned_by
 from app.jobs.registry import abandon_hook, handler_for, time_limit
@@ -36,22 +39,43 @@ def _rowcount(result: object) -> int:
 
 
 def _its_turn() -> ColumnElement[bool]:
-    """`Job` is queued, and its project has no job running and no job queued before it.
+    """`Job` is queued, and its project has no job running and no job queued before it; or
+    `Job` is a chunk whose parent is running (see app/jobs/fanout.py).
 
     Jobs without a project are never held back by one another."""
-    running, older = aliased(Job), aliased(Job)
+    running, older, parent = aliased(Job), aliased(Job), aliased(Job)
     project_busy = exists().where(
         running.project_id == Job.project_id, running.status == JobStatus.running
     )
     queued_before = exists().where(
         older.project_id == Job.project_id,
         older.status == JobStatus.queued,
+        # a project's queued chunks belong to its running job: they hold nothing back
+        older.parent_id.is_(None),
         or_(
             older.created_at < Job.created_at,
             and_(older.created_at == Job.created_at, older.id < Job.id),
         ),
     )
-    return and_(Job.status == JobStatus.queued, ~project_busy, ~queued_before)
+    chunk_turn = exists().where(parent.id == Job.parent_id, parent.status == JobStatus.running)
+    return and_(
+        Job.status == JobStatus.queued,
+        or_(
+            and_(Job.parent_id.is_(None), ~project_busy, ~queued_before),
+            and_(Job.parent_id.is_not(None), chunk_turn),
+        ),
+    )
+
+
+def _running_in_project() -> ColumnElement[int]:
+    """How many jobs of `Job`'s project are running: claims prefer the least busy projects,
+    so one project's chunks do not keep another project's jobs waiting for every lane."""
+    running = aliased(Job)
+    return (
+        select(func.count())
+        .where(running.project_id == Job.project_id, running.status == JobStatus.running)
+        .scalar_subquery()
+    )
 
 
 def _serialise_claims(session: Session, job_id: str) -> None:
@@ -105,7 +129,10 @@ def claim_next(deps: JobDeps) -> JobContext | None:
     with deps.session_factory() as session:
         candidates = list(
             session.scalars(
-                select(Job.id).where(_its_turn()).order_by(Job.created_at, Job.id).limit(8)
+                select(Job.id)
+                .where(_its_turn())
+                .order_by(_running_in_project(), Job.created_at, Job.id)
+                .limit(8)
             )
         )
     for job_id in candidates:
@@ -116,33 +143,81 @@ def claim_next(deps: JobDeps) -> JobContext | None:
 
 
 def next_in_project(session: Session, project_id: str | None) -> str | None:
-    """The id of the job of `project_id` whose turn it is now, if any."""
+    """The id of the job of `project_id` whose turn it is now, if any (chunks are sent when
+    they are queued, so they are not handed on)."""
     if project_id is None:
         return None
-    return session.scalar(select(Job.id).where(Job.project_id == project_id, _its_turn()))
+    return session.scalar(
+        select(Job.id).where(Job.project_id == project_id, Job.parent_id.is_(None), _its_turn())
+    )
 
 
 def _finish(deps: JobDeps, ctx: JobContext, **values: Any) -> None:
     """End the job with `values`, and hand its project's turn to the next job (sent to the
-    runner once this commits: a Celery worker dropped it while this one ran)."""
+    runner once this commits: a Celery worker dropped it while this one ran). A chunk job that
+    failed goes back in the queue while it has attempts left; a chunk that ended settles its
+    parent (app/jobs/fanout.py)."""
     with deps.session_factory() as session, session.begin():
-        if values.get("status") == JobStatus.succeeded:
+        row = session.execute(
+            select(Job.progress_total, Job.parent_id, Job.attempts).where(Job.id == ctx.job_id)
+        ).one()
+        if values.get("status") == JobStatus.succeeded and row.progress_total is not None:
             # a job that counted its work ends at 100%
-            total = session.scalar(select(Job.progress_total).where(Job.id == ctx.job_id))
-            if total is not None:
-                values["progress_done"] = total
+            values["progress_done"] = row.progress_total
+        retry = (
+            row.parent_id is not None
+            and values.get("status") == JobStatus.failed
+            and row.attempts < deps.settings.job_max_attempts
+            # not once its parent has ended (another chunk failed for good): it would never run
+            and session.scalar(
+                select(Job.id).where(Job.id == row.parent_id, fanout.waiting_for_chunks())
+            )
+            is not None
+        )
+        if retry:
+            # a chunk is retried alone; its error stays on it until the next attempt ends
+            values = {**values, "status": JobStatus.queued, "started_at": None, "run_token": None}
         # only this run of a job still running: one given up meanwhile (see give_up) keeps
         # its failure, and one re-queued meanwhile (its lease expired) belongs to a newer run
         ended = session.execute(
             update(Job)
             .where(owned_by(ctx.job_id, ctx.run_token))
-            .values(finished_at=utcnow(), lease_expires_at=None, **values)
+            .values(finished_at=None if retry else utcnow(), lease_expires_at=None, **values)
         )
         if _rowcount(ended) != 1:
             return
+        if retry:
+            log.info(
+                "chunk job %s failed (attempt %d); it is queued again", ctx.job_id, row.attempts
+            )
+            job_service.hand_on(session, ctx.job_id)
+        elif row.parent_id is not None:
+            error = values.get("error") if values.get("status") == JobStatus.failed else None
+            failure = fanout.chunk_failure(ctx.payload, str(error), row.attempts)
+            fanout.chunk_ended(session, row.parent_id, failure if error is not None else None)
         following = next_in_project(session, ctx.project_id)
         if following is not None:
             job_service.hand_on(session, following)
+
+
+def _split(deps: JobDeps, ctx: JobContext, order: fanout.SplitIntoChunks) -> bool:
+    """End this run of a job its handler split into chunks: the job stays running, held by
+    its chunks, which are queued in the same transaction. False if the run lost its job."""
+    with deps.session_factory() as session, session.begin():
+        held = session.execute(
+            update(Job)
+            .where(owned_by(ctx.job_id, ctx.run_token))
+            .values(
+                run_token=None,
+                lease_expires_at=fanout.CHUNKS_HOLD,
+                progress_done=0,
+                progress_total=order.total,
+            )
+        )
+        if _rowcount(held) != 1:
+            return False
+        fanout.split(session, ctx.job_id, ctx.project_id, order)
+    return True
 
 
 def execute(
@@ -177,6 +252,10 @@ def _run_handler(
     job_id = ctx.job_id
     try:
         result = handler_for(ctx.kind)(ctx)
+    except fanout.SplitIntoChunks as order:
+        if not _split(deps, ctx, order):
+            return None
+        return JobStatus.running
     except JobLeaseLost:
         log.warning("job %s (%s): another run took it over; this run stops", job_id, ctx.kind)
         return None
@@ -232,6 +311,7 @@ def abandon(
         hook = abandon_hook(job.kind)
         if hook is not None:
             hook(session, job.payload or {}, error)
+        fanout.cancel_chunks(session, job.id, "not run: its embedding job was given up")
     return failed
 
 
@@ -245,15 +325,18 @@ def recover_interrupted(deps: JobDeps) -> tuple[int, int]:
     max_attempts = deps.settings.job_max_attempts
     error = f"interrupted: the worker stopped while running it {max_attempts} times"
     with deps.session_factory() as session, session.begin():
+        # a job whose chunks run has no worker of its own to have lost
+        stopped = and_(
+            Job.status == JobStatus.running,
+            or_(Job.lease_expires_at.is_(None), Job.lease_expires_at != fanout.CHUNKS_HOLD),
+        )
         abandoned = session.execute(
-            select(Job.id, Job.kind, Job.payload).where(
-                Job.status == JobStatus.running, Job.attempts >= max_attempts
-            )
+            select(Job.id, Job.kind, Job.payload).where(stopped, Job.attempts >= max_attempts)
         ).all()
         requeued = _rowcount(
             session.execute(
                 update(Job)
-                .where(Job.status == JobStatus.running, Job.attempts < max_attempts)
+                .where(stopped, Job.attempts < max_attempts)
                 .values(
                     status=JobStatus.queued, started_at=None, run_token=None, lease_expires_at=None
                 )

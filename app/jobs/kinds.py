@@ -12,3 +12,5 @@ class JobKind(enum.StrEnum):
     embed = "embed"
     #: cluster a project's narratives into themes and compute their signals
     analyze = "analyze"
+    #: embed one share of an embedding job's texts (app/jobs/fanout.py); any worker may take it
+    embed_chunk = "embed_chunk"

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.jobs import fanout
 from app.jobs.context import JobContext, TimeLimit
 from app.jobs.handlers import analyze, embed, ingest
 from app.jobs.kinds import JobKind
@@ -39,6 +40,9 @@ HANDLERS: dict[str, Handler] = {
         ingest.run, on_abandon=ingest.abandon, time_limit_setting="job_time_limit_ingest"
     ),
     JobKind.embed: Handler(embed.run, time_limit_setting="job_time_limit_embed"),
+    JobKind.embed_chunk: Handler(
+        embed.run_chunk, on_abandon=fanout.abandon_chunk, time_limit_setting="job_time_limit_embed"
+    ),
     JobKind.analyze: Handler(
         analyze.run, on_abandon=analyze.abandon, time_limit_setting="job_time_limit_analyze"
     ),

@@ -71,13 +71,11 @@ class Work:
 
 
 def work_in_hand(session: Session, project: Project) -> list[Work]:
-    """The project's queued and running jobs, oldest first."""
+    """The project's queued and running jobs, oldest first (a split job, not its chunks)."""
     jobs = session.scalars(
         select(Job)
-        .where(
-            Job.project_id == project.id,
-            Job.status.in_((JobStatus.queued, JobStatus.running)),
-        )
+        .where(Job.project_id == project.id, Job.parent_id.is_(None))
+        .where(Job.status.in_((JobStatus.queued, JobStatus.running)))
         .order_by(Job.created_at, Job.id)
     )
     return [

@@ -24,9 +24,15 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def missing_texts(session: Session, project_id: str, model: str) -> list[tuple[str, str]]:
-    """(text hash, text) of the project's narratives with no cached embedding for `model`."""
-    rows = session.execute(
+def missing_texts(
+    session: Session,
+    project_id: str,
+    model: str,
+    among: Sequence[str] | None = None,
+) -> list[tuple[str, str]]:
+    """(text hash, text) of the project's narratives with no cached embedding for `model`;
+    with `among`, only those whose hash is one of them (one chunk's share, app/jobs/fanout.py)."""
+    stmt = (
         select(Narrative.text_hash, Narrative.text)
         .outerjoin(
             Embedding,
@@ -34,9 +40,17 @@ def missing_texts(session: Session, project_id: str, model: str) -> list[tuple[s
         )
         .where(Narrative.project_id == project_id, Embedding.text_hash.is_(None))
     )
+    batches = (
+        [stmt]
+        if among is None
+        else [
+            stmt.where(Narrative.text_hash.in_(chunk)) for chunk in _chunks(list(among), _IN_CHUNK)
+        ]
+    )
     seen: dict[str, str] = {}
-    for text_hash, text in rows:
-        seen.setdefault(text_hash, text)
+    for batch in batches:
+        for text_hash, text in session.execute(batch):
+            seen.setdefault(text_hash, text)
     return list(seen.items())
 
 

@@ -73,11 +73,14 @@ def get_for_project(session: Session, job_id: str, project_id: str) -> Job:
 
 
 def list_page(session: Session, project_id: str, limit: int, offset: int) -> Page[JobRead]:
-    """A page of the project's jobs, newest first, with their total."""
-    total = session.scalar(select(func.count()).where(Job.project_id == project_id)) or 0
+    """A page of the project's jobs, newest first, with their total. The chunk jobs of a
+    split embedding job are left out: the job itself stands for them (its progress sums
+    theirs), and `GET /jobs/{id}` still reads each one."""
+    listed = (Job.project_id == project_id, Job.parent_id.is_(None))
+    total = session.scalar(select(func.count()).where(*listed)) or 0
     rows = session.scalars(
         select(Job)
-        .where(Job.project_id == project_id)
+        .where(*listed)
         # jobs queued in one request share a timestamp to the microsecond on some stores
         .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(limit)

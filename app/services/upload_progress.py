@@ -8,7 +8,9 @@ embedding job is debounced, one per project serving every upload stored while it
 the embed and place counts are that job's (see `UploadProgress`). While the file is stored,
 the ingest job embeds its texts too (`app/services/early_embed.py`), counting them in its
 result (`embedded_early` of `to_embed_early`): the embed stage runs beside the store, and
-its counts add those to the embedding job's.
+its counts add those to the embedding job's. A large embedding job is split into chunk jobs
+that workers take side by side (app/jobs/fanout.py); its progress is the sum of theirs, and
+the embed stage's note says how many chunks have ended.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.schemas.uploads import StageName, StageProgress, StageStatus, UploadProgress
@@ -148,24 +151,48 @@ def _stored(session: Session, source: Source, ingest: Job) -> UploadProgress:
             return _overall([*stages, *_waiting("embed", "place")])
         embedding = _stage("embed", "running", early[0], early[1], ingest)
         return _overall([*stages, embedding, *_waiting("place")])
-    return _embedding(stages, embed, early[0] if early else 0)
+    return _embedding(stages, embed, _chunks_note(session, embed), early[0] if early else 0)
 
 
-def _embedding(stages: list[StageProgress], embed: Job, early: int = 0) -> UploadProgress:
+def _chunks_note(session: Session, embed: Job) -> str | None:
+    """How far the chunk jobs of a split embedding job are, if it was split."""
+    states = dict(
+        session.execute(
+            select(Job.status, func.count()).where(Job.parent_id == embed.id).group_by(Job.status)
+        ).all()
+    )
+    if not states:
+        return None
+    ended = states.get(JobStatus.succeeded, 0)
+    running = states.get(JobStatus.running, 0)
+    return (
+        f"embedded by {sum(states.values())} chunk jobs across the workers: "
+        f"{ended} done, {running} running"
+    )
+
+
+def _embedding(
+    stages: list[StageProgress], embed: Job, chunks: str | None, early: int = 0
+) -> UploadProgress:
     """embed and place, from the (possibly shared) embedding job and the `early` vectors the
     ingest job made while storing."""
     done, total = embed.progress_done + early, embed.progress_total
     total = total + early if total is not None else None
     if embed.status is JobStatus.queued:
+        if chunks is not None and _counted(embed):
+            # its chunks have all ended: it waits for a worker to place the narratives
+            embedded = _stage("embed", "done", done, total, embed, note=chunks)
+            return _overall([*stages, embedded, _stage("place", "waiting", job=embed)])
         return _overall([*stages, _stage("embed", "waiting", job=embed), *_waiting("place")])
     if embed.status is JobStatus.running:
         if _counted(embed):
             stages += [
-                _stage("embed", "done", done, total, embed),
+                _stage("embed", "done", done, total, embed, note=chunks),
                 _stage("place", "running", 0, None, embed),
             ]
         else:
-            stages += [_stage("embed", "running", done, total, embed), *_waiting("place")]
+            running = _stage("embed", "running", done, total, embed, note=chunks)
+            stages += [running, *_waiting("place")]
         return _overall(stages)
     if embed.status is JobStatus.failed:
         error = f"embedding failed ({embed.error or 'no detail'}); {_EMBED_FAILED}"
@@ -179,7 +206,10 @@ def _embedding(stages: list[StageProgress], embed: Job, early: int = 0) -> Uploa
             stages += [failed, *_waiting("place")]
         return _overall(stages, error)
     result: Mapping[str, Any] = embed.result or {}
-    stages.append(_stage("embed", "done", done, total if total is not None else done, embed))
+    embedded = _stage(
+        "embed", "done", done, total if total is not None else done, embed, note=chunks
+    )
+    stages.append(embedded)
     placement = result.get("incremental")
     queued = _number(result, "analysis_id")
     if isinstance(placement, Mapping):
