@@ -56,6 +56,8 @@ class FanoutWorker(Worker):
             "WEFT_JOB_QUEUE": queue,
             "WEFT_AUTO_ANALYZE": "true",
             "WEFT_EMBEDDING_CHUNK_SIZE": "256",
+            # every text is left to the embedding job, so the chunks it splits are known
+            "WEFT_INGEST_EMBED_EARLY": "false",
         }
         command = [sys.executable, "-m", "celery", "-A", "tests.app.celery_slow", "worker"]
         command += ["--pool", "prefork", "--concurrency", "1", "--queues", queue]
