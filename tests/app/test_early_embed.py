@@ -136,6 +136,7 @@ class TestEarlyEmbedding:
         early = EarlyEmbedding(units_of(engine), embedder, 8, concurrent_writes=False)
         early.start(["Handover moved to 8."])
         early.storing()
+        wait_until_idle(early)
         early.stored()
         assert early.finish() == 0
         assert "the embedding job embeds the rest" in caplog.text
