@@ -21,6 +21,10 @@ RUN python3 -m venv /opt/weft \
             ${PIP_FIND_LINKS:+--find-links $PIP_FIND_LINKS}" \
     && $PIP --extra-index-url ${TORCH_INDEX} torch==2.13.0 \
     && $PIP '.[postgres,workers]'
+# the ONNX export of the embedding model (int8 weights for CPUs with and without VNNI), made
+# here from the packaged weights so the image starts with it and never needs to write one
+RUN WEFT_EMBEDDING_CACHE_DIR=/opt/weft/models HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    /opt/weft/bin/python -m app.embedder --backend onnx-int8 --every-cpu
 
 FROM ${BASE}
 # Pango and a font for the PDF reports (WeasyPrint)
@@ -36,6 +40,7 @@ ENV PATH=/opt/weft/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     WEFT_DATABASE_URL=sqlite:////data/weft.db \
     WEFT_DATA_DIR=/data/var \
+    WEFT_EMBEDDING_CACHE_DIR=/opt/weft/models \
     WEFT_HOST=0.0.0.0 \
     WEFT_PORT=8000
 USER weft

@@ -36,11 +36,11 @@ run: migrate
 test: install-dev
 	scripts/with-redis.sh scripts/with-chromium.sh $(BIN)/python -m pytest
 
-# the browser tests, the schema fuzz run, the Fab Academy reports and the CLI's live-server
-# tests run in the SQLite pass; they test pages, documents, the API's contract and the
-# command, not the database
+# the browser tests, the schema fuzz run, the Fab Academy reports, the CLI's live-server
+# tests and the ONNX export tests run in the SQLite pass; they test pages, documents, the API's
+# contract, the command and the model export, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli and not export"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -33,9 +33,24 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path; empty means the packaged "
         "all-MiniLM-L6-v2, which loads offline.",
     )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="What runs the embedding model: 'torch' (sentence-transformers on PyTorch), "
+        "'onnx' (a local ONNX export on ONNX Runtime, fp32) or 'onnx-int8' (the export with "
+        "int8 weights). The ONNX backends export the model at first start into "
+        "WEFT_EMBEDDING_CACHE_DIR and fall back to torch, with a log line, where that fails.",
+    )
+    embedding_cache_dir: str = Field(
+        "",
+        description="Directory where the ONNX exports of the embedding model are kept; empty "
+        "means models/ under WEFT_DATA_DIR.",
+    )
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
     embedding_threads: int = Field(
-        0, ge=0, le=256, description="Torch threads for embedding; 0 keeps torch's default."
+        0,
+        ge=0,
+        le=256,
+        description="Threads for embedding (torch or ONNX Runtime); 0 keeps the library's default.",
     )
     embedding_chunk_size: int = Field(
         2048, ge=1, description="Texts embedded and stored per step of an embedding job."

@@ -23,6 +23,9 @@ from pipelines.embed import FloatMatrix, HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# ONNX exports of the embedding model are made once and kept between runs, beside pytest's cache
+os.environ.setdefault("WEFT_EMBEDDING_CACHE_DIR", str(ROOT / ".pytest_cache" / "weft-models"))
+
 
 def free_port() -> int:
     """A free TCP port on loopback, for a server a test starts."""

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import build_engine, build_session_factory
+from app.embedder import build_embedder
 from app.errors import WeftError
 from app.jobs.lease import JobLeaseLost, lease_end, owned_by
 from app.services.privacy import at_start
 from models import Job
-from pipelines.embed import Embedder, SentenceTransformerEmbedder
+from pipelines.embed import Embedder
 
 LEASE_LOST = (
     "this run lost its job: its heartbeats stopped reaching the store, so the job was "
@@ -47,9 +48,7 @@ def build_deps(settings: Settings, embedder: Embedder | None = None) -> tuple[En
     session_factory = build_session_factory(engine)
     # the pseudonym secret and raw-file retention, before any narrative is read or stored
     at_start(settings, session_factory)
-    model = embedder or SentenceTransformerEmbedder(
-        settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
-    )
+    model = embedder or build_embedder(settings)
     deps = JobDeps(settings=settings, session_factory=session_factory, embedder=model)
     return engine, deps
 

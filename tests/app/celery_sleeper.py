@@ -45,4 +45,4 @@ registry.register(AFTER, _after)
 def _no_model(**_kwargs: Any) -> None:
     """In the worker's pool processes only (the test process imports this module too), the
     embedder is built through this name: no model is loaded."""
-    context.SentenceTransformerEmbedder = lambda *_args: HashEmbedder(16)  # type: ignore[assignment,misc]
+    context.build_embedder = lambda *_args: HashEmbedder(16)  # type: ignore[assignment,misc]

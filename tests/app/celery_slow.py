@@ -31,7 +31,7 @@ class SlowHashEmbedder(HashEmbedder):
 def _slow(**_kwargs: Any) -> None:
     """In the worker's pool processes only: the embedder is built through this name, and the
     clustering waits before it starts."""
-    context.SentenceTransformerEmbedder = lambda *_args: SlowHashEmbedder(16)  # type: ignore[assignment,misc]
+    context.build_embedder = lambda *_args: SlowHashEmbedder(16)  # type: ignore[assignment,misc]
     cluster = analyses.cluster
 
     def slow_cluster(*args: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,94 @@
+"""The one place the service builds its embedding model from the settings.
+
+``python -m app.embedder`` exports the configured ONNX backend ahead of time (an install or
+image build step), so the first start has nothing to export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from app.config import Settings
+from pipelines.embed import Embedder, SentenceTransformerEmbedder
+from pipelines.embed_onnx import Int8Kernel, Precision, kernel_for_cpu, onnx_embedder
+
+log = logging.getLogger(__name__)
+
+PRECISION: dict[str, Precision] = {"onnx": "fp32", "onnx-int8": "int8"}
+
+
+def embedding_cache_dir(settings: Settings) -> Path:
+    """Where ONNX exports are kept: the setting, else models/ under the data directory."""
+    return Path(settings.embedding_cache_dir or os.path.join(settings.data_dir, "models"))
+
+
+def torch_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
+    )
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured backend; an ONNX backend that cannot be exported or loaded here falls
+    back to torch, and says so in the log."""
+    backend = settings.embedding_backend
+    if backend == "torch":
+        return torch_embedder(settings)
+    cache = embedding_cache_dir(settings)
+    try:
+        model = onnx_embedder(
+            cache,
+            PRECISION[backend],
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            threads=settings.embedding_threads,
+        )
+    except Exception as exc:
+        log.warning(
+            "embedding backend %s unavailable (%s: %s); falling back to torch "
+            "(WEFT_EMBEDDING_BACKEND=torch silences this)",
+            backend,
+            type(exc).__name__,
+            exc,
+        )
+        return torch_embedder(settings)
+    log.info("embedding with %s from %s", model.name, cache)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.embedder",
+        description="Export the embedding model for an ONNX backend into the cache directory.",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=sorted(PRECISION),
+        help="backend to export (default: WEFT_EMBEDDING_BACKEND, else onnx-int8)",
+    )
+    parser.add_argument(
+        "--every-cpu",
+        action="store_true",
+        help="for onnx-int8, export the weights for CPUs with and without VNNI (an image "
+        "built on one machine and run on another)",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    backend = args.backend or (
+        settings.embedding_backend if settings.embedding_backend in PRECISION else "onnx-int8"
+    )
+    cache = embedding_cache_dir(settings)
+    kernels = [kernel_for_cpu()]
+    if args.every_cpu and backend == "onnx-int8":
+        kernels = [Int8Kernel(reduce_range=False), Int8Kernel(reduce_range=True)]
+    for kernel in kernels:
+        model = onnx_embedder(cache, PRECISION[backend], settings.embedding_model, kernel=kernel)
+        print(f"{model.name}: exported under {cache}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
