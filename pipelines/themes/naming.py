@@ -162,13 +162,16 @@ def spans(
             g or (roles is not None and roles.ends_badly(w))
             for w, g in zip(words, governing, strict=True)
         ]
+        # each content token's stem, once per clause rather than once per span holding it
+        stems_of = [stem(t.group()) if c else "" for t, c in zip(tokens, content, strict=True)]
         for i, first in enumerate(tokens):
             if not content[i]:
                 continue
+            held: set[str] = set()
             for j in range(i, min(i + max_words, len(tokens))):
                 if not content[j]:
                     continue
-                stems = frozenset(stem(tokens[k].group()) for k in range(i, j + 1) if content[k])
+                held.add(stems_of[j])
                 surface = clause[first.start() : tokens[j].end()]
                 if len(surface.split()) > max_words:  # "&", "+" between words count too
                     break
@@ -177,7 +180,7 @@ def spans(
                 # "mandatory because children | need ...": an opened clause left unfinished
                 open_ = j + 1 < len(tokens) and any(w in _OPENERS for w in words[i:j])
                 formed = not (cut or open_ or bad_start[i] or bad_end[j])
-                out.append(Candidate(surface, stems, j - i + 1, formed))
+                out.append(Candidate(surface, frozenset(held), j - i + 1, formed))
     return out
 
 
