@@ -232,15 +232,30 @@ def _pool(
     if not by_stems:
         return _Pool([], np.zeros(0), [])
     pool = list(by_stems.values())
-    weight = np.array([sum(weights(s) for s in c.stems) for c in pool])
+    # summed in a fixed order: a set of strings iterates in an order that varies by process
+    weight = np.array([sum(weights(s) for s in sorted(c.stems)) for c in pool])
     # well-formed spans first at each cut: the others only stand in for a theme short of them
     order = np.lexsort((-weight, _ill_formed(pool)))[:prefilter]
     order = order[weight[order] > 0]
     pool = [pool[int(i)] for i in order]
+    # which central texts hold each stem, as bits: a span covers the texts holding all its stems
+    holders: dict[str, int] = {}
+    for k, held in enumerate(stem_sets):
+        for s in held:
+            holders[s] = holders.get(s, 0) | (1 << k)
+    everyone = (1 << len(stem_sets)) - 1
     covers: list[IntArray] = []
     scores = np.zeros(len(pool))
     for n, c in enumerate(pool):
-        cover = np.array([k for k, held in enumerate(stem_sets) if c.stems <= held], np.int64)
+        bits = everyone
+        for s in c.stems:
+            bits &= holders.get(s, 0)
+        held_by: list[int] = []
+        while bits:
+            low = bits & -bits
+            held_by.append(low.bit_length() - 1)
+            bits ^= low
+        cover = np.array(held_by, np.int64)
         covers.append(cover)
         scores[n] = weight[int(order[n])] * (cover.size / max(len(central), 1))
     keep = np.lexsort((-scores, _ill_formed(pool)))[:n_candidates]
