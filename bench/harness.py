@@ -308,6 +308,107 @@ def kmeans_labels(X: FloatMatrix, k: int, seed: int = 0) -> IntArray:
     return np.asarray(model.fit_predict(unit_rows(X)), dtype=np.int64)
 
 
+# --- an analysis in a process of its own -------------------------------------------------------
+
+#: Run in a fresh interpreter by :func:`run_analysis_process`, with the checkout under test
+#: first on ``sys.path``: it imports only that checkout's ``pipelines.themes`` (or BERTopic),
+#: so two checkouts can be timed against each other in one run. It compiles the numba code
+#: (neighbour descent, UMAP, HDBSCAN) on a 3,000-row slice first, then times one call.
+_ANALYSIS_WORKER = r"""
+import json, resource, sys, time, warnings
+import numpy as np
+spec = json.loads(sys.argv[1])
+X = np.load(spec["embeddings"]).astype(np.float32)
+with open(spec["texts"], encoding="utf-8") as handle:
+    texts = json.load(handle)
+if spec.get("rows") is not None:
+    rows = np.load(spec["rows"])
+    X, texts = X[rows], [texts[i] for i in rows]
+warnings.simplefilter("ignore")
+import hdbscan
+from umap import UMAP
+small = X[:3000]
+UMAP(n_neighbors=15, n_components=5, metric="cosine", n_epochs=5, random_state=0,
+     force_approximation_algorithm=True, init="pca").fit(small)
+hdbscan.HDBSCAN(min_cluster_size=10).fit(small[:, :5])
+out = {"n": len(texts)}
+if spec["method"] == "bertopic":
+    from bertopic import BERTopic
+    t0, c0 = time.perf_counter(), time.process_time()
+    model = BERTopic(umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0,
+                                     metric="cosine", random_state=spec["seed"]))
+    labels, _ = model.fit_transform(texts, embeddings=X)
+    out["wall_s"], out["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+    labels = np.asarray(labels, dtype=np.int64)
+else:
+    from pipelines.themes import find_themes
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = find_themes(texts, X, random_state=spec["seed"])
+    out["wall_s"], out["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+    out["timings"] = dict(result.timings)
+    out["n_themes"] = result.n_themes
+    labels = result.labels
+out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+np.save(spec["labels"], labels)
+with open(spec["result"], "w", encoding="utf-8") as handle:
+    json.dump(out, handle)
+"""
+
+
+def write_analysis_input(folder: Path, texts: Sequence[str], X: FloatMatrix) -> dict[str, str]:
+    """The texts and embeddings an analysis process reads, written once into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"texts": str(folder / "texts.json"), "embeddings": str(folder / "embeddings.npy")}
+    Path(paths["texts"]).write_text(json.dumps(list(texts)), encoding="utf-8")
+    np.save(paths["embeddings"], np.asarray(X, dtype=np.float32))
+    return paths
+
+
+def run_analysis_process(
+    inputs: dict[str, str],
+    *,
+    method: str = "weft",
+    seed: int = 0,
+    code: Path = ROOT,
+    rows: npt.NDArray[np.int64] | None = None,
+    timeout: float = 3600.0,
+) -> tuple[dict[str, Any], IntArray]:
+    """One analysis (``weft``: ``find_themes`` of the checkout at ``code``; ``bertopic``: its
+    defaults, ``seed`` seeding its UMAP) in a fresh process on the inputs of
+    :func:`write_analysis_input` (only ``rows`` of them when given).
+
+    Returns the process' figures (``wall_s``, ``cpu_s``: ``process_time`` of the call;
+    ``peak_rss_mib``: its ``ru_maxrss``; Weft's ``timings`` and ``n_themes``) and the labels.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="weft-analysis-") as tmp:
+        spec: dict[str, Any] = {
+            **inputs,
+            "method": method,
+            "seed": seed,
+            "labels": str(Path(tmp) / "labels.npy"),
+            "result": str(Path(tmp) / "result.json"),
+            "rows": None,
+        }
+        if rows is not None:
+            spec["rows"] = str(Path(tmp) / "rows.npy")
+            np.save(spec["rows"], np.asarray(rows, dtype=np.int64))
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        subprocess.run(
+            [sys.executable, "-c", _ANALYSIS_WORKER, json.dumps(spec)],
+            cwd=code,
+            env=env,
+            check=True,
+            timeout=timeout,
+        )
+        figures: dict[str, Any] = json.loads(Path(spec["result"]).read_text(encoding="utf-8"))
+        labels = np.asarray(np.load(spec["labels"]), dtype=np.int64)
+    return figures, labels
+
+
 # --- results ---------------------------------------------------------------------------------
 
 

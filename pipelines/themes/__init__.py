@@ -1,6 +1,8 @@
 """Theme discovery: clustering, description and a 2-D map of narrative embeddings."""
 
 from pipelines.themes.api import (
+    STAGES,
+    STEPS,
     SubthemeDescription,
     ThemeDescription,
     ThemeResult,
@@ -21,6 +23,8 @@ from pipelines.themes.membership import theme_distribution, top_memberships
 
 __all__ = [
     "CHAT_STOP_WORDS",
+    "STAGES",
+    "STEPS",
     "IncrementalResult",
     "LineageEvent",
     "ReanalysisAdvice",

@@ -16,6 +16,7 @@ from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
 from pipelines.themes.layout import graph_map, narrative_map, theme_positions
 from pipelines.themes.membership import complete_subthemes, theme_distribution, top_memberships
+from pipelines.themes.timing import StepClock
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -89,7 +90,9 @@ class ThemeResult:
     parameters : dict
         Parameters actually used (including adapted ones) and library versions, JSON-ready.
     timings : dict
-        Wall seconds per step (``cluster``, ``describe``, ``map``, ``total``).
+        Wall seconds of the three stages (``cluster``, ``describe``, ``map``) and ``total``,
+        and of the steps inside them (:data:`STEPS`; a step that did not run is absent:
+        ``knn`` alone for the tiniest inputs, nothing of the clustering below three).
     subthemes : list of SubthemeDescription
         One per sub-theme, in sub-theme label order, each with its parent theme.
     top_themes : ndarray of shape (n, 3)
@@ -121,6 +124,26 @@ class ThemeResult:
     def n_themes(self) -> int:
         return len(self.themes)
 
+
+#: The steps ``ThemeResult.timings`` may time, in pipeline order: the neighbour search, the
+#: fuzzy graph and its projection, HDBSCAN's sub-themes, the merge into themes (with the
+#: automatic level), borders and outlier placement, keywords (phrase counts and c-TF-IDF),
+#: naming, exemplars, the sub-themes' descriptions, soft membership, and the 2-D map.
+STEPS = (
+    "knn",
+    "embedding",
+    "hdbscan",
+    "merge",
+    "borders",
+    "keywords",
+    "naming",
+    "exemplars",
+    "subthemes",
+    "membership",
+    "map",
+)
+#: The stages and the whole, also in ``ThemeResult.timings``.
+STAGES = ("cluster", "describe", "map", "total")
 
 #: The libraries whose versions shape a clustering's results.
 CLUSTERING_LIBRARIES = ("numpy", "scikit-learn", "scipy", "umap-learn", "hdbscan")
@@ -231,9 +254,12 @@ def find_themes(
     )
     clusterer.fit(X)
     t_cluster = time.perf_counter()
+    steps: dict[str, float] = dict(clusterer.timings_)
 
+    clock = StepClock()
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
     counts = describer.count(texts) if clusterer.n_themes_ else None
+    steps["keywords"] = clock.lap("count")
     describer.fit(
         texts,
         clusterer.labels_,
@@ -242,6 +268,9 @@ def find_themes(
         phrase_counts=counts,
         phrase_embedder=embedder,
     )
+    clock.lap("fit")
+    for step, seconds in describer.timings_.items():
+        steps[step] = steps.get(step, 0.0) + seconds
     subthemes = _describe_subthemes(
         texts,
         X,
@@ -252,6 +281,7 @@ def find_themes(
         counts,
         embedder,
     )
+    steps["subthemes"] = clock.lap("subthemes")
     unit = unit_rows(X)
     distribution = theme_distribution(
         unit.astype(np.float64),
@@ -267,6 +297,7 @@ def find_themes(
         clusterer.subtheme_parents_,
         np.stack([s.centroid for s in subthemes]) if subthemes else np.zeros((0, X.shape[1])),
     )
+    steps["membership"] = clock.lap("membership")
     t_describe = time.perf_counter()
 
     n = X.shape[0]
@@ -326,6 +357,7 @@ def find_themes(
         top_probabilities=top_probabilities,
         leaf_labels=leaf_labels,
         timings={
+            **steps,
             "cluster": t_cluster - start,
             "describe": t_describe - t_cluster,
             "map": t_map - t_describe,

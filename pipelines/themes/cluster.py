@@ -27,6 +27,7 @@ from pipelines.themes.levels import (
     settle_boundaries,
 )
 from pipelines.themes.outliers import place_by_agreement, place_by_reach
+from pipelines.themes.timing import StepClock
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -151,6 +152,10 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         Modularity of the top-level partition on the graph (``nan`` when undefined).
     resolution_ : float
         The modularity resolution the themes were merged at.
+    timings_ : dict of str to float
+        Wall seconds of each step of the last fit: ``knn`` (neighbour lists), ``embedding``
+        (fuzzy graph and projection), ``hdbscan``, ``merge`` (propagation, merging and the
+        automatic level) and ``borders`` (borders redrawn, outliers placed, themes numbered).
     """
 
     def __init__(
@@ -177,8 +182,10 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _build_graph(self, X: FloatArray) -> NarrativeGraph:
-        view = build_graph(X, self.n_neighbors, self.n_components, self.n_epochs, self.random_state)
+    def _build_graph(self, X: FloatArray, clock: StepClock) -> NarrativeGraph:
+        view = build_graph(
+            X, self.n_neighbors, self.n_components, self.n_epochs, self.random_state, clock
+        )
         self.knn_ = view.knn
         return view
 
@@ -227,6 +234,8 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self : ThemeClusterer
             The fitted estimator.
         """
+        clock = StepClock()
+        self.timings_ = clock.laps
         X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=0)
         X = unit_rows(np.asarray(X, dtype=np.float64))
         n = X.shape[0]
@@ -244,7 +253,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             self._fit_tiny(X, min_size)
             return self
 
-        view = self._build_graph(X)
+        view = self._build_graph(X, clock)
         graph = view.graph
         self.graph_ = graph
         self.embedding_ = view.reduced
@@ -259,6 +268,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             if n_seeds < target:
                 seeds, seed_prob = self._kmeans_seeds(view.reduced, target)
                 n_seeds = target
+        clock.lap("hdbscan")
 
         if n_seeds == 0:
             self._finish(X, np.full(n, -1), np.zeros(n), np.full(n, -1), np.zeros(0, np.int64))
@@ -272,14 +282,17 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         apart = _pin_tags(self.keep_apart, reach, n_seeds)
         parent, self.resolution_ = self._merge(weights, target, view.reduced, seeds, apart)
         n_top = int(parent.max()) + 1
+        clock.lap("merge")
 
         top = np.where(reach >= 0, parent[np.maximum(reach, 0)], -1)
         if target is not None:
             self._finish_target(X, graph, view.reduced, seeds, seed_prob, top, target)
+            clock.lap("borders")
             return self
         core = seeds >= 0
         if n <= AUTO_FIXED_MAX_N:
             self._finish_small(X, graph, seeds, seed_prob, top, parent)
+            clock.lap("borders")
             return self
         settled = settle_boundaries(view.reduced, top, core, self.random_state)
         n_top = int(settled.max()) + 1
@@ -288,6 +301,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         prob = np.where(in_parent, seed_prob, 0.5 * depth)
         self._finish(X, labels, prob, np.where(in_parent, seeds, -1), parent)
         self.modularity_ = modularity(graph, self.labels_, 1.0)
+        clock.lap("borders")
         return self
 
     def _finish_small(

@@ -14,6 +14,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from pipelines.embed import Embedder, unit_rows
 from pipelines.themes.naming import name_themes
+from pipelines.themes.timing import StepClock
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -250,6 +251,8 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         Narratives per theme.
     n_themes_ : int
         Number of themes described (``max(labels) + 1``).
+    timings_ : dict of str to float
+        Wall seconds of the last fit's ``keywords``, ``naming`` and ``exemplars`` steps.
     """
 
     def __init__(
@@ -317,11 +320,16 @@ class ThemeDescriber(BaseEstimator):  # type: ignore[misc]
         self.n_themes_ = n_themes
         self.phrase_counts_ = phrase_counts
         self.sizes_ = np.bincount(label_arr[label_arr >= 0], minlength=n_themes).astype(np.int64)
+        clock = StepClock()
+        self.timings_ = clock.laps
         self.keywords_ = self._keywords(texts, label_arr, n_themes)
+        clock.lap("keywords")
         self.theme_labels_ = self._names(
             texts, label_arr, embeddings, centroids, phrase_embedder, fixed_names
         )
+        clock.lap("naming")
         self.exemplars_ = self._exemplars(texts, label_arr, n_themes, embeddings, centroids)
+        clock.lap("exemplars")
         return self
 
     def count(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, npt.NDArray[np.str_]] | None:

@@ -162,13 +162,16 @@ def spans(
             g or (roles is not None and roles.ends_badly(w))
             for w, g in zip(words, governing, strict=True)
         ]
+        # each content token's stem, once per clause rather than once per span holding it
+        stems_of = [stem(t.group()) if c else "" for t, c in zip(tokens, content, strict=True)]
         for i, first in enumerate(tokens):
             if not content[i]:
                 continue
+            held: set[str] = set()
             for j in range(i, min(i + max_words, len(tokens))):
                 if not content[j]:
                     continue
-                stems = frozenset(stem(tokens[k].group()) for k in range(i, j + 1) if content[k])
+                held.add(stems_of[j])
                 surface = clause[first.start() : tokens[j].end()]
                 if len(surface.split()) > max_words:  # "&", "+" between words count too
                     break
@@ -177,7 +180,7 @@ def spans(
                 # "mandatory because children | need ...": an opened clause left unfinished
                 open_ = j + 1 < len(tokens) and any(w in _OPENERS for w in words[i:j])
                 formed = not (cut or open_ or bad_start[i] or bad_end[j])
-                out.append(Candidate(surface, stems, j - i + 1, formed))
+                out.append(Candidate(surface, frozenset(held), j - i + 1, formed))
     return out
 
 
@@ -229,15 +232,30 @@ def _pool(
     if not by_stems:
         return _Pool([], np.zeros(0), [])
     pool = list(by_stems.values())
-    weight = np.array([sum(weights(s) for s in c.stems) for c in pool])
+    # summed in a fixed order: a set of strings iterates in an order that varies by process
+    weight = np.array([sum(weights(s) for s in sorted(c.stems)) for c in pool])
     # well-formed spans first at each cut: the others only stand in for a theme short of them
     order = np.lexsort((-weight, _ill_formed(pool)))[:prefilter]
     order = order[weight[order] > 0]
     pool = [pool[int(i)] for i in order]
+    # which central texts hold each stem, as bits: a span covers the texts holding all its stems
+    holders: dict[str, int] = {}
+    for k, held in enumerate(stem_sets):
+        for s in held:
+            holders[s] = holders.get(s, 0) | (1 << k)
+    everyone = (1 << len(stem_sets)) - 1
     covers: list[IntArray] = []
     scores = np.zeros(len(pool))
     for n, c in enumerate(pool):
-        cover = np.array([k for k, held in enumerate(stem_sets) if c.stems <= held], np.int64)
+        bits = everyone
+        for s in c.stems:
+            bits &= holders.get(s, 0)
+        held_by: list[int] = []
+        while bits:
+            low = bits & -bits
+            held_by.append(low.bit_length() - 1)
+            bits ^= low
+        cover = np.array(held_by, np.int64)
         covers.append(cover)
         scores[n] = weight[int(order[n])] * (cover.size / max(len(central), 1))
     keep = np.lexsort((-scores, _ill_formed(pool)))[:n_candidates]

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from pipelines.themes import ThemeResult, find_themes, narrative_map
+from pipelines.themes import STAGES, STEPS, ThemeResult, find_themes, narrative_map
 from tests.pipelines.themes.synthetic import make_blobs
 
 WORDS = [
@@ -39,7 +39,12 @@ def test_find_themes_end_to_end() -> None:
         assert all(result.labels[i] == theme.theme for i in theme.exemplars)
         assert theme.centroid.shape == (X.shape[1],)
         assert theme.keywords and theme.label
-    assert set(result.timings) == {"cluster", "describe", "map", "total"}
+    assert set(result.timings) == set(STEPS) | set(STAGES)
+    assert all(v >= 0.0 for v in result.timings.values())
+    # the steps account for the whole run, bar the bookkeeping between them
+    steps = sum(result.timings[s] for s in STEPS)
+    assert steps <= result.timings["total"] + 1e-6
+    assert steps >= 0.9 * result.timings["total"]
     json.dumps(result.parameters)  # stored with the analysis, so it must be plain JSON
 
 

@@ -1,0 +1,186 @@
+"""How the analysis' cost grows with the number of narratives, step by step.
+
+    nice .venv/bin/python -m bench.cost_curve [--sizes 10000,25000,50000,all] [--seed 0]
+
+The pool is every distinct text the shared data holds (exact duplicates after
+``normalize_text`` counted once): the five labelled sets, the NHS comments, the ArgKP
+arguments and the QMSum speaker turns, about 90,000. The five sets' vectors come from the
+bench cache; the other texts are embedded once into it (``cost_curve_extra``). Each size is a
+seeded random sample of the pool (``all``: the whole pool) analysed by ``find_themes`` in a
+fresh process (numba compiled on a 3,000-row slice first), which reports its wall and CPU
+seconds, its peak RSS (``ru_maxrss``) and each step's seconds. Then every step's growth is
+fitted as ``seconds ~ n^b`` over the sizes run, against the exponent ``n log n`` has over the
+same sizes: a step whose ``b`` is more than 0.15 above it is named as growing faster.
+Results go to ``bench/results/cost_curve.json``, written after every size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.harness import (
+    RESULTS_DIR,
+    SETS,
+    cached_embeddings,
+    cached_text_embeddings,
+    data_dir,
+    load_nhs_rows,
+    load_qmsum,
+    load_set,
+    run_analysis_process,
+    write_analysis_input,
+    write_json,
+)
+from pipelines.embed import FloatMatrix, normalize_text
+
+#: A step grows faster than ``n log n`` when its fitted exponent exceeds that of ``n log n``
+#: over the same sizes by more than this (timings on a shared machine are noisy).
+FASTER_MARGIN = 0.15
+#: Steps below this many seconds at the largest size are too short to fit.
+MIN_FIT_SECONDS = 0.5
+#: Peak RSS allowed at the largest size.
+RSS_LIMIT_MIB = 4096.0
+
+
+def _argkp_texts(root: str | None) -> list[str]:
+    path = data_dir(root) / "ibm_argkp2021" / "arguments_with_keypoints.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row["argument"] for row in csv.DictReader(handle)]
+
+
+#: The sources beyond the five labelled sets, in the order they join the pool.
+EXTRA_SOURCES = ("nhs", "argkp", "qmsum")
+
+
+def pool(
+    root: str | None, extra_sources: Sequence[str] = EXTRA_SOURCES
+) -> tuple[list[str], FloatMatrix, dict[str, int]]:
+    """Every distinct text of the shared data (the five sets and ``extra_sources``), its
+    vector, and how many each source added."""
+    seen: set[str] = set()
+    texts: list[str] = []
+    blocks: list[FloatMatrix] = []
+    added: dict[str, int] = {}
+    for name in SETS:
+        labelled = load_set(name, root)
+        vectors = cached_embeddings(labelled)
+        keep = []
+        for i, text in enumerate(labelled.texts):
+            key = normalize_text(text)
+            if key and key not in seen:
+                seen.add(key)
+                keep.append(i)
+        texts.extend(labelled.texts[i] for i in keep)
+        blocks.append(vectors[keep])
+        added[name] = len(keep)
+    extra: list[str] = []
+    loaders = {
+        "nhs": lambda: [r["FFT answer"] for r in load_nhs_rows(root)[1]],
+        "argkp": lambda: _argkp_texts(root),
+        "qmsum": lambda: load_qmsum(root)[0].texts,
+    }
+    for source in extra_sources:
+        candidates = loaders[source]()
+        before = len(extra)
+        for text in candidates:
+            key = normalize_text(text)
+            if key and key not in seen:
+                seen.add(key)
+                extra.append(text)
+        added[source] = len(extra) - before
+    if extra:
+        texts.extend(extra)
+        blocks.append(cached_text_embeddings("cost_curve_extra", extra))
+    return texts, np.vstack(blocks).astype(np.float32), added
+
+
+def exponents(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Fitted ``b`` of ``seconds ~ n^b`` per step (and for the wall and CPU time), with the
+    exponent of ``n log n`` over the same sizes and the steps that grow faster than it."""
+    if len(rows) < 2:
+        return {}
+    n = np.array([r["n"] for r in rows], dtype=np.float64)
+    log_n = np.log(n)
+    reference = float(np.polyfit(log_n, np.log(n * log_n), 1)[0])
+    fitted: dict[str, float] = {}
+    series: dict[str, list[float]] = {
+        "wall": [r["wall_s"] for r in rows],
+        "cpu": [r["cpu_s"] for r in rows],
+    }
+    for step in rows[-1]["timings"]:
+        series[step] = [r["timings"].get(step, 0.0) for r in rows]
+    for step, seconds in series.items():
+        values = np.asarray(seconds, dtype=np.float64)
+        if values[-1] < MIN_FIT_SECONDS or (values <= 0).any():
+            continue
+        fitted[step] = round(float(np.polyfit(log_n, np.log(values), 1)[0]), 2)
+    faster = sorted(
+        (s for s, b in fitted.items() if b > reference + FASTER_MARGIN),
+        key=lambda s: -fitted[s],
+    )
+    return {"n_log_n": round(reference, 2), "steps": fitted, "faster_than_n_log_n": faster}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cost_curve", description=__doc__)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--sizes", default="10000,25000,50000,all")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--extra",
+        default=",".join(EXTRA_SOURCES),
+        help="sources beyond the five labelled sets ('' for the five alone)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "cost_curve.json")
+    args = parser.parse_args(argv)
+    texts, X, added = pool(args.data, [s for s in args.extra.split(",") if s.strip()])
+    total = len(texts)
+    sizes = [total if s.strip() == "all" else min(int(s), total) for s in args.sizes.split(",")]
+    print(f"# pool: {total} distinct texts {added}", flush=True)
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(total)
+    meta = {"pool": total, "sources": added, "seed": args.seed, "rss_limit_mib": RSS_LIMIT_MIB}
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="weft-cost-") as tmp:
+        inputs = write_analysis_input(Path(tmp), texts, X)
+        for size in sizes:
+            # nested samples: each size holds every smaller one
+            rows_used = np.sort(order[:size])
+            figures, _ = run_analysis_process(inputs, seed=args.seed, rows=rows_used)
+            row = {
+                "n": size,
+                "wall_s": round(figures["wall_s"], 2),
+                "cpu_s": round(figures["cpu_s"], 2),
+                "peak_rss_mib": round(figures["peak_rss_mib"], 1),
+                "themes": figures["n_themes"],
+                "timings": {k: round(v, 2) for k, v in figures["timings"].items()},
+            }
+            rows.append(row)
+            print(
+                f"n={size}: {row['wall_s']} s wall, {row['cpu_s']} s cpu, "
+                f"peak {row['peak_rss_mib']:.0f} MiB, {row['themes']} themes, {row['timings']}",
+                flush=True,
+            )
+            write_json(args.out, {"meta": meta, "rows": rows, "growth": exponents(rows)})
+    growth = exponents(rows)
+    print(f"# growth: {growth}", flush=True)
+    largest = max(rows, key=lambda r: r["n"])
+    print(
+        f"# peak RSS at n={largest['n']}: {largest['peak_rss_mib']:.0f} MiB "
+        f"(limit {RSS_LIMIT_MIB:.0f})",
+        flush=True,
+    )
+    write_json(args.out, {"meta": meta, "rows": rows, "growth": growth})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
