@@ -38,9 +38,9 @@ test: install-dev
 
 # the browser tests, the schema fuzz run, the Fab Academy reports and the CLI's live-server
 # tests run in the SQLite pass; they test pages, documents, the API's contract and the
-# command, not the database
+# command, not the database; the job worker process tests run there too (it is SQLite's runner)
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli and not workers"
 
 lint: install-dev
 	$(BIN)/ruff check .
