@@ -264,3 +264,15 @@ def test_no_worker_outlives_its_server(serve: Callable[..., Served], how: int) -
     server.stop(how)
     # stopped by the server (SIGTERM), or on its own when the server's pipe closes (SIGKILL)
     _wait_until(lambda: _gone(worker), 30, f"job worker {worker} outlived its server")
+
+
+def test_a_queued_job_wakes_the_worker_before_its_next_poll(serve: Callable[..., Served]) -> None:
+    server = serve(AUTO_ANALYZE="false", JOB_POLL_SECONDS="60")
+    api = Api(server)
+    time.sleep(1)  # the worker's lanes have looked once and wait for their next poll
+    started = time.monotonic()
+    job_id = api.post("/narratives", {"narratives": _stories(20)})["job"]["id"]
+    done = api.wait(job_id, timeout=30)
+    assert done["status"] == "succeeded", done
+    # woken by the server's line on its stdin, not by a poll a minute later
+    assert time.monotonic() - started < 20
