@@ -37,10 +37,11 @@ test: install-dev
 	scripts/with-redis.sh scripts/with-chromium.sh $(BIN)/python -m pytest
 
 # the browser tests, the schema fuzz run, the Fab Academy reports, the CLI's live-server
-# tests and the ONNX export tests run in the SQLite pass; they test pages, documents, the API's
-# contract, the command and the model export, not the database
+# tests, the ONNX export tests and the job worker process tests run in the SQLite pass; they
+# test pages, documents, the API's contract, the command, the model export and SQLite's own
+# runner, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli and not export"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli and not export and not workers"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -18,6 +18,9 @@ from app.services.projects import ExposedWithoutToken, check_exposure
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings()
+    if settings.job_runner == "auto":
+        # served on its own, jobs run in a supervised worker process, not the web loop's
+        settings = settings.model_copy(update={"job_runner": "process"})
     try:
         check_exposure(settings.host, settings.bootstrap_token)
     except ExposedWithoutToken as exc:

@@ -62,11 +62,36 @@ class Settings(BaseSettings):
         "into chunk jobs of about a quarter of it each, which any worker may take.",
     )
 
-    job_runner: Literal["thread", "celery"] = Field(
-        "thread",
-        description="How jobs run: 'thread' is an in-process background worker; 'celery' "
-        "sends them to Celery workers over the broker (`celery -A app.jobs.celery_runner "
-        "worker`), which share the database and data directory.",
+    job_runner: Literal["auto", "thread", "process", "celery"] = Field(
+        "auto",
+        description="How jobs run: 'process' is a job worker process that `weft serve` starts "
+        "and supervises beside the web server (same store, lower priority), so an analysis "
+        "does not slow reads; 'thread' runs them on background threads of the web server; "
+        "'celery' sends them to Celery workers over the broker (`celery -A "
+        "app.jobs.celery_runner worker`), which share the database and data directory. "
+        "'auto' is 'process' under `weft serve` and 'thread' for an app built in-process "
+        "(tests, benchmarks).",
+    )
+    job_worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="With job_runner=process: how much lower than the web server's the job "
+        "worker's CPU priority is (added to its niceness); 0 keeps the same.",
+    )
+    job_worker_stop_seconds: float = Field(
+        20,
+        gt=0,
+        description="With job_runner=process: how long the server waits for the job worker to "
+        "stop after SIGTERM at shutdown before it kills it; an interrupted job runs again at "
+        "the next start.",
+    )
+    job_worker_restart_seconds: float = Field(
+        1,
+        gt=0,
+        description="With job_runner=process: the first pause before a job worker that died is "
+        "started again; it doubles after each quick death, up to 60 s, and starts over once a "
+        "worker has lived a minute.",
     )
     broker_url: str = Field(
         "redis://127.0.0.1:6379/0", description="Celery broker (Redis) when job_runner=celery."

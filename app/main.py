@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app import problems
 from app.config import Settings
 from app.jobs.context import build_deps
+from app.jobs.process_runner import ProcessJobRunner
 from app.jobs.runner import JobRunner, ThreadJobRunner
 from app.limits import BodySizeLimit
 from app.routes import (
@@ -47,8 +48,14 @@ from pipelines.embed import Embedder
 log = logging.getLogger("weft")
 
 
-def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
-    """Build the service; `embedder` replaces the sentence-transformers model (tests)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    worker_command: Sequence[str] | None = None,
+) -> FastAPI:
+    """Build the service; `embedder` replaces the sentence-transformers model and
+    `worker_command` the job worker's command line (tests, benchmarks)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -60,7 +67,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             from app.jobs.celery_runner import CeleryJobRunner
 
             runner = CeleryJobRunner(deps)
+        elif settings.job_runner == "process":
+            runner = ProcessJobRunner(deps, worker_command)
         else:
+            # 'auto' in an app built in-process (tests, benchmarks); `weft serve` says process
             runner = ThreadJobRunner(deps, poll_seconds=settings.job_poll_seconds)
         attach_runner(session_factory, runner)
         runner.start()

@@ -36,7 +36,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (else WEFT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (else WEFT_PORT).")] = None,
 ) -> None:
-    """Serve the API and the dashboard with uvicorn (what `make run` starts)."""
+    """Serve the API and the dashboard with uvicorn (what `make run` starts); unless
+    WEFT_JOB_RUNNER says otherwise, jobs run in a job worker process it starts and
+    supervises."""
     from app.__main__ import main as serve_main
 
     serve_main(settings(host=host, port=port))
@@ -208,7 +210,13 @@ def _check_model(found: Settings) -> Check:
 
 def _check_broker(found: Settings) -> Check:
     if found.job_runner != "celery":
-        return Check("broker", "skip", "jobs run in-process (WEFT_JOB_RUNNER=thread)")
+        how = {
+            "thread": "on threads of the web server",
+            "process": "in a worker process that `weft serve` supervises",
+            "auto": "in a worker process that `weft serve` supervises",
+        }[found.job_runner]
+        runner = found.job_runner
+        return Check("broker", "skip", f"no broker: jobs run {how} (WEFT_JOB_RUNNER={runner})")
     try:
         from kombu.connection import Connection
 

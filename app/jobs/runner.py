@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Protocol
 
 from app.jobs.context import JobDeps
@@ -62,8 +63,10 @@ class ThreadJobRunner:
         self._sweeper.stop()
         with self._wake:
             self._wake.notify_all()
+        # one deadline for all lanes: a lane inside a long job is not waited for lane by lane
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
 
     def submit(self, job_id: str) -> None:

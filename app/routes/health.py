@@ -5,9 +5,20 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.deps import RuntimeDep
+from app.jobs.process_runner import ProcessJobRunner
+from app.jobs.runner import JobRunner, ThreadJobRunner
 from app.services import health as health_service
 
 router = APIRouter(tags=["health"])
+
+
+def _jobs(runner: JobRunner) -> dict[str, Any]:
+    """Which runner runs the jobs; for the process runner, its worker's state."""
+    if isinstance(runner, ProcessJobRunner):
+        return {"runner": "process", "worker": runner.status()}
+    if isinstance(runner, ThreadJobRunner):
+        return {"runner": "thread", "lanes": runner.lanes}
+    return {"runner": "celery"}
 
 
 @router.get("/healthz")
@@ -18,5 +29,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> dict[str, Any]:
-    """The database answers and the embedding model is loaded."""
-    return health_service.readiness(runtime.engine, runtime.embedder.name)
+    """The database answers and the embedding model is loaded; `jobs` says how jobs run and,
+    with the process runner, whether its worker is alive (pid, restarts), which does not
+    stop the server from serving reads."""
+    report: dict[str, Any] = health_service.readiness(runtime.engine, runtime.embedder.name)
+    report["jobs"] = _jobs(runtime.runner)
+    return report

@@ -10,7 +10,13 @@ class TestHealth:
     def test_readyz_reports_database_and_model(self, client: TestClient) -> None:
         response = client.get("/readyz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ready", "database": "ok", "model": "test/counting"}
+        assert response.json() == {
+            "status": "ready",
+            "database": "ok",
+            "model": "test/counting",
+            # an app built in-process runs jobs on its own threads
+            "jobs": {"runner": "thread", "lanes": 2},
+        }
 
     def test_unknown_route_is_problem_json(self, client: TestClient) -> None:
         response = client.get("/v1/nothing-here")
