@@ -23,4 +23,4 @@ class LoggedHashEmbedder(HashEmbedder):
         return super().encode(texts)
 
 
-context.SentenceTransformerEmbedder = lambda *_args: LoggedHashEmbedder(16)  # type: ignore[assignment,misc]
+context.build_embedder = lambda *_args: LoggedHashEmbedder(16)  # type: ignore[assignment,misc]
