@@ -76,7 +76,9 @@ def previous_release(into: Path) -> Path:
             commit = f"{change}^1"
             break
     with tarfile.open(fileobj=BytesIO(_git("archive", "--format=tar", commit))) as archive:
-        archive.extractall(into, filter="data")
+        # the release's files; links (a local cache linked in by mistake) are not part of it
+        files = [m for m in archive.getmembers() if not (m.issym() or m.islnk())]
+        archive.extractall(into, members=files, filter="data")
     return into
 
 
