@@ -14,7 +14,8 @@ under the same load; the ratio reported is the median over rounds.
 ``quality``: per labelled set, the cosine of each text's int8 vector to its fp32 ONNX and its
 torch vector (mean and min), how much an int8 vector moves when the same text is batched with
 others, then Weft's analysis (``find_themes``, defaults, no map) on each backend's vectors with
-seeds 0-2, scored by NMI/ARI as ``bench.quality`` scores them.
+seeds 0-2, scored by NMI/ARI as ``bench.quality`` scores them. Beside the five labelled sets,
+``nhs`` is the NHS comments the framework gives exactly one theme.
 Results go to ``bench/results/embedding_<part>.json``.
 """
 
@@ -42,6 +43,7 @@ from bench.harness import (
     cached_embeddings,
     data_dir,
     load_nhs_rows,
+    load_nhs_single_theme,
     load_set,
     score,
     write_json,
@@ -183,7 +185,9 @@ def part_quality(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
     }
     table: dict[str, Any] = {}
     for set_name in args.sets:
-        data = load_set(set_name, args.data)
+        data = (
+            load_nhs_single_theme(args.data) if set_name == "nhs" else load_set(set_name, args.data)
+        )
         X = {b: cached_embeddings(data, factory(b), names[b]) for b in args.backends}
         row: dict[str, Any] = {"n": len(data), "classes": data.n_classes}
         if "onnx-int8" in X:
@@ -216,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--short", type=int, default=1000, help="texts per short group")
     parser.add_argument("--long", type=int, default=400, help="texts per long group")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--sets", type=lambda s: s.split(","), default=list(SETS))
+    parser.add_argument("--sets", type=lambda s: s.split(","), default=[*SETS, "nhs"])
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     parser.add_argument("--backends", type=lambda s: s.split(","), default=["torch", "onnx-int8"])
     parser.add_argument("--threads", type=int, default=0, help="WEFT_EMBEDDING_THREADS")

@@ -170,6 +170,28 @@ def load_nhs_rows(
     return columns, rows
 
 
+def load_nhs_single_theme(root: str | os.PathLike[str] | None = None) -> LabelledSet:
+    """The NHS comments that the framework gives exactly one theme, labelled by it (the
+    columns after "Comment sentiment"; "Not assigned" and "Labelling not possible" are no
+    theme)."""
+    columns, rows = load_nhs_rows(root)
+    themes = [
+        c
+        for c in columns[columns.index("Comment sentiment") + 1 :]
+        if c not in ("Not assigned", "Labelling not possible")
+    ]
+    texts: list[str] = []
+    raw: list[str] = []
+    for row in rows:
+        held = [c for c in themes if row[c].strip() == "1"]
+        if len(held) == 1:
+            texts.append(row["FFT answer"])
+            raw.append(held[0])
+    codes: dict[str, int] = {}
+    labels = np.array([codes.setdefault(lab, len(codes)) for lab in raw], dtype=np.int64)
+    return LabelledSet(name="nhs_single_theme", texts=texts, labels=labels, class_names=list(codes))
+
+
 # --- embeddings ------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ next runner's idle phase is idle). Reported per phase and endpoint: requests, p5
 in ms, errors (any status but 200, or a failed connection)::
 
     nice .venv/bin/python -m bench.reads [--sets agnews8000,searchsnippets] [--n 20000]
-        [--clients 16] [--runners thread,process] [--idle 20] [--busy-max 600]
+        [--clients 16] [--runners thread,process] [--idle 20] [--busy-max 600] [--store DIR]
 
 Results go to ``bench/results/reads.json``.
 """
@@ -26,6 +26,7 @@ Results go to ``bench/results/reads.json``.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import random
@@ -155,6 +156,24 @@ def seed(workdir: Path, root: Path, sets: Sequence[str], n: int) -> tuple[str, s
             flush=True,
         )
         return project.id, project.key, sessions
+
+
+def stored(workdir: Path, root: Path, sets: Sequence[str], n: int) -> tuple[str, str, list[int]]:
+    """The store in `workdir`: seeded there unless an earlier run seeded it with the same sets
+    and size."""
+    made = workdir / "store.json"
+    wanted = {"sets": list(sets), "n": n}
+    if made.is_file():
+        found = json.loads(made.read_text())
+        if found["made_with"] == wanted:
+            return found["project"], found["key"], found["sessions"]
+        raise SystemExit(f"{workdir} holds a store of {found['made_with']}, not {wanted}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    project, key, sessions = seed(workdir, root, sets, n)
+    made.write_text(
+        json.dumps({"made_with": wanted, "project": project, "key": key, "sessions": sessions})
+    )
+    return project, key, sessions
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -442,12 +461,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--settle", type=float, default=30, help="seconds between the start and the idle reads"
     )
     parser.add_argument("--busy-max", type=float, default=600, help="most seconds of busy reads")
+    parser.add_argument(
+        "--store",
+        help="a directory kept between runs: seeded on the first run, reused after (each run "
+        "adds its analyses to it)",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "reads.json"))
     args = parser.parse_args(argv)
     root = data_dir(args.data)
     with tempfile.TemporaryDirectory(prefix="weft-reads-") as tmp:
-        workdir = Path(tmp)
-        project, key, sessions = seed(workdir, root, args.sets.split(","), args.n)
+        workdir = Path(args.store or tmp)
+        project, key, sessions = stored(workdir, root, args.sets.split(","), args.n)
         results = [
             measure(workdir, runner, project, key, sessions, args, analysis_seed=1 + i)
             for i, runner in enumerate(args.runners.split(","))

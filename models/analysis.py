@@ -60,6 +60,9 @@ class Analysis(Base):
     # and how many of them fit no existing theme (emerging ones included)
     incremental_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     incremental_unassigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # raised by every change to a finished analysis's assignments (placement, withdrawal), so
+    # counts kept in memory (app/services/read_facts.py) are read again
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 

@@ -233,6 +233,7 @@ def _place(session: Session, project_id: str, analysis: Analysis, model: str) ->
         session.execute(insert(ThemeMembership), memberships)
     _recount(session, analysis, total)
     analysis.incremental_count += len(new_rows)
+    analysis.revision += 1
     analysis.incremental_unassigned += int(result.n_unassigned)
     session.flush()
     return Placement(

@@ -137,8 +137,9 @@ def _snippets(
 ) -> dict[int, str]:
     """The snippets one entry quotes: `quoted` (see `segments.exemplar_quotes`) of its themes,
     a long story's its segment nearest each theme."""
-    own = dict(texts)
+    own: dict[int, str] = {}
     for theme in themes:
+        own.update((i, texts[i]) for i in theme.exemplars if isinstance(i, int) and i in texts)
         own.update(quoted.get(theme.id, {}))
     return {i: theme_service.snippet(t) for i, t in own.items()}
 
@@ -219,7 +220,7 @@ def themes_page(
         session,
         [i for e in page for c in e.counts for i in c.theme.exemplars if isinstance(i, int)],
     )
-    parents = {t.id: t.key for t in theme_service.parents(session, [e.theme for e in page])}
+    parents = listing.keys
     shown = [c.theme for e in page for c in e.counts]
     quoted = segment_service.exemplar_quotes(session, analysis.model_name, shown, texts)
     return CuratedThemesPage(

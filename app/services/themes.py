@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import Conflict, NotFound, UnprocessableEntity
-from app.services.narratives import NarrativeFilter, filtered
+from app.services import read_facts
+from app.services.narratives import NarrativeFilter
 from models import (
     Analysis,
     AnalysisStatus,
@@ -24,7 +25,6 @@ from models import (
     Theme,
     ThemeAssignment,
     ThemeLineage,
-    ThemeMembership,
 )
 
 SNIPPET_CHARS = 240
@@ -53,22 +53,8 @@ class ThemeListing:
     total_narratives: int
     unclustered: int
     themes: list[ThemeCount]
-
-
-def _count(
-    session: Session,
-    project: Project,
-    analysis: Analysis,
-    flt: NarrativeFilter,
-    column: Any,
-    table: type[ThemeAssignment] | type[ThemeMembership] = ThemeAssignment,
-) -> dict[int | None, int]:
-    """Narratives per value of `column` (a theme id) within the filter, one GROUP BY."""
-    stmt = select(column, func.count()).where(table.analysis_id == analysis.id)
-    if flt.active:
-        members = filtered(project, flt).with_only_columns(Narrative.id).scalar_subquery()
-        stmt = stmt.where(table.narrative_id.in_(members))
-    return {k: int(v) for k, v in session.execute(stmt.group_by(column)).all()}
+    #: theme id -> key, of every theme of the analysis
+    keys: dict[int, str] = field(default_factory=dict)
 
 
 def list_themes(
@@ -91,7 +77,8 @@ def list_themes(
             "soft membership is kept between top-level themes; use level=top with "
             "membership=any, or membership=primary with level=leaf"
         )
-    themes = list(session.scalars(select(Theme).where(Theme.analysis_id == analysis.id)))
+    known = read_facts.facts(session, analysis)
+    themes = list(known.themes)
     kids: dict[int, list[Theme]] = {}
     for t in themes:
         if t.level == 1 and t.parent_id is not None:
@@ -99,20 +86,21 @@ def list_themes(
     top = [t for t in themes if t.level == 0]
     chosen = top if level == "top" else [t for t in themes if t.level == 1 or t.id not in kids]
 
-    filtering = flt.active
-    if not filtering:
+    if not flt.active:
         total = analysis.narrative_count
         unclustered = total - sum(t.size for t in top)
         sizes: dict[int | None, int] = {t.id: t.size for t in themes}
-    else:
-        primary = _count(session, project, analysis, flt, ThemeAssignment.theme_id)
+    rows = known.mask(flt)
+    if flt.active:
+        primary = read_facts.counts(known.theme, rows)
         total = sum(primary.values())
         unclustered = primary.get(None, 0)
-        sizes = {**_count(session, project, analysis, flt, ThemeAssignment.subtheme_id), **primary}
+        sizes = {**read_facts.counts(known.subtheme, rows), **primary}
     if membership == "any":
-        sizes.update(
-            _count(session, project, analysis, flt, ThemeMembership.theme_id, ThemeMembership)
-        )
+        member_rows, member_themes = known.memberships(session, analysis)
+        if rows is not None:
+            member_themes = member_themes[rows[member_rows]]
+        sizes.update(read_facts.counts(member_themes, None))
 
     def counted(theme: Theme) -> ThemeCount:
         size = int(sizes.get(theme.id, 0))
@@ -122,7 +110,12 @@ def list_themes(
 
     listed = [counted(t) for t in chosen if sizes.get(t.id)]
     listed.sort(key=lambda c: (-c.size, c.theme.key))
-    return ThemeListing(total_narratives=total, unclustered=unclustered, themes=listed)
+    return ThemeListing(
+        total_narratives=total,
+        unclustered=unclustered,
+        themes=listed,
+        keys={t.id: t.key for t in themes},
+    )
 
 
 def get_theme(session: Session, analysis: Analysis, key: str) -> Theme:

@@ -1,36 +1,34 @@
 """Trends from stored assignments: prevalence per group, session or period, distinctive themes,
-emerging and fading themes, and sparkline series. One aggregate query, no re-clustering: the
-statistics are `pipelines.trends.summarise` and the answer is shaped by `trends_json`."""
+emerging and fading themes, and sparkline series. The counts come from the analysis's facts
+in memory (`read_facts`), no re-clustering: the statistics are `pipelines.trends.summarise`
+and the answer is shaped by `trends_json`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select
-from sqlalchemy.orm import Session, aliased
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.errors import NotFound, UnprocessableEntity
 from app.schemas.curation import View
 from app.schemas.trends import Dimension, TrendParams, parse_by
 from app.services import analyses as analysis_service
-from app.services import curation_trends, trends_json
-from app.services.narratives import NarrativeFilter, filtered
+from app.services import curation_trends, read_facts, trends_json
+from app.services.narratives import NarrativeFilter
 from app.services.trends_json import JSON
 from models import (
     Analysis,
     MeetingSession,
-    Narrative,
-    NarrativeAttribute,
     Project,
     Theme,
-    ThemeAssignment,
 )
 from pipelines.trends import (
     Axis,
-    Period,
     TrendSettingError,
     crossed_table,
     period_key,
@@ -56,34 +54,16 @@ class TrendQuery:
     baseline: int = 3
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _period_column(dialect: str, period: Period) -> ColumnElement[Any]:
-    # Weeks are bucketed from days in Python: SQLite before 3.46 has no ISO week format.
-    # Quarters are bucketed from months, which both databases format the same way.
-    # The formats are inlined, not bound: PostgreSQL matches the SELECT expression to the
-    # GROUP BY one only when both read the same text, and bound parameters differ ($1, $3).
-    daily = period == "week"
-    if dialect == "postgresql":
-        utc = func.timezone(literal_column("'UTC'"), Narrative.occurred_at)
-        fmt = "'YYYY-MM-DD'" if daily else "'YYYY-MM'"
-        return func.to_char(utc, literal_column(fmt))
-    fmt = "'%Y-%m-%d'" if daily else "'%Y-%m'"
-    return func.strftime(literal_column(fmt), Narrative.occurred_at)
-
-
-def _period_of(raw: str, period: Period) -> str:
-    if period == "month":
-        return raw
-    if period == "quarter":
-        return period_key(date(int(raw[:4]), int(raw[5:7]), 1), "quarter")
-    return period_key(date.fromisoformat(raw[:10]), "week")
-
-
 def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _ThemeRow:
+    id: int
+    key: str
+    label: str
+    level: int
 
 
 @dataclass
@@ -96,66 +76,64 @@ class _Counts:
     unclustered: int
 
 
-def _aggregate(
-    session: Session, project: Project, analysis: Analysis, query: TrendQuery, leaf: bool
-) -> _Counts:
-    """One GROUP BY over the analysis's assignments: narratives per theme and cell.
+def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bool) -> _Counts:
+    """Narratives per theme and cell, counted from the analysis's facts (`read_facts`).
 
-    Attributes are outer-joined and missing values kept as NULL, so the same rows also give
-    the narratives in the filter, the unclustered ones and those left out of every cell.
+    A narrative missing a dimension's value (no such attribute, no session, no time) is in the
+    filter and may be unclustered, but in no cell.
     """
-    # The analysis holds exactly the project's narratives it clustered, so without a filter
-    # or a narrative column to group by, the narratives table need not be read at all.
-    needs_narrative = query.flt.active or any(d.kind != "attribute" for d in query.by)
-    narrative_id = Narrative.id if needs_narrative else ThemeAssignment.narrative_id
+    known = read_facts.facts(session, analysis)
+    rows = known.mask(query.flt)
+    picked = np.arange(len(known)) if rows is None else np.flatnonzero(rows)
     # Leaf level: the sub-theme where the theme has them, else the theme itself.
-    theme_column = (
-        func.coalesce(ThemeAssignment.subtheme_id, ThemeAssignment.theme_id)
-        if leaf
-        else ThemeAssignment.theme_id
-    )
-    stmt = select(theme_column).where(ThemeAssignment.analysis_id == analysis.id)
-    if needs_narrative:
-        stmt = stmt.join(Narrative, Narrative.id == ThemeAssignment.narrative_id)
-        where = filtered(project, query.flt).whereclause
-        if where is not None:
-            stmt = stmt.where(where)
-    columns: list[Any] = []
+    themes = (known.leaf if leaf else known.theme)[picked]
+    in_filter = len(picked)
+    unclustered = int(np.count_nonzero(themes == read_facts.NONE))
+    columns: list[read_facts.Codes] = []
     for dim in query.by:
         if dim.kind == "attribute":
-            attr = aliased(NarrativeAttribute)
-            stmt = stmt.outerjoin(
-                attr, and_(attr.narrative_id == narrative_id, attr.key == dim.name)
+            columns.append(
+                known.attributes.get(dim.name or "")
+                or read_facts.Codes(np.full(len(known), read_facts.NONE, np.int32), ())
             )
-            columns.append(attr.value)
         elif dim.kind == "session":
-            columns.append(Narrative.session_id)
+            columns.append(_session_codes(known.session))
         else:
-            columns.append(_period_column(_dialect(session), dim.period))
-    stmt = stmt.add_columns(*columns, func.count()).group_by(theme_column, *columns)
+            columns.append(known.period(dim.period))
+    codes = [c.codes[picked] for c in columns]
+    placed = np.ones(in_filter, dtype=bool)
+    for column in codes:
+        placed &= column != read_facts.NONE
+    sizes = [max(len(c.values), 1) for c in columns]
+    cell = np.ravel_multi_index([c[placed] for c in codes], sizes) if codes else None
+    theme_ids, theme_index = np.unique(themes[placed], return_inverse=True)
+    n_cells = int(np.prod(sizes)) if sizes else 1
+    pair = theme_index.reshape(-1) * n_cells + (0 if cell is None else cell)
+    found, n = np.unique(pair, return_counts=True)
 
-    counts: dict[tuple[int | None, tuple[str, ...]], int] = defaultdict(int)
+    def cell_of(flat: int) -> tuple[str, ...]:
+        at = np.unravel_index(flat, sizes) if sizes else ()
+        return tuple(c.values[int(i)] for c, i in zip(columns, at, strict=True))
+
+    counts: dict[tuple[int | None, tuple[str, ...]], int] = {}
     totals: dict[tuple[str, ...], int] = defaultdict(int)
-    cell_of: dict[tuple[Any, ...], tuple[str, ...]] = {}
-    in_filter = unclustered = 0
-    for row in session.execute(stmt):
-        theme_id: int | None = row[0]
-        raw: tuple[Any, ...] = tuple(row[1:-1])
-        n = int(row[-1] or 0)
-        in_filter += n
-        if theme_id is None:
-            unclustered += n
-        if None in raw:
-            continue
-        cell = cell_of.get(raw)
-        if cell is None:
-            cell = cell_of[raw] = tuple(
-                _period_of(str(value), dim.period) if dim.kind == "period" else str(value)
-                for dim, value in zip(query.by, raw, strict=True)
-            )
-        counts[(theme_id, cell)] += n
-        totals[cell] += n
-    return _Counts(dict(counts), dict(totals), in_filter, unclustered)
+    for flat, k in zip(found.tolist(), n.tolist(), strict=True):
+        theme_id = int(theme_ids[flat // n_cells])
+        where = cell_of(flat % n_cells)
+        counts[(None if theme_id == read_facts.NONE else theme_id, where)] = k
+        totals[where] += k
+    return _Counts(counts, dict(totals), in_filter, unclustered)
+
+
+def _session_codes(sessions: np.ndarray) -> read_facts.Codes:
+    values, inverse = np.unique(sessions, return_inverse=True)
+    labels = tuple(str(v) for v in values)
+    codes = inverse.reshape(-1).astype(np.int32)
+    if len(values) and values[0] == read_facts.NONE:
+        # the missing value sorts first
+        codes -= 1
+        labels = labels[1:]
+    return read_facts.Codes(codes, labels)
 
 
 def _session_labels(session: Session, project: Project, ids: set[str]) -> list[tuple[str, str]]:
@@ -208,9 +186,11 @@ def _dimension_values(
     return [(k, period_label(k)) for k in keys]
 
 
-def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[Theme]:
+def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[_ThemeRow]:
     """The themes of the level: top-level ones, or sub-themes and childless top-level ones."""
-    stmt = select(Theme).where(Theme.analysis_id == analysis.id)
+    stmt = select(Theme.id, Theme.key, Theme.label, Theme.level).where(
+        Theme.analysis_id == analysis.id
+    )
     if query.level == "top":
         stmt = stmt.where(Theme.level == 0)
     else:
@@ -222,7 +202,7 @@ def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[The
         stmt = stmt.where((Theme.level == 1) | Theme.id.not_in(divided))
     if query.themes:
         stmt = stmt.where(Theme.key.in_(query.themes))
-    themes = list(session.scalars(stmt))
+    themes = [_ThemeRow(*row) for row in session.execute(stmt)]
     missing = sorted(set(query.themes) - {t.key for t in themes})
     if missing:
         raise NotFound(
@@ -280,7 +260,7 @@ def _analysed_page(
     """Counts, shares, distinctive themes, trends and series of the analysis's themes."""
     plan = _rows(session, project, analysis, query, curated)
     themes = plan.rows
-    agg = _aggregate(session, project, analysis, query, plan.leaf)
+    agg = _aggregate(session, analysis, query, plan.leaf)
     axes = [
         Axis(
             dict(_dimension_values(session, project, dim, {c[k] for c in agg.totals}, query.flt)),

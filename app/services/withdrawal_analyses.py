@@ -231,6 +231,7 @@ def _revise_analysis(
             theme.exemplars = [i for i in _ints(theme.exemplars) if i not in removed_ids]
     clustered = sum(1 for m in members if m.theme_id is not None)
     analysis.narrative_count = n
+    analysis.revision += 1
     analysis.unclustered_share = (n - clustered) / n if n else 0.0
     analysis.incremental_count = max(analysis.incremental_count - touch.incremental, 0)
     analysis.incremental_unassigned = max(

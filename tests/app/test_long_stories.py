@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
-from models import Embedding, NarrativeSegment, SegmentEmbedding, Theme
+from models import Analysis, Embedding, NarrativeSegment, SegmentEmbedding, Theme
 from pipelines.embed import FloatMatrix, text_hash
 from pipelines.segments import segment, word_piece_estimate
 from tests.conftest import ProjectHandle, auth, make_project, wait_for_job
@@ -201,6 +201,12 @@ def test_a_theme_quotes_the_segment_that_fell_in_it(
         for key in (first, second):
             theme = session.scalars(select(Theme).where(Theme.key == key)).one()
             session.execute(update(Theme).where(Theme.id == theme.id).values(exemplars=[long_id]))
+            # as every change to a finished analysis's themes does, so readers read them again
+            session.execute(
+                update(Analysis)
+                .where(Analysis.id == theme.analysis_id)
+                .values(revision=Analysis.revision + 1)
+            )
     long = segment([LONG_STORY])[0]
     assert long is not None
     # five segments tell of the ward, the last of travel
