@@ -21,10 +21,12 @@ RUN python3 -m venv /opt/weft \
             ${PIP_FIND_LINKS:+--find-links $PIP_FIND_LINKS}" \
     && $PIP --extra-index-url ${TORCH_INDEX} torch==2.13.0 \
     && $PIP '.[postgres,workers]'
-# the ONNX export of the embedding model (int8 weights for CPUs with and without VNNI), made
-# here from the packaged weights so the image starts with it and never needs to write one
-RUN WEFT_EMBEDDING_CACHE_DIR=/opt/weft/models HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-    /opt/weft/bin/python -m app.embedder --backend onnx-int8 --every-cpu
+# the ONNX exports of the embedding model (fp32, the default backend, and int8 weights for
+# CPUs with and without VNNI), made here from the packaged weights so the image starts with
+# them and never needs to write one
+RUN export WEFT_EMBEDDING_CACHE_DIR=/opt/weft/models HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    && /opt/weft/bin/python -m app.embedder --backend onnx \
+    && /opt/weft/bin/python -m app.embedder --backend onnx-int8 --every-cpu
 
 FROM ${BASE}
 # Pango and a font for the PDF reports (WeasyPrint)

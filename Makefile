@@ -31,6 +31,7 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
+	$(BIN)/python -m app.embedder --if-configured
 	$(BIN)/weft serve
 
 test: install-dev

@@ -59,6 +59,26 @@ def build_embedder(settings: Settings) -> Embedder:
     return model
 
 
+def check_backend(settings: Settings) -> tuple[str, str]:
+    """(name, where) of the configured backend's model, loaded and tried on one sentence as
+    the service will load it; raises what stops it (an ONNX backend's export or load error,
+    where the service would fall back to torch)."""
+    if settings.embedding_backend == "torch":
+        model: Embedder = torch_embedder(settings)
+        where = "PyTorch"
+    else:
+        cache = embedding_cache_dir(settings)
+        model = onnx_embedder(
+            cache,
+            PRECISION[settings.embedding_backend],
+            settings.embedding_model,
+            threads=settings.embedding_threads,
+        )
+        where = f"ONNX Runtime, exported under {cache}"
+    model.encode(["a test sentence"])
+    return model.name, f"{where}, {model.dimension} dimensions"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m app.embedder",
@@ -67,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend",
         choices=sorted(PRECISION),
-        help="backend to export (default: WEFT_EMBEDDING_BACKEND, else onnx-int8)",
+        help="backend to export (default: WEFT_EMBEDDING_BACKEND, else onnx)",
     )
     parser.add_argument(
         "--every-cpu",
@@ -75,10 +95,18 @@ def main(argv: list[str] | None = None) -> int:
         help="for onnx-int8, export the weights for CPUs with and without VNNI (an image "
         "built on one machine and run on another)",
     )
+    parser.add_argument(
+        "--if-configured",
+        action="store_true",
+        help="export only when WEFT_EMBEDDING_BACKEND is an ONNX backend (what `make run` does "
+        "before it starts the service)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.if_configured and settings.embedding_backend not in PRECISION:
+        return 0
     backend = args.backend or (
-        settings.embedding_backend if settings.embedding_backend in PRECISION else "onnx-int8"
+        settings.embedding_backend if settings.embedding_backend in PRECISION else "onnx"
     )
     cache = embedding_cache_dir(settings)
     kernels = [kernel_for_cpu()]

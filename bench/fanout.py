@@ -76,6 +76,7 @@ def _one(
         "WEFT_JOB_QUEUE": queue,
         "WEFT_DATA_DIR": str(workdir / "var"),
         "WEFT_AUTO_ANALYZE": "false",
+        "WEFT_EMBEDDING_BACKEND": "torch",
         "WEFT_EMBEDDING_FANOUT_THRESHOLD": str(threshold),
         "WEFT_EMBEDDING_THREADS": str(threads),
         "HF_HUB_OFFLINE": "1",

@@ -78,6 +78,7 @@ def run(rows: int, kill_at: int, database_url: str, broker: str, root: Path) -> 
         "WEFT_JOB_QUEUE": queue,
         "WEFT_DATA_DIR": str(workdir / "var"),
         "WEFT_AUTO_ANALYZE": "false",
+        "WEFT_EMBEDDING_BACKEND": "torch",
         # progress every 64 texts, so the kill lands mid-embedding
         "WEFT_EMBEDDING_CHUNK_SIZE": "64",
         "HF_HUB_OFFLINE": "1",

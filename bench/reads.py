@@ -193,6 +193,8 @@ class Server:
             "WEFT_HOST": "127.0.0.1",
             "WEFT_PORT": str(port),
             "WEFT_JOB_RUNNER": runner,
+            # the store's vectors are the bench cache's, made with torch
+            "WEFT_EMBEDDING_BACKEND": "torch",
             "WEFT_AUTO_ANALYZE": "false",
             "WEFT_LOG_LEVEL": "warning",
         }

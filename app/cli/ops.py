@@ -167,7 +167,7 @@ def migrate(
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # ok, fail or skip
+    status: str  # ok, warn, fail or skip
     detail: str
 
 
@@ -193,19 +193,33 @@ def _check_model(found: Settings) -> Check:
     # the check is that it loads with no network, as the server will
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from pipelines.embed import SentenceTransformerEmbedder
+    from app.embedder import check_backend
 
+    model = found.embedding_model or "the packaged all-MiniLM-L6-v2"
+    backend = found.embedding_backend
     try:
-        model = SentenceTransformerEmbedder(found.embedding_model, threads=found.embedding_threads)
-        model.encode(["a test sentence"])
+        name, where = check_backend(found)
     except Exception as exc:
+        if backend != "torch":
+            try:
+                check_backend(found.model_copy(update={"embedding_backend": "torch"}))
+            except Exception:
+                pass
+            else:
+                return Check(
+                    "model",
+                    "warn",
+                    f"WEFT_EMBEDDING_BACKEND={backend} does not load ({type(exc).__name__}: "
+                    f"{exc}); the service embeds with torch instead, 2-3x slower "
+                    "(WEFT_EMBEDDING_BACKEND=torch says so outright)",
+                )
         return Check(
             "model",
             "fail",
-            f"{found.embedding_model or 'the packaged all-MiniLM-L6-v2'} does not load offline "
-            f"({type(exc).__name__}: {exc}); set WEFT_EMBEDDING_MODEL to a local path",
+            f"{model} does not load offline ({type(exc).__name__}: {exc}); set "
+            "WEFT_EMBEDDING_MODEL to a local path",
         )
-    return Check("model", "ok", f"{model.name} loads offline ({model.dimension} dimensions)")
+    return Check("model", "ok", f"{name} loads offline ({where})")
 
 
 def _check_broker(found: Settings) -> Check:

@@ -54,3 +54,24 @@ def test_doctor_names_an_unreachable_broker(tmp_path: Path) -> None:
     broker = next(c for c in json.loads(answer.stdout) if c["name"] == "broker")
     assert broker["status"] == "fail"
     assert "start Redis or fix WEFT_BROKER_URL" in broker["detail"]
+
+
+def test_doctor_warns_when_the_onnx_backend_falls_back_to_torch(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the export would go")
+    env = command_env(tmp_path / "config", "http://127.0.0.1:9")
+    env.update(
+        WEFT_DATABASE_URL=f"sqlite:///{tmp_path / 'weft.db'}",
+        WEFT_DATA_DIR=str(tmp_path / "var"),
+        WEFT_EMBEDDING_BACKEND="onnx",
+        WEFT_EMBEDDING_CACHE_DIR=str(blocked),
+    )
+    weft = Weft(env=env, cwd=tmp_path)
+    assert weft("migrate").returncode == 0
+    answer = weft("doctor", "--json")
+    # the service still embeds (with torch), so the check warns and does not fail
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    model = next(c for c in json.loads(answer.stdout) if c["name"] == "model")
+    assert model["status"] == "warn"
+    assert "WEFT_EMBEDDING_BACKEND=onnx does not load" in model["detail"]
+    assert "embeds with torch instead" in model["detail"]
