@@ -91,6 +91,7 @@ class Facts:
     themes: tuple[Theme, ...] = ()
     _periods: dict[Period, Codes] = field(default_factory=dict)
     _members: tuple[np.ndarray, np.ndarray] | None = None
+    _quoted: dict[int, str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
@@ -160,6 +161,24 @@ class Facts:
                 )
                 self._members = (rows[inside], themes[inside])
             return self._members
+
+    def exemplar_texts(self, session: Session) -> dict[int, str]:
+        """Narrative id -> text of every exemplar of the analysis's themes, loaded on first
+        need (a withdrawn exemplar leaves its theme's list and raises the revision)."""
+        with self._lock:
+            if self._quoted is None:
+                ids = sorted({i for t in self.themes for i in t.exemplars if isinstance(i, int)})
+                quoted: dict[int, str] = {}
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    quoted.update(
+                        (i, text)
+                        for i, text in session.execute(
+                            select(Narrative.id, Narrative.text).where(Narrative.id.in_(chunk))
+                        )
+                    )
+                self._quoted = quoted
+            return self._quoted
 
 
 def _first_day(value: object) -> date:

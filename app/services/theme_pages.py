@@ -33,7 +33,7 @@ from app.schemas.themes import (
 from app.services import analyses as analysis_service
 from app.services import curation as curation_service
 from app.services import curation_state as state_service
-from app.services import curation_view
+from app.services import curation_view, read_facts
 from app.services import narratives as narrative_service
 from app.services import segments as segment_service
 from app.services import tensions as tension_service
@@ -216,10 +216,7 @@ def themes_page(
     else:
         entries, hidden = [_machine_entry(c) for c in listing.themes], 0
     page = entries[offset : offset + limit]
-    texts = theme_service.texts_by_id(
-        session,
-        [i for e in page for c in e.counts for i in c.theme.exemplars if isinstance(i, int)],
-    )
+    texts = read_facts.facts(session, analysis).exemplar_texts(session)
     parents = listing.keys
     shown = [c.theme for e in page for c in e.counts]
     quoted = segment_service.exemplar_quotes(session, analysis.model_name, shown, texts)

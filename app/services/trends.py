@@ -25,7 +25,6 @@ from models import (
     Analysis,
     MeetingSession,
     Project,
-    Theme,
 )
 from pipelines.trends import (
     Axis,
@@ -111,17 +110,16 @@ def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bo
     pair = theme_index.reshape(-1) * n_cells + (0 if cell is None else cell)
     found, n = np.unique(pair, return_counts=True)
 
-    def cell_of(flat: int) -> tuple[str, ...]:
-        at = np.unravel_index(flat, sizes) if sizes else ()
-        return tuple(c.values[int(i)] for c, i in zip(columns, at, strict=True))
-
+    cells = found % n_cells
+    at = np.unravel_index(cells, sizes) if sizes else ()
+    labels = [[c.values[i] for i in axis.tolist()] for c, axis in zip(columns, at, strict=True)]
+    where = list(zip(*labels, strict=True)) if labels else [()] * len(found)
+    owners = theme_ids[found // n_cells].tolist()
     counts: dict[tuple[int | None, tuple[str, ...]], int] = {}
     totals: dict[tuple[str, ...], int] = defaultdict(int)
-    for flat, k in zip(found.tolist(), n.tolist(), strict=True):
-        theme_id = int(theme_ids[flat // n_cells])
-        where = cell_of(flat % n_cells)
-        counts[(None if theme_id == read_facts.NONE else theme_id, where)] = k
-        totals[where] += k
+    for theme_id, values, k in zip(owners, where, n.tolist(), strict=True):
+        counts[(None if theme_id == read_facts.NONE else theme_id, values)] = k
+        totals[values] += k
     return _Counts(counts, dict(totals), in_filter, unclustered)
 
 
@@ -188,21 +186,16 @@ def _dimension_values(
 
 def _themes(session: Session, analysis: Analysis, query: TrendQuery) -> list[_ThemeRow]:
     """The themes of the level: top-level ones, or sub-themes and childless top-level ones."""
-    stmt = select(Theme.id, Theme.key, Theme.label, Theme.level).where(
-        Theme.analysis_id == analysis.id
-    )
+    every = sorted(read_facts.facts(session, analysis).themes, key=lambda t: t.id)
     if query.level == "top":
-        stmt = stmt.where(Theme.level == 0)
+        chosen = [t for t in every if t.level == 0]
     else:
-        divided = (
-            select(Theme.parent_id)
-            .where(Theme.analysis_id == analysis.id, Theme.parent_id.is_not(None))
-            .scalar_subquery()
-        )
-        stmt = stmt.where((Theme.level == 1) | Theme.id.not_in(divided))
+        divided = {t.parent_id for t in every if t.parent_id is not None}
+        chosen = [t for t in every if t.level == 1 or t.id not in divided]
     if query.themes:
-        stmt = stmt.where(Theme.key.in_(query.themes))
-    themes = [_ThemeRow(*row) for row in session.execute(stmt)]
+        wanted = set(query.themes)
+        chosen = [t for t in chosen if t.key in wanted]
+    themes = [_ThemeRow(t.id, t.key, t.label, t.level) for t in chosen]
     missing = sorted(set(query.themes) - {t.key for t in themes})
     if missing:
         raise NotFound(
