@@ -55,7 +55,8 @@ def _cached(session: Session, model: str, hashes: Sequence[str]) -> set[str]:
 class EarlyEmbedding:
     """Embeds texts on a thread of its own while the caller stores them.
 
-    `start(texts)` begins; `storing()` is called before the store's transaction opens and
+    `storing()` is called before the store's transaction opens (and before `start(texts)`,
+    which begins, so nothing is written just as it opens) and
     `stored()` after it commits (or `abandon()` if it fails); `finish()` stops the thread after
     the chunk it is on and returns how many vectors were stored. `report(done, total)` is
     called, inside a unit of work, whenever vectors are written.
@@ -145,14 +146,20 @@ class EarlyEmbedding:
             with self._units() as session:
                 known = _cached(session, self._embedder.name, list(distinct))
             todo = [(h, t) for h, t in distinct.items() if h not in known]
-            plans = segment([t for _, t in todo], token_counter(self._embedder))
-            # long texts are cut into segments by the embedding job
-            short = [item for item, plan in zip(todo, plans, strict=True) if plan is None]
-            short.sort(key=lambda item: len(item[1]))
-            self.total = len(short)
-            for chunk in _chunks(short, self._chunk_size):
+            # shortest first, and each chunk's texts measured in word pieces only when it
+            # comes up: measuring them all first took longer than many stores
+            todo.sort(key=lambda item: len(item[1]))
+            self.total = len(todo)
+            counter = token_counter(self._embedder)
+            for texts in _chunks(todo, self._chunk_size):
                 if self._stop.is_set() or self._enough.is_set():
                     return
+                plans = segment([t for _, t in texts], counter)
+                # long texts are cut into segments by the embedding job
+                chunk = [item for item, plan in zip(texts, plans, strict=True) if plan is None]
+                self.total -= len(texts) - len(chunk)
+                if not chunk:
+                    continue
                 hashes = [h for h, _ in chunk]
                 vectors = self._embedder.encode([t for _, t in chunk])
                 with self._gate:

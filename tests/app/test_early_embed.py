@@ -71,8 +71,8 @@ class TestEarlyEmbedding:
             cached,
             LONG,
         ]
-        early.start(texts)
         early.storing()
+        early.start(texts)
         wait_until_idle(early)
         # held in memory while the store holds SQLite's one write lock
         assert vectors_of(engine, embedder.name) == {text_hash(cached)}
@@ -88,8 +88,8 @@ class TestEarlyEmbedding:
         self, engine: Engine, embedder: CountingEmbedder
     ) -> None:
         early = EarlyEmbedding(units_of(engine), embedder, 8, concurrent_writes=False)
-        early.start(["Handover moved to 8.", "We used two forms."])
         early.storing()
+        early.start(["Handover moved to 8.", "We used two forms."])
         wait_until_idle(early)
         early.abandon()
         early.stored()  # a late call writes nothing either
@@ -99,8 +99,8 @@ class TestEarlyEmbedding:
         self, engine: Engine, embedder: CountingEmbedder
     ) -> None:
         early = EarlyEmbedding(units_of(engine), embedder, 1, concurrent_writes=True)
-        early.start(["Handover moved to 8.", "We used two forms."])
         early.storing()
+        early.start(["Handover moved to 8.", "We used two forms."])
         wait_until_idle(early)
         assert len(vectors_of(engine, embedder.name)) == 2
         assert early.finish() == 2
@@ -117,8 +117,8 @@ class TestEarlyEmbedding:
         embedder.encode = slow  # type: ignore[method-assign]
         early = EarlyEmbedding(units_of(engine), embedder, 1, concurrent_writes=False)
         texts = [f"Story number {i} about the ward." for i in range(20)]
-        early.start(texts)
         early.storing()
+        early.start(texts)
         time.sleep(0.5)
         early.stored()
         done = early.finish()
@@ -134,8 +134,8 @@ class TestEarlyEmbedding:
 
         embedder.encode = broken  # type: ignore[method-assign]
         early = EarlyEmbedding(units_of(engine), embedder, 8, concurrent_writes=False)
-        early.start(["Handover moved to 8."])
         early.storing()
+        early.start(["Handover moved to 8."])
         wait_until_idle(early)
         early.stored()
         assert early.finish() == 0

@@ -90,8 +90,8 @@ def _embed_early(
         concurrent_writes=concurrent,
         report=report,
     )
-    early.start(ingest_service.spooled_texts(job.project, plan, spool))
     early.storing()
+    early.start(ingest_service.spooled_texts(job.project, plan, spool))
     return early
 
 
