@@ -40,6 +40,7 @@ from app.embedder import build_embedder, embedding_cache_dir
 from bench.harness import (
     RESULTS_DIR,
     SETS,
+    PlainSentenceTransformer,
     cached_embeddings,
     data_dir,
     load_nhs_rows,
@@ -48,7 +49,7 @@ from bench.harness import (
     score,
     write_json,
 )
-from pipelines.embed import DEFAULT_MODEL_NAME, Embedder, FloatMatrix, default_model_path
+from pipelines.embed import DEFAULT_MODEL_NAME, Embedder, FloatMatrix
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
@@ -78,32 +79,6 @@ def text_groups(root: Path | None, n_short: int, n_long: int) -> dict[str, list[
         "long: NHS comments > 50 words": _sample(nhs_long, n_long),
         "long: SenseMaker stories": _sample(_sensemaker_stories(root), n_long),
     }
-
-
-class PlainSentenceTransformer:
-    """The anchor: ``SentenceTransformer.encode`` fp32, as anyone would call it."""
-
-    name = "plain SentenceTransformer.encode"
-
-    def __init__(self, batch_size: int) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self._model: Any = SentenceTransformer(
-            default_model_path(), device="cpu", local_files_only=True
-        )
-        self.batch_size = batch_size
-
-    def encode(self, texts: Sequence[str]) -> FloatMatrix:
-        return np.asarray(
-            self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
 
 
 def backend(name: str, settings: Settings) -> Embedder:

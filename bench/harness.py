@@ -34,6 +34,7 @@ from pipelines.embed import (
     Embedder,
     FloatMatrix,
     SentenceTransformerEmbedder,
+    default_model_path,
     normalize_text,
     unit_rows,
 )
@@ -193,6 +194,32 @@ def load_nhs_single_theme(root: str | os.PathLike[str] | None = None) -> Labelle
 
 
 # --- embeddings ------------------------------------------------------------------------------
+
+
+class PlainSentenceTransformer:
+    """The anchor: ``SentenceTransformer.encode`` fp32, as anyone would call it."""
+
+    name = "plain SentenceTransformer.encode"
+
+    def __init__(self, batch_size: int) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model: Any = SentenceTransformer(
+            default_model_path(), device="cpu", local_files_only=True
+        )
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        return np.asarray(
+            self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
+        )
 
 
 def real_embedder() -> Embedder:

@@ -57,7 +57,15 @@ import uvicorn
 
 from app.embedder import build_embedder
 from app.main import create_app
-from bench.harness import NHS_FILE, ROOT, data_dir, migrate, service_settings, write_json
+from bench.harness import (
+    NHS_FILE,
+    ROOT,
+    PlainSentenceTransformer,
+    data_dir,
+    migrate,
+    service_settings,
+    write_json,
+)
 from pipelines.embed import Embedder, normalize_text
 
 SETS = ("stackoverflow", "searchsnippets", "agnews8000")
@@ -121,8 +129,6 @@ def parser_only(path: Path) -> float:
 def anchor_encode(path: Path) -> dict[str, Any]:
     """Plain `SentenceTransformer.encode` (fp32, torch, batch 64) of the file's distinct texts:
     what a script that embeds the rows, once per text and with nothing stored, would take."""
-    from bench.embedding import PlainSentenceTransformer
-
     with open(path, newline="", encoding="utf-8") as handle:
         rows = [row["text"] for row in csv.DictReader(handle)]
     distinct = list(dict.fromkeys(normalize_text(t) for t in rows))
