@@ -90,6 +90,7 @@ class Facts:
     #: every theme of the analysis, detached from any session: read them, never change them
     themes: tuple[Theme, ...] = ()
     _periods: dict[Period, Codes] = field(default_factory=dict)
+    _sessions: Codes | None = None
     _members: tuple[np.ndarray, np.ndarray] | None = None
     _quoted: dict[int, str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -123,6 +124,20 @@ class Facts:
         if flt.until is not None:
             narrow(has_time & (self.occurred < micros(flt.until)))
         return keep
+
+    def sessions(self) -> Codes:
+        """Each narrative's session id as a code (the ids as text, in id order)."""
+        with self._lock:
+            if self._sessions is None:
+                values, inverse = np.unique(self.session, return_inverse=True)
+                codes = inverse.reshape(-1).astype(np.int32)
+                labels = tuple(str(v) for v in values)
+                if len(values) and values[0] == NONE:
+                    # the missing value sorts first
+                    codes -= 1
+                    labels = labels[1:]
+                self._sessions = Codes(codes, labels)
+            return self._sessions
 
     def period(self, period: Period) -> Codes:
         """Each narrative's period key (`pipelines.trends.period_key`), UTC."""

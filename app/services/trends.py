@@ -96,7 +96,7 @@ def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bo
                 or read_facts.Codes(np.full(len(known), read_facts.NONE, np.int32), ())
             )
         elif dim.kind == "session":
-            columns.append(_session_codes(known.session))
+            columns.append(known.sessions())
         else:
             columns.append(known.period(dim.period))
     codes = [c.codes[picked] for c in columns]
@@ -121,17 +121,6 @@ def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bo
         counts[(None if theme_id == read_facts.NONE else theme_id, values)] = k
         totals[values] += k
     return _Counts(counts, dict(totals), in_filter, unclustered)
-
-
-def _session_codes(sessions: np.ndarray) -> read_facts.Codes:
-    values, inverse = np.unique(sessions, return_inverse=True)
-    labels = tuple(str(v) for v in values)
-    codes = inverse.reshape(-1).astype(np.int32)
-    if len(values) and values[0] == read_facts.NONE:
-        # the missing value sorts first
-        codes -= 1
-        labels = labels[1:]
-    return read_facts.Codes(codes, labels)
 
 
 def _session_labels(session: Session, project: Project, ids: set[str]) -> list[tuple[str, str]]:
