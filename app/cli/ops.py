@@ -210,8 +210,9 @@ def _check_model(found: Settings) -> Check:
                     "model",
                     "warn",
                     f"WEFT_EMBEDDING_BACKEND={backend} does not load ({type(exc).__name__}: "
-                    f"{exc}); the service embeds with torch instead, 2-3x slower "
-                    "(WEFT_EMBEDDING_BACKEND=torch says so outright)",
+                    f"{exc}); the service embeds with torch instead, 2-3x slower: fix "
+                    "WEFT_EMBEDDING_CACHE_DIR, or set WEFT_EMBEDDING_BACKEND=torch to choose "
+                    "torch",
                 )
         return Check(
             "model",
