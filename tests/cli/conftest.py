@@ -8,6 +8,7 @@ so profiles written by one test are not seen by another.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,12 @@ from tests.browser.conftest import LiveServer, serving
 from tests.conftest import ROOT, CountingEmbedder
 
 ZOOM_CHATS = Path(os.environ.get("WEFT_BENCH_DATA", ROOT.parent / "shared" / "data")) / "zoom_chats"
+
+# A shell without job control starts a background command with Ctrl-C ignored, and every
+# child inherits that: `make test &` would then run commands that cannot be interrupted, and
+# the Ctrl-C tests would wait forever. The commands get Ctrl-C as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: Seconds one command may take (waiting on a job included).
 COMMAND_TIMEOUT = 180
