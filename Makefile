@@ -42,7 +42,7 @@ test: install-dev
 # test pages, documents, the API's contract, the command, the model export and SQLite's own
 # runner, not the database
 test-postgres: install-dev
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli and not export and not workers"
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/python -m pytest -m "not browser and not fuzz and not reports and not cli and not export and not workers and not descent"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -16,10 +16,12 @@ from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
 from pipelines.themes.layout import graph_map, narrative_map, theme_positions
 from pipelines.themes.membership import complete_subthemes, theme_distribution, top_memberships
+from pipelines.themes.parallel import beside
 from pipelines.themes.timing import StepClock
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ class ThemeResult:
     timings : dict
         Wall seconds of the three stages (``cluster``, ``describe``, ``map``) and ``total``,
         and of the steps inside them (:data:`STEPS`; a step that did not run is absent:
-        ``knn`` alone for the tiniest inputs, nothing of the clustering below three).
+        ``knn`` alone for the tiniest inputs, nothing of the clustering below three). Two
+        steps run beside others, each timed on its own thread: ``keywords`` (the phrase
+        counts) beside the clustering and ``map`` beside the describing, so the steps and
+        stages can add up to more than ``total``.
     subthemes : list of SubthemeDescription
         One per sub-theme, in sub-theme label order, each with its parent theme.
     top_themes : ndarray of shape (n, 3)
@@ -162,7 +167,7 @@ def library_versions(names: Sequence[str] = CLUSTERING_LIBRARIES) -> dict[str, s
 
 def _describe_subthemes(
     texts: Sequence[str],
-    X: npt.NDArray[np.float32],
+    emb: FloatArray,
     sub_labels: IntArray,
     parents: IntArray,
     n_keywords: int,
@@ -170,11 +175,11 @@ def _describe_subthemes(
     counts: tuple[Any, Any] | None = None,
     embedder: Embedder | None = None,
 ) -> list[SubthemeDescription]:
-    """Keywords, label, exemplars, size and centroid of every sub-theme."""
+    """Keywords, label, exemplars, size and centroid of every sub-theme (``emb``: the
+    narratives' unit vectors)."""
     n_sub = int(parents.size)
     if n_sub == 0:
         return []
-    emb = unit_rows(np.asarray(X, dtype=np.float64))
     centroids = np.zeros((n_sub, emb.shape[1]))
     for s in range(n_sub):
         members = sub_labels == s
@@ -195,6 +200,80 @@ def _describe_subthemes(
         )
         for s in range(n_sub)
     ]
+
+
+def _timed(work: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """``work(*args)`` and its wall seconds."""
+    began = time.perf_counter()
+    out = work(*args)
+    return out, time.perf_counter() - began
+
+
+def _map(clusterer: ThemeClusterer, X: FloatArray, wanted: bool, random_state: int) -> FloatArray:
+    """The narratives' 2-D map: laid out on the clustering's graph from its projection, or
+    from the embeddings when no projection was made; zeros when not ``wanted``."""
+    if not wanted:
+        return np.zeros((X.shape[0], 2))
+    if clusterer.embedding_.shape[1] < X.shape[1] and clusterer.graph_.nnz:
+        return graph_map(clusterer.graph_, clusterer.embedding_, random_state=random_state)
+    return narrative_map(
+        X, knn=clusterer.knn_, n_neighbors=clusterer.n_neighbors, random_state=random_state
+    )
+
+
+def _describe(
+    texts: Sequence[str],
+    X: npt.NDArray[np.float32],
+    clusterer: ThemeClusterer,
+    describer: ThemeDescriber,
+    counts: tuple[Any, Any] | None,
+    embedder: Embedder | None,
+    steps: dict[str, float],
+) -> tuple[list[SubthemeDescription], IntArray, FloatArray, IntArray]:
+    """Describe the themes (on ``describer``) and sub-themes and work out every narrative's
+    memberships, adding each step's seconds to ``steps``."""
+    clock = StepClock()
+    counts = counts if clusterer.n_themes_ else None
+    # one float64 copy of the unit vectors serves every step below
+    unit = np.asarray(unit_rows(X.astype(np.float64)), dtype=np.float64)
+    describer.fit(
+        texts,
+        clusterer.labels_,
+        unit,
+        clusterer.centroids_,
+        phrase_counts=counts,
+        phrase_embedder=embedder,
+    )
+    clock.lap("fit")
+    for step, seconds in describer.timings_.items():
+        steps[step] = steps.get(step, 0.0) + seconds
+    subthemes = _describe_subthemes(
+        texts,
+        unit,
+        clusterer.subtheme_labels_,
+        clusterer.subtheme_parents_,
+        describer.n_keywords,
+        describer.n_exemplars,
+        counts,
+        embedder,
+    )
+    steps["subthemes"] = clock.lap("subthemes")
+    distribution = theme_distribution(
+        unit,
+        np.asarray(clusterer.centroids_, dtype=np.float64),
+        clusterer.graph_ if clusterer.graph_.shape[0] == X.shape[0] else None,
+        clusterer.labels_,
+    )
+    top_themes, top_probabilities = top_memberships(distribution, clusterer.labels_)
+    leaf_labels = complete_subthemes(
+        unit,
+        clusterer.labels_,
+        clusterer.subtheme_labels_,
+        clusterer.subtheme_parents_,
+        np.stack([s.centroid for s in subthemes]) if subthemes else np.zeros((0, X.shape[1])),
+    )
+    steps["membership"] = clock.lap("membership")
+    return subthemes, top_themes, top_probabilities, leaf_labels
 
 
 def find_themes(
@@ -246,72 +325,35 @@ def find_themes(
             f"embeddings must be a (len(texts), dim) matrix; got shape {X.shape} "
             f"for {len(texts)} texts"
         )
-    clusterer = ThemeClusterer(
-        min_theme_size=min_theme_size,
-        n_themes=n_themes,
-        random_state=random_state,
-        **dict(clusterer_params or {}),
-    )
-    clusterer.fit(X)
-    t_cluster = time.perf_counter()
-    steps: dict[str, float] = dict(clusterer.timings_)
-
-    clock = StepClock()
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
-    counts = describer.count(texts) if clusterer.n_themes_ else None
-    steps["keywords"] = clock.lap("count")
-    describer.fit(
-        texts,
-        clusterer.labels_,
-        X,
-        clusterer.centroids_,
-        phrase_counts=counts,
-        phrase_embedder=embedder,
-    )
-    clock.lap("fit")
-    for step, seconds in describer.timings_.items():
-        steps[step] = steps.get(step, 0.0) + seconds
-    subthemes = _describe_subthemes(
-        texts,
-        X,
-        clusterer.subtheme_labels_,
-        clusterer.subtheme_parents_,
-        n_keywords,
-        n_exemplars,
-        counts,
-        embedder,
-    )
-    steps["subthemes"] = clock.lap("subthemes")
-    unit = unit_rows(X)
-    distribution = theme_distribution(
-        unit.astype(np.float64),
-        np.asarray(clusterer.centroids_, dtype=np.float64),
-        clusterer.graph_ if clusterer.graph_.shape[0] == X.shape[0] else None,
-        clusterer.labels_,
-    )
-    top_themes, top_probabilities = top_memberships(distribution, clusterer.labels_)
-    leaf_labels = complete_subthemes(
-        unit.astype(np.float64),
-        clusterer.labels_,
-        clusterer.subtheme_labels_,
-        clusterer.subtheme_parents_,
-        np.stack([s.centroid for s in subthemes]) if subthemes else np.zeros((0, X.shape[1])),
-    )
-    steps["membership"] = clock.lap("membership")
-    t_describe = time.perf_counter()
-
-    n = X.shape[0]
-    labels = clusterer.labels_
-    if with_map and n:
-        coords = (
-            graph_map(clusterer.graph_, clusterer.embedding_, random_state=random_state)
-            if clusterer.embedding_.shape[1] < X.shape[1] and clusterer.graph_.nnz
-            else narrative_map(
-                X, knn=clusterer.knn_, n_neighbors=clusterer.n_neighbors, random_state=random_state
-            )
+    # The phrase counts need the texts alone: they are made while the clustering's layout
+    # runs, and the 2-D map is laid out while the themes are described (parallel.py).
+    counting, end_counting = beside(lambda: _timed(describer.count, texts))
+    try:
+        clusterer = ThemeClusterer(
+            min_theme_size=min_theme_size,
+            n_themes=n_themes,
+            random_state=random_state,
+            **dict(clusterer_params or {}),
         )
-    else:
-        coords = np.zeros((n, 2))
+        clusterer.fit(X)
+        t_cluster = time.perf_counter()
+        n = X.shape[0]
+        mapping, end_mapping = beside(
+            lambda: _timed(_map, clusterer, X, with_map and n > 0, random_state)
+        )
+        try:
+            steps: dict[str, float] = dict(clusterer.timings_)
+            counts, steps["keywords"] = counting.result()
+            described = _describe(texts, X, clusterer, describer, counts, embedder, steps)
+            t_describe = time.perf_counter()
+            coords, steps["map"] = mapping.result()
+        finally:
+            end_mapping()
+    finally:
+        end_counting()
+    subthemes, top_themes, top_probabilities, leaf_labels = described
+    labels = clusterer.labels_
     positions = theme_positions(coords, labels, clusterer.n_themes_)
     t_map = time.perf_counter()
 
@@ -360,7 +402,6 @@ def find_themes(
             **steps,
             "cluster": t_cluster - start,
             "describe": t_describe - t_cluster,
-            "map": t_map - t_describe,
             "total": t_map - start,
         },
     )

@@ -98,15 +98,26 @@ def stem(word: str) -> str:
     return w
 
 
+#: A piece of text every boilerplate phrase above holds, one of these at least (case folded):
+#: most texts hold none, and are passed over without running the slower pattern.
+_BOILERPLATE_CUES = ("http", "www.", "@", "hear", "see", "joined", "left", "mute", "thank", "1")
+
+
+def _may_hold_boilerplate(text: str) -> bool:
+    folded = text.casefold()
+    return any(cue in folded for cue in _BOILERPLATE_CUES)
+
+
 def clean_text(text: str) -> str:
     """Lower-cased text with URLs, mentions and chat boilerplate phrases removed."""
-    return _BOILERPLATE.sub(" ", text.lower())
+    low = text.lower()
+    return _BOILERPLATE.sub(" ", low) if _may_hold_boilerplate(text) else low
 
 
 def strip_boilerplate(text: str) -> str:
     """The text as written, each URL, mention or boilerplate phrase replaced by a clause break
     (so no name is cut across one)."""
-    return _BOILERPLATE.sub(" ; ", text)
+    return _BOILERPLATE.sub(" ; ", text) if _may_hold_boilerplate(text) else text
 
 
 def same_word(a: str, b: str) -> bool:

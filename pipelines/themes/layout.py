@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pipelines.themes.parallel import release_layout_lock
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -137,6 +139,7 @@ def graph_map(
     rng = np.random.RandomState(random_state)
     start = start + rng.normal(scale=1e-4 * (float(np.abs(start).max()) or 1.0), size=start.shape)
     a, b = find_ab_params(1.0, 0.1)
+    release_layout_lock()  # laid out while the themes are described
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         coords, _ = simplicial_set_embedding(

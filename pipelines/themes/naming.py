@@ -33,11 +33,13 @@ words as written (a shouted, all-capitals name is lower-cased first).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +53,7 @@ IntArray = npt.NDArray[np.int64]
 MAX_NAME_WORDS = 6
 _CLAUSE = re.compile('[.,;:!?()\\[\\]{}"\u201c\u201d\\n\\r\\t]+|\\s[-\u2013\u2014]+\\s|\\s/\\s')
 _TOKEN = re.compile("[^\\W_]+(?:['\u2019-][^\\W_]+)*", re.UNICODE)
+_CHUNK = re.compile("\\S+")
 _VERB_CUE_TEXT = """
 to i we they you he she will would can could should must may might shall
 do does did don't didn't can't cannot won't wouldn't couldn't never
@@ -74,10 +77,10 @@ def unit_rows(rows: npt.ArrayLike) -> FloatArray:
     return np.asarray(_unit_rows(np.asarray(rows, dtype=np.float64)), dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One span of a central text: its words as written, the stems of its content words and
-    whether it is well formed (no end cut from what it governs or what governs it)."""
+    whether it is well formed (no end cut from what it governs or what governs it). A tuple:
+    hundreds of thousands are made per analysis."""
 
     surface: str
     stems: frozenset[str]
@@ -148,39 +151,65 @@ def spans(
 ) -> list[Candidate]:
     """Every span of ``text`` of at most ``max_words`` words, inside one clause, that starts
     and ends on a content word; ``roles`` (else the text alone) tells which are well formed."""
-    out: list[Candidate] = []
+    return [Candidate(*span) for span in _spans(text, is_content, stem, max_words, roles)]
+
+
+#: A candidate as a plain tuple (surface, stems, n_words, well_formed), the fields of
+#: :class:`Candidate`: cheaper to make by the hundred thousand.
+_Span = tuple[str, frozenset[str], int, bool]
+
+
+def _spans(
+    text: str,
+    is_content: Callable[[str], bool],
+    stem: Callable[[str], str],
+    max_words: int,
+    roles: WordRoles | None,
+) -> list[_Span]:
+    out: list[_Span] = []
     for clause in _CLAUSE.split(text):
         tokens = list(_TOKEN.finditer(clause))
-        words = _folded(clause)
-        content = [is_content(t.group()) for t in tokens]
+        if not tokens:
+            continue
+        raw = [t.group() for t in tokens]
+        words = [w.casefold().replace("\u2019", "'") for w in raw]
+        content = [is_content(w) for w in raw]
         governed, governing = _cues(words)
-        bad_start = [
-            g or (roles is not None and roles.starts_badly(w))
-            for w, g in zip(words, governed, strict=True)
-        ]
-        bad_end = [
-            g or (roles is not None and roles.ends_badly(w))
-            for w, g in zip(words, governing, strict=True)
-        ]
+        if roles is not None:
+            bad_start = [g or roles.starts_badly(w) for w, g in zip(words, governed, strict=True)]
+            bad_end = [g or roles.ends_badly(w) for w, g in zip(words, governing, strict=True)]
+        else:
+            bad_start, bad_end = governed, governing
         # each content token's stem, once per clause rather than once per span holding it
-        stems_of = [stem(t.group()) if c else "" for t, c in zip(tokens, content, strict=True)]
-        for i, first in enumerate(tokens):
+        stems_of = [stem(w) if c else "" for w, c in zip(raw, content, strict=True)]
+        starts = [t.start() for t in tokens]
+        ends = [t.end() for t in tokens]
+        # words as written ("&", "+" between words count too): where each one starts
+        chunks = [m.start() for m in _CHUNK.finditer(clause)]
+        # openers among the first k words, so "an opener inside the span" is one subtraction
+        openers = [0]
+        for w in words:
+            openers.append(openers[-1] + (w in _OPENERS))
+        last = len(tokens) - 1
+        for i in range(len(tokens)):
             if not content[i]:
                 continue
+            begin = starts[i]
+            first_chunk = bisect.bisect_right(chunks, begin)
             held: set[str] = set()
             for j in range(i, min(i + max_words, len(tokens))):
                 if not content[j]:
                     continue
                 held.add(stems_of[j])
-                surface = clause[first.start() : tokens[j].end()]
-                if len(surface.split()) > max_words:  # "&", "+" between words count too
+                end = ends[j]
+                if bisect.bisect_left(chunks, end) - first_chunk + 1 > max_words:
                     break
                 # a phrase ends where its text's phrase does: no content word cut off
-                cut = (i > 0 and content[i - 1]) or (j + 1 < len(tokens) and content[j + 1])
+                cut = (i > 0 and content[i - 1]) or (j < last and content[j + 1])
                 # "mandatory because children | need ...": an opened clause left unfinished
-                open_ = j + 1 < len(tokens) and any(w in _OPENERS for w in words[i:j])
+                open_ = j < last and openers[j] > openers[i]
                 formed = not (cut or open_ or bad_start[i] or bad_end[j])
-                out.append(Candidate(surface, frozenset(held), j - i + 1, formed))
+                out.append((clause[begin:end], frozenset(held), j - i + 1, formed))
     return out
 
 
@@ -200,10 +229,10 @@ class _Pool:
         self.covers = covers
 
 
-def _better(c: Candidate, held: Candidate | None) -> bool:
+def _better(c: _Span, held: _Span | None) -> bool:
     # a well-formed wording first, then the shortest; the first seen (most central text)
     # wins ties
-    return held is None or (not held.well_formed, c.n_words) < (not c.well_formed, held.n_words)
+    return held is None or (not held[3], c[2]) < (not c[3], held[2])
 
 
 def _ill_formed(pool: list[Candidate]) -> npt.NDArray[np.bool_]:
@@ -211,9 +240,7 @@ def _ill_formed(pool: list[Candidate]) -> npt.NDArray[np.bool_]:
 
 
 def _pool(
-    clean: Callable[[str], str],
-    texts: Sequence[str],
-    central: IntArray,
+    central_texts: Sequence[str],
     weights: Callable[[str], float],
     is_content: Callable[[str], bool],
     stem: Callable[[str], str],
@@ -221,23 +248,24 @@ def _pool(
     n_candidates: int,
     prefilter: int,
 ) -> _Pool:
-    by_stems: dict[frozenset[str], Candidate] = {}
+    by_stems: dict[frozenset[str], _Span] = {}
     stem_sets: list[set[str]] = []
-    for i in central:
-        found = spans(clean(texts[int(i)]), is_content, stem, roles=roles)
-        stem_sets.append({s for c in found if c.n_words == 1 for s in c.stems})
+    for text in central_texts:
+        found = _spans(text, is_content, stem, MAX_NAME_WORDS, roles)
+        stem_sets.append({s for c in found if c[2] == 1 for s in c[1]})
         for c in found:
-            if _better(c, by_stems.get(c.stems)):
-                by_stems[c.stems] = c
+            if _better(c, by_stems.get(c[1])):
+                by_stems[c[1]] = c
     if not by_stems:
         return _Pool([], np.zeros(0), [])
-    pool = list(by_stems.values())
+    found_all = list(by_stems.values())
     # summed in a fixed order: a set of strings iterates in an order that varies by process
-    weight = np.array([sum(weights(s) for s in sorted(c.stems)) for c in pool])
+    weight = np.array([sum(map(weights, sorted(c[1]))) for c in found_all])
     # well-formed spans first at each cut: the others only stand in for a theme short of them
-    order = np.lexsort((-weight, _ill_formed(pool)))[:prefilter]
+    ill_formed = np.array([not c[3] for c in found_all], dtype=bool)
+    order = np.lexsort((-weight, ill_formed))[:prefilter]
     order = order[weight[order] > 0]
-    pool = [pool[int(i)] for i in order]
+    pool = [Candidate(*found_all[int(i)]) for i in order]
     # which central texts hold each stem, as bits: a span covers the texts holding all its stems
     holders: dict[str, int] = {}
     for k, held in enumerate(stem_sets):
@@ -257,7 +285,7 @@ def _pool(
             bits ^= low
         cover = np.array(held_by, np.int64)
         covers.append(cover)
-        scores[n] = weight[int(order[n])] * (cover.size / max(len(central), 1))
+        scores[n] = weight[int(order[n])] * (cover.size / max(len(central_texts), 1))
     keep = np.lexsort((-scores, _ill_formed(pool)))[:n_candidates]
     return _Pool([pool[int(i)] for i in keep], scores[keep], [covers[int(i)] for i in keep])
 
@@ -363,28 +391,31 @@ def name_themes(
     n_themes = int(word_weights.shape[0])
     if n_themes == 0:
         return []
-    stem = functools.cache(stem)  # the same words recur across spans and texts
+    # the same words recur across spans and texts
+    stem = functools.cache(stem)
+    is_content = functools.cache(is_content)
     kept = {t: n for t, n in (fixed or {}).items() if 0 <= t < n_themes}
     emb = None if embeddings is None else unit_rows(np.asarray(embeddings, dtype=np.float64))
     members = [np.flatnonzero(labels == t).astype(np.int64) for t in range(n_themes)]
     cents = _centroids(emb, centroids, members)
     central = [_central(emb, cents, t, m, n_central) for t, m in enumerate(members)]
     named = [t for t in range(n_themes) if t not in kept]
+    # each central text cleaned once, for the word roles and for its spans
+    cleaned = {t: [clean(texts[int(i)]) for i in central[t]] for t in named}
     roles = WordRoles()
     for t in named:
-        for i in central[t]:
-            roles.add(clean(texts[int(i)]))
+        for text in cleaned[t]:
+            roles.add(text)
     pools = [_Pool([], np.zeros(0), []) for _ in range(n_themes)]
     for t in named:
         row = word_weights[t]
 
+        @functools.cache
         def weight(s: str, row: FloatArray = row) -> float:
             column = stem_index.get(s)
             return float(row[column]) if column is not None else 0.0
 
-        pools[t] = _pool(
-            clean, texts, central[t], weight, is_content, stem, roles, n_candidates, prefilter
-        )
+        pools[t] = _pool(cleaned[t], weight, is_content, stem, roles, n_candidates, prefilter)
     vectors, kept_vectors = _candidate_vectors(pools, central, emb, embed, kept, cents)
     # words most themes use (the analysis's subject) tell no two siblings apart
     spread = (word_weights > 0).mean(axis=0) if word_weights.size else np.zeros(0)

@@ -1,0 +1,67 @@
+"""Two cores for one analysis: UMAP's layout epochs run without holding the interpreter lock.
+
+UMAP compiles its layout epoch with numba holding the GIL, so while a layout runs no other
+thread of the process moves. :func:`release_layout_lock` compiles the same function (UMAP's own,
+with the same options) with ``nogil=True`` and puts it where UMAP's layout loop looks it up, so
+a layout in one thread and Python work (phrase counts, naming) or a second layout in another
+run at once on two cores. The epochs compute exactly what they computed before: the seeded
+layouts stay single-threaded and give the same coordinates.
+
+If UMAP no longer has the function under that name the layouts keep the lock: slower on two
+cores, the same results.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Name of UMAP's compiled single-threaded epoch of the Euclidean layout (umap-learn 0.5).
+_EPOCH = "_nb_optimize_layout_euclidean_single_epoch"
+#: Name of the plain Python function it is compiled from.
+_EPOCH_SOURCE = "_optimize_layout_euclidean_single_epoch"
+
+_lock = threading.Lock()
+_released: bool | None = None
+
+
+def release_layout_lock() -> bool:
+    """Make UMAP's layout epochs release the GIL (once per process); whether they do."""
+    global _released
+    with _lock:
+        if _released is not None:
+            return _released
+        try:
+            import numba
+            import umap.layouts as layouts
+
+            source = getattr(layouts, _EPOCH_SOURCE)
+            compiled = getattr(layouts, _EPOCH)
+        except (ImportError, AttributeError) as exc:
+            log.info("UMAP layouts keep the interpreter lock (%s): one core per layout", exc)
+            _released = False
+            return False
+        options = getattr(compiled, "targetoptions", {})
+        if not options.get("nogil"):
+            fastmath = options.get("fastmath", True)
+            setattr(layouts, _EPOCH, numba.njit(source, fastmath=fastmath, nogil=True))
+        _released = True
+        return True
+
+
+def beside(work: Callable[[], T]) -> tuple[Future[T], Callable[[], None]]:
+    """Start ``work`` in a thread of its own; its future and the call that ends the thread.
+
+    The caller reads ``future.result()`` (which re-raises the work's error) when it needs the
+    result, and calls the second value in a ``finally`` so the thread never outlives it.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weft-beside")
+    future = pool.submit(work)
+    return future, lambda: pool.shutdown(wait=True)
