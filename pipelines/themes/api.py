@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -327,8 +328,15 @@ def find_themes(
         )
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
     # The phrase counts need the texts alone: they are made while the clustering's layout
-    # runs, and the 2-D map is laid out while the themes are described (parallel.py).
-    counting, end_counting = beside(lambda: _timed(describer.count, texts))
+    # runs on one core (the neighbour search before it takes both), and the 2-D map is laid
+    # out while the themes are described (parallel.py).
+    neighbours_found = threading.Event()
+
+    def count() -> tuple[tuple[Any, Any] | None, float]:
+        neighbours_found.wait()
+        return _timed(describer.count, texts)
+
+    counting, end_counting = beside(count)
     try:
         clusterer = ThemeClusterer(
             min_theme_size=min_theme_size,
@@ -336,7 +344,10 @@ def find_themes(
             random_state=random_state,
             **dict(clusterer_params or {}),
         )
-        clusterer.fit(X)
+        try:
+            clusterer.fit(X, on_neighbours=neighbours_found.set)
+        finally:
+            neighbours_found.set()
         t_cluster = time.perf_counter()
         n = X.shape[0]
         mapping, end_mapping = beside(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,8 @@ __all__ = ["AUTO_FIXED_MAX_N", "ThemeClusterer", "adaptive_min_theme_size"]
 
 #: Below this many narratives a theme may be as small as two.
 SMALL_SESSION_N = 50
+#: Threads HDBSCAN computes core distances on (exact distances: the same on any number).
+CORE_DISTANCE_THREADS = 2
 
 
 def adaptive_min_theme_size(n: int) -> int:
@@ -182,9 +184,17 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _build_graph(self, X: FloatArray, clock: StepClock) -> NarrativeGraph:
+    def _build_graph(
+        self, X: FloatArray, clock: StepClock, on_neighbours: Callable[[], None] | None
+    ) -> NarrativeGraph:
         view = build_graph(
-            X, self.n_neighbors, self.n_components, self.n_epochs, self.random_state, clock
+            X,
+            self.n_neighbors,
+            self.n_components,
+            self.n_epochs,
+            self.random_state,
+            clock,
+            on_neighbours,
         )
         self.knn_ = view.knn
         return view
@@ -202,7 +212,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             min_samples=max(1, min(min_samples, n - 1)),
             cluster_selection_method="leaf" if leaf else "eom",
             allow_single_cluster=n < 4 * min_size,
-            core_dist_n_jobs=1,
+            core_dist_n_jobs=CORE_DISTANCE_THREADS,
         )
         model.fit(reduced)
         return (
@@ -219,7 +229,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- fit ---------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: None = None) -> ThemeClusterer:
+    def fit(
+        self, X: Any, y: None = None, on_neighbours: Callable[[], None] | None = None
+    ) -> ThemeClusterer:
         """Find the themes of the narratives whose embeddings are the rows of ``X``.
 
         Parameters
@@ -228,6 +240,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             Sentence embeddings, one row per narrative (need not be unit length).
         y : None
             Ignored.
+        on_neighbours : callable or None
+            Called once the neighbours are found, when the rest of the fit needs one core
+            (not called below three narratives).
 
         Returns
         -------
@@ -253,7 +268,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             self._fit_tiny(X, min_size)
             return self
 
-        view = self._build_graph(X, clock)
+        view = self._build_graph(X, clock, on_neighbours)
         graph = view.graph
         self.graph_ = graph
         self.embedding_ = view.reduced
