@@ -17,7 +17,6 @@ Results go to ``bench/results/cost_curve.json``, written after every size.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -27,19 +26,13 @@ from typing import Any
 import numpy as np
 
 from bench.harness import (
+    EXTRA_SOURCES,
     RESULTS_DIR,
-    SETS,
-    cached_embeddings,
-    cached_text_embeddings,
-    data_dir,
-    load_nhs_rows,
-    load_qmsum,
-    load_set,
+    distinct_pool,
     run_analysis_process,
     write_analysis_input,
     write_json,
 )
-from pipelines.embed import FloatMatrix, normalize_text
 
 #: A step grows faster than ``n log n`` when its fitted exponent exceeds that of ``n log n``
 #: over the same sizes by more than this (timings on a shared machine are noisy).
@@ -48,58 +41,6 @@ FASTER_MARGIN = 0.15
 MIN_FIT_SECONDS = 0.5
 #: Peak RSS allowed at the largest size.
 RSS_LIMIT_MIB = 4096.0
-
-
-def _argkp_texts(root: str | None) -> list[str]:
-    path = data_dir(root) / "ibm_argkp2021" / "arguments_with_keypoints.csv"
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [row["argument"] for row in csv.DictReader(handle)]
-
-
-#: The sources beyond the five labelled sets, in the order they join the pool.
-EXTRA_SOURCES = ("nhs", "argkp", "qmsum")
-
-
-def pool(
-    root: str | None, extra_sources: Sequence[str] = EXTRA_SOURCES
-) -> tuple[list[str], FloatMatrix, dict[str, int]]:
-    """Every distinct text of the shared data (the five sets and ``extra_sources``), its
-    vector, and how many each source added."""
-    seen: set[str] = set()
-    texts: list[str] = []
-    blocks: list[FloatMatrix] = []
-    added: dict[str, int] = {}
-    for name in SETS:
-        labelled = load_set(name, root)
-        vectors = cached_embeddings(labelled)
-        keep = []
-        for i, text in enumerate(labelled.texts):
-            key = normalize_text(text)
-            if key and key not in seen:
-                seen.add(key)
-                keep.append(i)
-        texts.extend(labelled.texts[i] for i in keep)
-        blocks.append(vectors[keep])
-        added[name] = len(keep)
-    extra: list[str] = []
-    loaders = {
-        "nhs": lambda: [r["FFT answer"] for r in load_nhs_rows(root)[1]],
-        "argkp": lambda: _argkp_texts(root),
-        "qmsum": lambda: load_qmsum(root)[0].texts,
-    }
-    for source in extra_sources:
-        candidates = loaders[source]()
-        before = len(extra)
-        for text in candidates:
-            key = normalize_text(text)
-            if key and key not in seen:
-                seen.add(key)
-                extra.append(text)
-        added[source] = len(extra) - before
-    if extra:
-        texts.extend(extra)
-        blocks.append(cached_text_embeddings("cost_curve_extra", extra))
-    return texts, np.vstack(blocks).astype(np.float32), added
 
 
 def exponents(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -141,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "cost_curve.json")
     args = parser.parse_args(argv)
-    texts, X, added = pool(args.data, [s for s in args.extra.split(",") if s.strip()])
+    texts, X, added = distinct_pool(args.data, [s for s in args.extra.split(",") if s.strip()])
     total = len(texts)
     sizes = [total if s.strip() == "all" else min(int(s), total) for s in args.sizes.split(",")]
     print(f"# pool: {total} distinct texts {added}", flush=True)

@@ -307,6 +307,61 @@ class CachedEmbedder:
 # --- scoring ---------------------------------------------------------------------------------
 
 
+# --- every distinct text of the shared data ---------------------------------------------------
+
+
+def _argkp_texts(root: str | None) -> list[str]:
+    path = data_dir(root) / "ibm_argkp2021" / "arguments_with_keypoints.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row["argument"] for row in csv.DictReader(handle)]
+
+
+#: The sources beyond the five labelled sets, in the order they join the pool.
+EXTRA_SOURCES = ("nhs", "argkp", "qmsum")
+
+
+def distinct_pool(
+    root: str | None, extra_sources: Sequence[str] = EXTRA_SOURCES
+) -> tuple[list[str], FloatMatrix, dict[str, int]]:
+    """Every distinct text of the shared data (the five sets and ``extra_sources``), its
+    vector, and how many each source added."""
+    seen: set[str] = set()
+    texts: list[str] = []
+    blocks: list[FloatMatrix] = []
+    added: dict[str, int] = {}
+    for name in SETS:
+        labelled = load_set(name, root)
+        vectors = cached_embeddings(labelled)
+        keep = []
+        for i, text in enumerate(labelled.texts):
+            key = normalize_text(text)
+            if key and key not in seen:
+                seen.add(key)
+                keep.append(i)
+        texts.extend(labelled.texts[i] for i in keep)
+        blocks.append(vectors[keep])
+        added[name] = len(keep)
+    extra: list[str] = []
+    loaders = {
+        "nhs": lambda: [r["FFT answer"] for r in load_nhs_rows(root)[1]],
+        "argkp": lambda: _argkp_texts(root),
+        "qmsum": lambda: load_qmsum(root)[0].texts,
+    }
+    for source in extra_sources:
+        candidates = loaders[source]()
+        before = len(extra)
+        for text in candidates:
+            key = normalize_text(text)
+            if key and key not in seen:
+                seen.add(key)
+                extra.append(text)
+        added[source] = len(extra) - before
+    if extra:
+        texts.extend(extra)
+        blocks.append(cached_text_embeddings("cost_curve_extra", extra))
+    return texts, np.vstack(blocks).astype(np.float32), added
+
+
 def hungarian_accuracy(truth: IntArray, predicted: IntArray) -> float:
     """Best one-to-one matching accuracy; predictions labelled -1 are always counted wrong."""
     truth = np.asarray(truth)
@@ -362,7 +417,8 @@ def kmeans_labels(X: FloatMatrix, k: int, seed: int = 0) -> IntArray:
 #: Run in a fresh interpreter by :func:`run_analysis_process`, with the checkout under test
 #: first on ``sys.path``: it imports only that checkout's ``pipelines.themes`` (or BERTopic),
 #: so two checkouts can be timed against each other in one run. It compiles the numba code
-#: (neighbour descent, UMAP, HDBSCAN) on a 3,000-row slice first, then times one call.
+#: (neighbour descent, UMAP, HDBSCAN, and Weft's own two-thread descent and lock-free UMAP
+#: epochs where the checkout has them) on a 3,000-row slice first, then times one call.
 _ANALYSIS_WORKER = r"""
 import json, resource, sys, time, warnings
 import numpy as np
@@ -377,6 +433,15 @@ warnings.simplefilter("ignore")
 import hdbscan
 from umap import UMAP
 small = X[:3000]
+if spec["method"] != "bertopic":
+    try:  # this checkout's own compiled paths: two-thread neighbour descent, lock-free epochs
+        from pipelines.themes.graph import approximate_knn
+        from pipelines.themes.parallel import release_layout_lock
+    except ImportError:
+        pass
+    else:
+        approximate_knn(small / np.linalg.norm(small, axis=1, keepdims=True), 15, 0)
+        release_layout_lock()
 UMAP(n_neighbors=15, n_components=5, metric="cosine", n_epochs=5, random_state=0,
      force_approximation_algorithm=True, init="pca").fit(small)
 hdbscan.HDBSCAN(min_cluster_size=10).fit(small[:, :5])

@@ -2,20 +2,20 @@
 idle and while an analysis runs, with jobs on the web server's threads (before) and in the job
 worker process (after).
 
-The store: one project of 20,000 real texts (the 8,000 news texts of agnews8000, then 12,000
-search snippets), embedded with the
-packaged all-MiniLM-L6-v2 through the bench cache (`CachedEmbedder`: the vectors are computed
-once and reused), with made-up group attributes (role, site), dates over 2025 and the seven
-Fab Academy Zoom chats as its sessions (the titles are spread over them), analysed once in
+The store: one project of 20,000 real texts (the 8,000 news texts of agnews8000, then 12,000 search
+snippets; ``--sets pool`` takes every distinct text of the shared data, the cost curve's pool of
+about 90,000), embedded with the packaged all-MiniLM-L6-v2 through the bench cache (the vectors are
+computed once and reused), with made-up group attributes (role, site), dates over 2025 and the
+seven Fab Academy Zoom chats as its sessions (the titles are spread over them), analysed once in
 process. Then, per runner, a real `weft serve` (``WEFT_JOB_RUNNER=thread`` or ``process``, the
 packaged model loaded as in production) serves that store on a free port, and the clients (4
-processes of 4 threads, so the clients' own interpreter lock does not add to the figures) ask
-for themes and trends with a random mix of filters (an attribute, a session, a period, the
-level, the page size, membership), so most requests are cold. First ``--idle`` seconds with
-nothing running, then a new analysis of the project is queued and the clients read until it
-ends (at most ``--busy-max`` seconds; the analysis is then waited for without readers, so the
-next runner's idle phase is idle). Reported per phase and endpoint: requests, p50/p95/p99/max
-in ms, errors (any status but 200, or a failed connection)::
+processes of 4 threads, so the clients' own interpreter lock does not add to the figures) ask for
+themes and trends with a random mix of filters (an attribute, a session, a period, the level, the
+page size, membership), so most requests are cold. First ``--idle`` seconds with nothing running,
+then a new analysis of the project is queued and the clients read until it ends (at most
+``--busy-max`` seconds; the analysis is then waited for without readers, so the next runner's idle
+phase is idle). Reported per phase and endpoint: requests, p50/p95/p99/max in ms, errors (any
+status but 200, or a failed connection)::
 
     nice .venv/bin/python -m bench.reads [--sets agnews8000,searchsnippets] [--n 20000]
         [--clients 16] [--runners thread,process] [--idle 20] [--busy-max 600] [--store DIR]
@@ -48,10 +48,10 @@ import numpy as np
 from bench.harness import (
     RESULTS_DIR,
     ROOT,
-    LabelledSet,
     Service,
     cached_embeddings,
     data_dir,
+    distinct_pool,
     load_set,
     real_embedder,
     write_json,
@@ -82,15 +82,12 @@ class PooledEmbedder:
     """The bench cache's vectors of several sets' texts; the packaged model (loaded on first
     need) embeds a text none of them holds (the chat sessions' lines)."""
 
-    def __init__(self, sets: Sequence[LabelledSet]) -> None:
+    def __init__(self, texts: Sequence[str], vectors: FloatMatrix) -> None:
         self._model: Embedder | None = None
         self.misses = 0
-        self._known: dict[str, FloatMatrix] = {}
-        for data in sets:
-            vectors = cached_embeddings(data)
-            self._known.update(
-                (normalize_text(t), v) for t, v in zip(data.texts, vectors, strict=True)
-            )
+        self._known: dict[str, FloatMatrix] = {
+            normalize_text(t): v for t, v in zip(texts, vectors, strict=True)
+        }
         self._dimension = int(next(iter(self._known.values())).shape[0])
 
     @property
@@ -114,10 +111,17 @@ class PooledEmbedder:
 
 
 def seed(workdir: Path, root: Path, sets: Sequence[str], n: int) -> tuple[str, str, list[int]]:
-    """Fill and analyse the bench project in process; returns (project id, key, session ids)."""
-    loaded = [load_set(name, root) for name in sets]
-    texts = [t for data in loaded for t in data.texts][:n]
-    embedder = PooledEmbedder(loaded)
+    """Fill and analyse the bench project in process; returns (project id, key, session ids).
+
+    ``sets`` names labelled sets, or is ``["pool"]``: every distinct text of the shared data."""
+    if list(sets) == ["pool"]:
+        pooled, vectors, _ = distinct_pool(str(root))
+    else:
+        loaded = [load_set(name, root) for name in sets]
+        pooled = [t for data in loaded for t in data.texts]
+        vectors = np.vstack([cached_embeddings(data) for data in loaded])
+    texts = pooled[:n]
+    embedder = PooledEmbedder(pooled, vectors)
     rng = random.Random(0)
     with Service(workdir, embedder) as service:
         project = service.create_project("Reads under load")

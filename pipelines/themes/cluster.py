@@ -37,8 +37,9 @@ __all__ = ["AUTO_FIXED_MAX_N", "ThemeClusterer", "adaptive_min_theme_size"]
 
 #: Below this many narratives a theme may be as small as two.
 SMALL_SESSION_N = 50
-#: Threads HDBSCAN computes core distances on (exact distances: the same on any number).
-CORE_DISTANCE_THREADS = 2
+#: Threads HDBSCAN computes core distances on. One: on two (joblib's worker processes) the
+#: pooled 55,895 gave other labels, and the first call in a process paid their start-up.
+CORE_DISTANCE_THREADS = 1
 
 
 def adaptive_min_theme_size(n: int) -> int:
