@@ -4,7 +4,7 @@ worker process (after).
 
 The store: one project of 20,000 real texts (the 8,000 news texts of agnews8000, then 12,000 search
 snippets; ``--sets pool`` takes every distinct text of the shared data, the cost curve's pool of
-about 90,000), embedded with the packaged all-MiniLM-L6-v2 through the bench cache (the vectors are
+82,849), embedded with the packaged all-MiniLM-L6-v2 through the bench cache (the vectors are
 computed once and reused), with made-up group attributes (role, site), dates over 2025 and the
 seven Fab Academy Zoom chats as its sessions (the titles are spread over them), analysed once in
 process. Then, per runner, a real `weft serve` (``WEFT_JOB_RUNNER=thread`` or ``process``, the
@@ -13,9 +13,9 @@ processes of 4 threads, so the clients' own interpreter lock does not add to the
 themes and trends with a random mix of filters (an attribute, a session, a period, the level, the
 page size, membership), so most requests are cold. First ``--idle`` seconds with nothing running,
 then a new analysis of the project is queued and the clients read until it ends (at most
-``--busy-max`` seconds; the analysis is then waited for without readers, so the next runner's idle
-phase is idle). Reported per phase and endpoint: requests, p50/p95/p99/max in ms, errors (any
-status but 200, or a failed connection)::
+``--busy-max`` seconds, 0 for none; the analysis is then waited for without readers, so the next
+runner's idle phase is idle). Reported per phase and endpoint: requests, p50/p95/p99/max in ms,
+errors (any status but 200, or a failed connection)::
 
     nice .venv/bin/python -m bench.reads [--sets agnews8000,searchsnippets] [--n 20000]
         [--clients 16] [--runners thread,process] [--idle 20] [--busy-max 600] [--store DIR]
@@ -400,6 +400,8 @@ def measure(
         )
         result["idle"] = summary(rows, seconds) | {"seconds": round(seconds, 1)}
         print(f"{runner} idle: {result['idle']}", flush=True)
+        if args.busy_max <= 0:
+            return result
         queued = server.client.post(
             f"/v1/projects/{project}/analyses", json={"seed": analysis_seed}, headers=headers
         )
@@ -443,6 +445,8 @@ def _table(results: Sequence[dict[str, Any]]) -> str:
     ]
     for result in results:
         for phase in ("idle", "during_analysis"):
+            if phase not in result:
+                continue
             for endpoint in ("themes", "trends"):
                 row = result[phase][endpoint]
                 lines.append(
@@ -466,7 +470,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--settle", type=float, default=30, help="seconds between the start and the idle reads"
     )
-    parser.add_argument("--busy-max", type=float, default=600, help="most seconds of busy reads")
+    parser.add_argument(
+        "--busy-max",
+        type=float,
+        default=600,
+        help="most seconds of busy reads (0: no analysis, idle reads only)",
+    )
     parser.add_argument(
         "--store",
         help="a directory kept between runs: seeded on the first run, reused after (each run "
