@@ -11,7 +11,7 @@ fresh process (numba compiled on a 3,000-row slice first), which reports its wal
 seconds, its peak RSS (``ru_maxrss``) and each step's seconds. Then every step's growth is
 fitted as ``seconds ~ n^b`` over the sizes run, against the exponent ``n log n`` has over the
 same sizes: a step whose ``b`` is more than 0.15 above it is named as growing faster. Up to
-``EXACT_KNN_N`` (25,000) the neighbours are exact and the layout runs its full epochs, above it
+``EXACT_KNN_N`` (10,000) the neighbours are exact and the layout runs its full epochs, above it
 neither, so the fit is also made over the sizes above it alone when three or more are run.
 Results go to ``bench/results/cost_curve.json``, written after every size.
 """

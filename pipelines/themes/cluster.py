@@ -112,8 +112,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         resolution 1).
     n_epochs : int or None, default=200
         UMAP optimisation epochs; ``None`` keeps UMAP's own choice (200 above 10,000 points,
-        500 below, which is slower and measured no better for clustering). Above 25,000
-        narratives at most 80 epochs are run, from a PCA start instead of a spectral one.
+        500 below, which is slower and measured no better for clustering). Above 10,000
+        narratives (``graph.EXACT_KNN_N``) at most 40 epochs are run, from a PCA start
+        instead of a spectral one.
     random_state : int, default=0
         Seed for UMAP and k-means. The same input and seed give identical labels.
     keep_apart : sequence of sequences of int or None, default=None
