@@ -345,7 +345,7 @@ def find_themes(
             **dict(clusterer_params or {}),
         )
         try:
-            clusterer.fit(X, on_neighbours=neighbours_found.set)
+            clusterer.fit(X, on_step=lambda step: neighbours_found.set() if step == "knn" else None)
         finally:
             neighbours_found.set()
         t_cluster = time.perf_counter()

@@ -37,9 +37,6 @@ __all__ = ["AUTO_FIXED_MAX_N", "ThemeClusterer", "adaptive_min_theme_size"]
 
 #: Below this many narratives a theme may be as small as two.
 SMALL_SESSION_N = 50
-#: Threads HDBSCAN computes core distances on. One: two start joblib worker processes, and on
-#: the pooled 55,895 the first call took 2.4 s against 1.2 s on one.
-CORE_DISTANCE_THREADS = 1
 
 
 def adaptive_min_theme_size(n: int) -> int:
@@ -186,17 +183,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _build_graph(
-        self, X: FloatArray, clock: StepClock, on_neighbours: Callable[[], None] | None
-    ) -> NarrativeGraph:
+    def _build_graph(self, X: FloatArray, clock: StepClock) -> NarrativeGraph:
         view = build_graph(
-            X,
-            self.n_neighbors,
-            self.n_components,
-            self.n_epochs,
-            self.random_state,
-            clock,
-            on_neighbours,
+            X, self.n_neighbors, self.n_components, self.n_epochs, self.random_state, clock
         )
         self.knn_ = view.knn
         return view
@@ -214,7 +203,9 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             min_samples=max(1, min(min_samples, n - 1)),
             cluster_selection_method="leaf" if leaf else "eom",
             allow_single_cluster=n < 4 * min_size,
-            core_dist_n_jobs=CORE_DISTANCE_THREADS,
+            # two jobs start joblib worker processes: on the pooled 55,895 the first call
+            # took 2.4 s against 1.2 s on one
+            core_dist_n_jobs=1,
         )
         model.fit(reduced)
         return (
@@ -232,7 +223,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     # -- fit ---------------------------------------------------------------------------------
 
     def fit(
-        self, X: Any, y: None = None, on_neighbours: Callable[[], None] | None = None
+        self, X: Any, y: None = None, on_step: Callable[[str], None] | None = None
     ) -> ThemeClusterer:
         """Find the themes of the narratives whose embeddings are the rows of ``X``.
 
@@ -242,16 +233,16 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             Sentence embeddings, one row per narrative (need not be unit length).
         y : None
             Ignored.
-        on_neighbours : callable or None
-            Called once the neighbours are found, when the rest of the fit needs one core
-            (not called below three narratives).
+        on_step : callable or None
+            Told each step's name (``pipelines.themes.STEPS``) as it ends: after ``knn``
+            the rest of the fit needs one core (no steps below three narratives).
 
         Returns
         -------
         self : ThemeClusterer
             The fitted estimator.
         """
-        clock = StepClock()
+        clock = StepClock(on_step)
         self.timings_ = clock.laps
         X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=0)
         X = unit_rows(np.asarray(X, dtype=np.float64))
@@ -270,7 +261,7 @@ class ThemeClusterer(ClusterMixin, BaseEstimator):  # type: ignore[misc]
             self._fit_tiny(X, min_size)
             return self
 
-        view = self._build_graph(X, clock, on_neighbours)
+        view = self._build_graph(X, clock)
         graph = view.graph
         self.graph_ = graph
         self.embedding_ = view.reduced

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,22 +124,18 @@ def build_graph(
     n_epochs: int | None,
     random_state: int,
     clock: StepClock | None = None,
-    on_neighbours: Callable[[], None] | None = None,
 ) -> NarrativeGraph:
     """The fuzzy cosine k-NN graph of unit-length rows and their seeded UMAP projection.
 
     Below ``SMALL_N`` rows the graph is exact and the rows themselves are the view. The
-    neighbour search and the projection are lapped on ``clock`` as ``knn`` and ``embedding``;
-    ``on_neighbours`` is called between the two (the search uses both cores, the projection
-    one).
+    neighbour search and the projection are lapped on ``clock`` as ``knn`` and ``embedding``
+    (the search uses both cores, the projection one).
     """
     clock = clock if clock is not None else StepClock()
-    told = on_neighbours if on_neighbours is not None else (lambda: None)
     n = X.shape[0]
     if n < SMALL_N:
         graph = _exact_graph(X, n_neighbors, random_state)
         clock.lap("knn")
-        told()
         return NarrativeGraph(graph, X)
     import umap
 
@@ -156,7 +151,6 @@ def build_graph(
         epochs = min(epochs if epochs is not None else 200, LARGE_N_EPOCHS)
         init = "pca"
     clock.lap("knn")
-    told()
     release_layout_lock()  # another thread (the phrase counts) runs while the epochs do
     reducer = umap.UMAP(
         n_neighbors=k,
