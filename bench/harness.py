@@ -310,10 +310,13 @@ class CachedEmbedder:
 # --- every distinct text of the shared data ---------------------------------------------------
 
 
-def _argkp_texts(root: str | None) -> list[str]:
-    path = data_dir(root) / "ibm_argkp2021" / "arguments_with_keypoints.csv"
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [row["argument"] for row in csv.DictReader(handle)]
+ARGKP_FILE = Path("ibm_argkp2021") / "arguments_with_keypoints.csv"
+
+
+def load_argkp_rows(root: str | os.PathLike[str] | None = None) -> list[dict[str, str]]:
+    """The ArgKP file's rows, one per argument."""
+    with (data_dir(root) / ARGKP_FILE).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 #: The sources beyond the five labelled sets, in the order they join the pool.
@@ -344,7 +347,7 @@ def distinct_pool(
     extra: list[str] = []
     loaders = {
         "nhs": lambda: [r["FFT answer"] for r in load_nhs_rows(root)[1]],
-        "argkp": lambda: _argkp_texts(root),
+        "argkp": lambda: [row["argument"] for row in load_argkp_rows(root)],
         "qmsum": lambda: load_qmsum(root)[0].texts,
     }
     for source in extra_sources:

@@ -29,7 +29,6 @@ and without the model) is summed over the topics. Results go to ``bench/results/
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import time
 from collections import Counter
@@ -45,7 +44,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from bench.harness import (
     RESULTS_DIR,
     cached_text_embeddings,
-    data_dir,
+    load_argkp_rows,
     real_embedder,
     write_json,
 )
@@ -67,23 +66,19 @@ class ArgKP:
 
 
 def load_argkp(root: Path | None) -> ArgKP:
-    path = data_dir(root) / "ibm_argkp2021" / "arguments_with_keypoints.csv"
     texts: list[str] = []
     topics: list[str] = []
     keypoints: list[list[str]] = []
     names: dict[str, str] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            texts.append(row["argument"])
-            topics.append(row["topic"])
-            # key point ids restart in each split, so a key point is known by its topic too
-            ids = [
-                f"{row['topic']}|{k}" for k in row["matched_key_point_ids"].strip().split(";") if k
-            ]
-            keypoints.append(ids)
-            texts_of = row["matched_key_points"].split(" | ") if ids else []
-            for k, text in zip(ids, texts_of, strict=True):
-                names[k] = text.strip()
+    for row in load_argkp_rows(root):
+        texts.append(row["argument"])
+        topics.append(row["topic"])
+        # key point ids restart in each split, so a key point is known by its topic too
+        ids = [f"{row['topic']}|{k}" for k in row["matched_key_point_ids"].strip().split(";") if k]
+        keypoints.append(ids)
+        texts_of = row["matched_key_points"].split(" | ") if ids else []
+        for k, text in zip(ids, texts_of, strict=True):
+            names[k] = text.strip()
     return ArgKP(texts, topics, keypoints, names)
 
 

@@ -20,6 +20,7 @@ from bench.harness import (
     IntArray,
     cached_text_embeddings,
     data_dir,
+    load_argkp_rows,
     load_nhs_rows,
     write_json,
 )
@@ -59,18 +60,16 @@ class ArgKP:
 
 
 def load_argkp(root: str | Path | None = None) -> ArgKP:
-    path = data_dir(root) / "ibm_argkp2021" / "arguments_with_keypoints.csv"
     texts: list[str] = []
     topics: list[str] = []
     stance: list[int] = []
     keypoints: list[list[str]] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            texts.append(row["argument"])
-            topics.append(row["topic"])
-            stance.append(int(row["stance"]))
-            ids = row["matched_key_point_ids"].strip()
-            keypoints.append([k for k in ids.split(";") if k] if ids else [])
+    for row in load_argkp_rows(root):
+        texts.append(row["argument"])
+        topics.append(row["topic"])
+        stance.append(int(row["stance"]))
+        ids = row["matched_key_point_ids"].strip()
+        keypoints.append([k for k in ids.split(";") if k] if ids else [])
     return ArgKP(texts, topics, np.asarray(stance, dtype=np.int64), keypoints)
 
 
