@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="With job_runner=process: how much lower than the web server's the job "
         "worker's CPU priority is (added to its niceness); 0 keeps the same.",
     )
+    analysis_warm_up: bool = Field(
+        True,
+        description="Whether a job worker (the process runner's, or each Celery worker "
+        "process) compiles the analysis's numba code in the background when it starts: about "
+        "30 s of CPU once, instead of the first analysis above 10,000 narratives waiting on it.",
+    )
     job_worker_stop_seconds: float = Field(
         20,
         gt=0,

@@ -420,8 +420,8 @@ def kmeans_labels(X: FloatMatrix, k: int, seed: int = 0) -> IntArray:
 #: Run in a fresh interpreter by :func:`run_analysis_process`, with the checkout under test
 #: first on ``sys.path``: it imports only that checkout's ``pipelines.themes`` (or BERTopic),
 #: so two checkouts can be timed against each other in one run. It compiles the numba code
-#: (neighbour descent, UMAP, HDBSCAN, and Weft's own two-thread descent and lock-free UMAP
-#: epochs where the checkout has them) on a 3,000-row slice first, then times one call.
+#: first (UMAP and HDBSCAN on a 3,000-row slice, and the checkout's ``warm_up`` where it has
+#: one, else its two-thread descent and lock-free UMAP epochs), then times one call.
 _ANALYSIS_WORKER = r"""
 import json, resource, sys, time, warnings
 import numpy as np
@@ -437,14 +437,19 @@ import hdbscan
 from umap import UMAP
 small = X[:3000]
 if spec["method"] != "bertopic":
-    try:  # this checkout's own compiled paths: two-thread neighbour descent, lock-free epochs
-        from pipelines.themes.graph import approximate_knn
-        from pipelines.themes.parallel import release_layout_lock
-    except ImportError:
-        pass
+    try:  # what a job worker compiles as it starts
+        from pipelines.themes import warm_up
+    except ImportError:  # an older checkout: its two-thread descent and lock-free epochs
+        try:
+            from pipelines.themes.graph import approximate_knn
+            from pipelines.themes.parallel import release_layout_lock
+        except ImportError:
+            pass
+        else:
+            approximate_knn(small / np.linalg.norm(small, axis=1, keepdims=True), 15, 0)
+            release_layout_lock()
     else:
-        approximate_knn(small / np.linalg.norm(small, axis=1, keepdims=True), 15, 0)
-        release_layout_lock()
+        warm_up()
 UMAP(n_neighbors=15, n_components=5, metric="cosine", n_epochs=5, random_state=0,
      force_approximation_algorithm=True, init="pca").fit(small)
 hdbscan.HDBSCAN(min_cluster_size=10).fit(small[:, :5])

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ONNX exports of the embedding model are made once and kept between runs, beside pytest's cache
 os.environ.setdefault("WEFT_EMBEDDING_CACHE_DIR", str(ROOT / ".pytest_cache" / "weft-models"))
+# job workers the tests start do not spend half a minute compiling the analysis code
+os.environ.setdefault("WEFT_ANALYSIS_WARM_UP", "false")
 
 
 def free_port() -> int:

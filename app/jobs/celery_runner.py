@@ -6,8 +6,9 @@ files). A worker is started with the same ``WEFT_`` settings::
 
     celery -A app.jobs.celery_runner worker --pool prefork --concurrency 1 --queues weft
 
-Each worker process builds its own engine, session factory and embedding model on its first
-job, and sends the jobs its jobs queue (an analysis after an embedding job) the same way.
+Each worker process compiles the analysis code in the background when it starts
+(``WEFT_ANALYSIS_WARM_UP``), builds its own engine, session factory and embedding model on its
+first job, and sends the jobs its jobs queue (an analysis after an embedding job) the same way.
 The message carries nothing but the id; `execute` claims the job with a conditional update,
 so a message delivered twice runs the job once, and a job whose project is busy is left
 queued: the project's running job sends it again when it ends. A running job holds a lease
@@ -32,6 +33,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import worker_process_init
 from sqlalchemy import select
 
 from app.config import Settings
@@ -39,6 +41,7 @@ from app.jobs.context import JobDeps, build_deps
 from app.jobs.execute import execute, give_up, give_up_overdue, queued_ids
 from app.jobs.registry import time_limit
 from app.jobs.sweep import Sweeper, sweep_expired
+from app.jobs.warm import start_warm_up
 from models import Job
 
 log = logging.getLogger(__name__)
@@ -136,6 +139,12 @@ def worker_deps() -> JobDeps:
             attach_runner(_deps.session_factory, runner)
             runner._sweeper.start()
         return _deps
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _warm_up_child(**_: Any) -> None:
+    """Each prefork child compiles the analysis code as it starts, before its first job."""
+    start_warm_up(Settings())
 
 
 class JobTask(Task):  # type: ignore[misc]

@@ -13,9 +13,10 @@ input means the server is gone (even killed with SIGKILL), so the worker stops t
 no orphan behind. SIGTERM stops it the same way; SIGINT (Ctrl-C in the server's terminal
 reaches the whole process group) is left to the server, which stops the worker itself.
 
-At start the lanes' runner re-queues the jobs a previous worker left running (it was killed
-mid-job), since it is the only worker on this store; its lease sweeper re-queues any job
-whose lease ran out later.
+Once ready it compiles the analysis code in the background (``WEFT_ANALYSIS_WARM_UP``), so
+the first analysis does not wait on numba. At start the lanes' runner re-queues the jobs a
+previous worker left running (it was killed mid-job), since it is the only worker on this
+store; its lease sweeper re-queues any job whose lease ran out later.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import threading
 from app.config import Settings
 from app.jobs.context import build_deps
 from app.jobs.runner import ThreadJobRunner
+from app.jobs.warm import start_warm_up
 from pipelines.embed import Embedder
 
 log = logging.getLogger("weft.worker")
@@ -74,6 +76,7 @@ def main(embedder: Embedder | None = None) -> None:
     runner.start()
     threading.Thread(target=_read_wakeups, args=(runner, stop), daemon=True).start()
     log.info("job worker ready: %d lanes, model %s", runner.lanes, deps.embedder.name)
+    start_warm_up(settings)
     while not stop.wait(1.0):
         pass
     log.info("job worker stopping")

@@ -20,6 +20,7 @@ from pipelines.themes.incremental import (
 )
 from pipelines.themes.layout import narrative_map, theme_positions
 from pipelines.themes.membership import theme_distribution, top_memberships
+from pipelines.themes.warm import warm_up
 
 __all__ = [
     "CHAT_STOP_WORDS",
@@ -46,4 +47,5 @@ __all__ = [
     "theme_distribution",
     "theme_positions",
     "top_memberships",
+    "warm_up",
 ]

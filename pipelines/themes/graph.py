@@ -124,12 +124,15 @@ def build_graph(
     n_epochs: int | None,
     random_state: int,
     clock: StepClock | None = None,
+    *,
+    exact_up_to: int | None = None,
 ) -> NarrativeGraph:
     """The fuzzy cosine k-NN graph of unit-length rows and their seeded UMAP projection.
 
-    Below ``SMALL_N`` rows the graph is exact and the rows themselves are the view. The
-    neighbour search and the projection are lapped on ``clock`` as ``knn`` and ``embedding``
-    (the search uses both cores, the projection one).
+    Below ``SMALL_N`` rows the graph is exact and the rows themselves are the view. Up to
+    ``exact_up_to`` rows (``None``: ``EXACT_KNN_N``) neighbours are found exactly, above it by
+    the descent with the shorter layout. The neighbour search and the projection are lapped on
+    ``clock`` as ``knn`` and ``embedding`` (the search uses both cores, the projection one).
     """
     clock = clock if clock is not None else StepClock()
     n = X.shape[0]
@@ -144,7 +147,7 @@ def build_graph(
     init = "spectral"
     # UMAP computes all pairwise distances for small inputs through a slow Python metric;
     # exact neighbours from dot products are the same graph in a fraction of the time.
-    if n <= EXACT_KNN_N:
+    if n <= (EXACT_KNN_N if exact_up_to is None else exact_up_to):
         indices, dists = exact_knn(X, k)
     else:
         indices, dists = approximate_knn(X, k, random_state)
