@@ -36,9 +36,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (else WEFT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (else WEFT_PORT).")] = None,
 ) -> None:
-    """Serve the API and the dashboard with uvicorn (what `make run` starts); unless
-    WEFT_JOB_RUNNER says otherwise, jobs run in a job worker process it starts and
-    supervises."""
+    """Serve the API and the dashboard (what `make run` starts), jobs in a worker beside it.
+
+    Uvicorn serves the requests; unless WEFT_JOB_RUNNER says otherwise, the jobs run in a job
+    worker process the server starts and supervises."""
     from app.__main__ import main as serve_main
 
     serve_main(settings(host=host, port=port))
