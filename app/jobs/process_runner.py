@@ -33,8 +33,10 @@ from app.jobs.context import JobDeps
 
 log = logging.getLogger(__name__)
 
-#: How the web server starts its job worker.
-WORKER_COMMAND = (sys.executable, "-m", "app.jobs.worker")
+#: How the web server starts its job worker: ``-P`` keeps the working directory off the
+#: worker's path, where a folder named like one of Weft's packages (``models``, say) would
+#: shadow it.
+WORKER_COMMAND = (sys.executable, "-P", "-m", "app.jobs.worker")
 #: The longest pause between two starts of a worker that keeps dying.
 MAX_RESTART_PAUSE = 60.0
 #: A worker that lived this long died of something new: the next pause is the first again.

@@ -1,6 +1,6 @@
 """The job worker process of the embedded default (``WEFT_JOB_RUNNER=process``).
 
-`weft serve` starts it (``python -m app.jobs.worker``) and supervises it (see
+`weft serve` starts it (``python -P -m app.jobs.worker``) and supervises it (see
 app/jobs/process_runner.py). It builds its own engine, sessions and embedding model from the
 same ``WEFT_`` settings, and runs the queued jobs on the lanes of a `ThreadJobRunner`, against
 the same store as the web server (a SQLite file in WAL mode, so readers do not wait for its

@@ -232,6 +232,51 @@ def test_an_upload_is_embedded_and_analysed_by_the_worker_process(
     assert vectors == texts == 120
 
 
+def test_a_server_started_in_a_folder_with_a_models_folder_keeps_its_worker(
+    tmp_path: Path,
+) -> None:
+    # `python -m` puts the working directory first on the worker's path, where a folder
+    # named `models` (a research folder's, or the model exports when WEFT_DATA_DIR is the
+    # working directory) shadowed Weft's own package: the worker died at every start
+    folder = tmp_path / "research"
+    (folder / "models").mkdir(parents=True)
+    database = folder / "weft.db"
+    command.upgrade(alembic_config(f"sqlite:///{database}"), "head")
+    port = free_port()
+    env = {
+        **os.environ,
+        "WEFT_DATABASE_URL": f"sqlite:///{database}",
+        "WEFT_DATA_DIR": str(folder),
+        "WEFT_EMBEDDING_BACKEND": "torch",
+        "WEFT_PORT": str(port),
+        "WEFT_JOB_WORKER_RESTART_SECONDS": "0.2",
+    }
+    env.pop("PYTHONPATH", None)
+    env.pop("WEFT_JOB_RUNNER", None)
+    log = tmp_path / "serve.log"
+    weft = Path(sys.executable).with_name("weft")
+    argv = [str(weft)] if weft.exists() else [sys.executable, "-m", "app.cli"]
+    with open(log, "ab") as out:
+        server = subprocess.Popen(
+            [*argv, "serve"], cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_until(
+            lambda: (
+                any(line in log.read_text() for line in ("job worker ready", "exited with status"))
+                or server.poll() is not None
+            ),
+            120,
+            "the job worker never got ready",
+        )
+        text = log.read_text()
+        assert "job worker ready" in text, text
+        assert "ImportError" not in text and "exited with status" not in text, text
+    finally:
+        server.terminate()
+        server.wait(40)
+
+
 def test_a_worker_killed_mid_job_is_restarted_and_the_job_completes(
     serve: Callable[..., Served],
 ) -> None:
