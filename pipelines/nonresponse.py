@@ -35,6 +35,11 @@ NO_WORDS = "no words"
 REPEATS_QUESTION = "repeats the question"
 PROJECT_PLACEHOLDER = "project placeholder"
 PLEASANTRY = "pleasantry"
+LINK_ONLY = "link only"
+SYMBOLS_ONLY = "emoji or symbols only"
+ABOUT_THE_CALL = "about the call"
+LAUGHTER = "laughter"
+CORRECTION = "a typo's correction"
 SIMILAR_TO_PLACEHOLDER = "like a placeholder"
 
 #: Placeholders written in place of an answer, normalised (see `normalize`). Kept short on

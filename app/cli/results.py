@@ -106,6 +106,9 @@ def themes(
             [t["key"], t["label"], t["size"], percent(t["share"]), _keywords(t)] for t in listed
         ]
         api.out.table(["key", "label", "size", "share", "keywords"], rows)
+        if first["analysis"] is not None:
+            # what the table leaves out: lines set aside, narratives in no theme
+            _notes(api.out, first)
 
 
 @connected

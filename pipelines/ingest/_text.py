@@ -14,6 +14,14 @@ from typing import Any, BinaryIO
 import charset_normalizer
 
 from pipelines.ingest.records import UnreadableFile
+from pipelines.nonresponse import (
+    ABOUT_THE_CALL,
+    CORRECTION,
+    LAUGHTER,
+    LINK_ONLY,
+    PLEASANTRY,
+    SYMBOLS_ONLY,
+)
 
 #: Upper bound for formats that are parsed whole (chats, transcripts, JSON, definitions).
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -685,33 +693,41 @@ def tokens_opening(core: str) -> bool:
 
 
 def is_low_content(text: str) -> bool:
-    """True for chat lines that carry no narrative: thanks, +1, a bare link, emoji, greetings,
-    courtesies padded with fillers ("thank you - very useful!"), laughter and lines about the
+    """True for chat lines that carry no narrative (see :func:`low_content_kind`)."""
+    return low_content_kind(text) is not None
+
+
+def low_content_kind(text: str) -> str | None:
+    """What kind of chat line carries no narrative, or None for content: a bare link, only
+    emoji or symbols, thanks, +1, greetings and courtesies padded with fillers ("thank you -
+    very useful!", a pleasantry), laughter, a typo's correction ("*link") and lines about the
     call itself ("can you hear me?"). A short answer with a subject ("great service", "no
     parking") is content."""
     stripped = text.strip()
     if len(stripped) > 80 and any(ch.isspace() for ch in stripped):
         # Longer than any courtesy and not a bare link: the common case, decided cheaply
         # because batch files run this on every row.
-        return False
+        return None
     flat = one_line(stripped)
     if not flat:
-        return True
+        return SYMBOLS_ONLY
     if _URL_ONLY.match(flat):
-        return True
+        return LINK_ONLY
     flat = _EMOTICON.sub(" ", flat).strip()
     if not any(ch.isalnum() for ch in flat):
         # Only emoji, emoticons, punctuation or symbols.
-        return True
+        return SYMBOLS_ONLY
     words = re.sub(r"[^\w\s+']", " ", flat.lower().replace("\u2019", "'"))
     core = " ".join(words.split())
-    if core in _ACKNOWLEDGEMENTS or _CALL_LOGISTICS.match(core) or _CORRECTION.match(flat):
-        return True
-    if tokens_opening(core):
-        return True
+    if _CORRECTION.match(flat):
+        return CORRECTION
+    if _CALL_LOGISTICS.match(core) or tokens_opening(core):
+        return ABOUT_THE_CALL
+    if core in _ACKNOWLEDGEMENTS:
+        return PLEASANTRY
     tokens = core.split()
     if all(_LAUGHTER.match(t) for t in tokens):
-        return True
+        return LAUGHTER
     if (
         tokens
         and len(tokens) <= 3
@@ -721,15 +737,17 @@ def is_low_content(text: str) -> bool:
         # praise of a subject ("great service", "nice people") is content.
         rest = tokens[1:]
         if tokens[0] in ("great", "nice", "good", "see", "agree", "agreed", "+1"):
-            return all(t in _COURTESY_FILLERS or _LAUGHTER.match(t) for t in rest)
-        return tokens[0] not in _FIRST_WORDS_ONLY
+            fillers = all(t in _COURTESY_FILLERS or _LAUGHTER.match(t) for t in rest)
+            return PLEASANTRY if fillers else None
+        return PLEASANTRY if tokens[0] not in _FIRST_WORDS_ONLY else None
     if tokens and len(tokens) <= 12 and any(t in _COURTESY_OPENERS for t in tokens[:3]):
         # "thank you - very useful!", "great session, thanks everyone": the courtesy and
         # its padding, with at most one name (capitalised in the line) among them.
         names = [w for w in flat.split() if w[:1].isupper()]
         others = [t for t in tokens if t not in _COURTESY_FILLERS and t not in _COURTESY_OPENERS]
-        return len(others) <= 1 and len(others) <= len(names) if others else True
-    return False
+        padded = len(others) <= 1 and len(others) <= len(names) if others else True
+        return PLEASANTRY if padded else None
+    return None
 
 
 def slugify(text: str, *, fallback: str = "item") -> str:

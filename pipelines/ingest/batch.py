@@ -27,7 +27,7 @@ from pipelines.ingest._rows import (
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
-    is_low_content,
+    low_content_kind,
     normalize_newlines,
     open_binary,
     peek,
@@ -48,7 +48,7 @@ from pipelines.ingest.values import (
     parse_datetime,
     signifier_value,
 )
-from pipelines.nonresponse import PLEASANTRY, nonresponse_reason
+from pipelines.nonresponse import nonresponse_reason
 
 #: Default limits; callers pass their own.
 DEFAULT_MAX_ROWS = 500_000
@@ -473,10 +473,10 @@ class BatchReader:
 
         question = _optional(row, mapping.question)
         reason = nonresponse_reason(text, question, self._placeholders)
-        if reason is None and mapping.question is None and is_low_content(text):
+        if reason is None and mapping.question is None:
             # Without a question the rows may be chat lines; with one they are answers, and
             # "No." or "Thank you." answers its question.
-            reason = PLEASANTRY
+            reason = low_content_kind(text)
         return NarrativeRecord(
             text=text,
             title=_optional(row, mapping.title),

@@ -17,7 +17,7 @@ from pipelines.ingest._rows import Bounds, open_tabular
 from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
-    is_low_content,
+    low_content_kind,
     normalize_newlines,
     open_binary,
 )
@@ -172,7 +172,7 @@ def _comment(
         occurred_at=occurred_at,
         attributes=attributes,
         location=location,
-        low_content=is_low_content(text),
+        low_content_reason=low_content_kind(text),
     )
 
 

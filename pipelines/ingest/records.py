@@ -59,10 +59,15 @@ class NarrativeRecord:
     reactions: list[Reaction] = field(default_factory=list)
     replies_to: int | None = None
     low_content: bool = False
-    #: Why the record is low content or no answer (pipelines.nonresponse reasons), if known.
+    #: Why the record is low content or no answer (pipelines.nonresponse reasons), if known;
+    #: a reason makes the record low content.
     low_content_reason: str | None = None
     #: Seconds from the start of the recording (transcripts) or None.
     offset_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.low_content_reason is not None:
+            self.low_content = True
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from pipelines.ingest._text import (
     Source,
     decode_bytes,
     html_to_text,
-    is_low_content,
+    low_content_kind,
     normalize_newlines,
     one_line,
     open_binary,
@@ -310,7 +310,7 @@ class SenseMakerReader:
             attributes=attributes,
             signifiers=signifiers,
             location=location,
-            low_content=is_low_content(text),
+            low_content_reason=low_content_kind(text),
         )
 
     def _when(self, location: str, row: Mapping[str, str]) -> datetime | None:

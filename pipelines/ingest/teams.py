@@ -19,7 +19,7 @@ from pipelines.ingest._text import (
     Source,
     decode_text,
     html_to_text,
-    is_low_content,
+    low_content_kind,
     read_source,
     tidy_whitespace,
 )
@@ -199,7 +199,7 @@ def parse_teams_messages(data: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
             attributes=attributes,
             location=location,
             reactions=reactions,
-            low_content=is_low_content(body),
+            low_content_reason=low_content_kind(body),
         )
         referenced = _referenced_id(message)
         if referenced is not None:

@@ -19,7 +19,7 @@ from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
     decode_text,
-    is_low_content,
+    low_content_kind,
     normalize_newlines,
     read_source,
     tidy_whitespace,
@@ -293,7 +293,7 @@ def parse_transcript(
             occurred_at=when,
             attributes=attributes,
             location=f"line {turn.line}",
-            low_content=is_low_content(body),
+            low_content_reason=low_content_kind(body),
             offset_seconds=turn.start,
         )
         records.append(record)

@@ -23,7 +23,7 @@ from pipelines.ingest._text import (
     DEFAULT_MAX_BYTES,
     Source,
     decode_text,
-    is_low_content,
+    low_content_kind,
     normalize_newlines,
     read_source,
     tidy_whitespace,
@@ -197,7 +197,7 @@ def parse_zoom_chat(
             attributes=attributes,
             location=location,
             replies_to=replies_to,
-            low_content=is_low_content(body),
+            low_content_reason=low_content_kind(body),
         )
         records.append(record)
         quotes.add(body)

@@ -85,6 +85,10 @@ def test_upload_analyse_and_read_the_results(weft: Weft, zoom_chat: Path, tmp_pa
     table = weft("themes")
     assert table.returncode == 0, table.stderr
     assert all(key in table.stdout for key in keys)
+    # what the table leaves out (lines set aside, narratives in no theme) is said beside it
+    assert page["notes"]
+    for note in page["notes"]:
+        assert f"note: {note}" in " ".join(table.stderr.split())
 
     rows = list(csv.DictReader(io.StringIO(weft("themes", "--format", "csv").stdout)))
     assert [r["key"] for r in rows] == keys

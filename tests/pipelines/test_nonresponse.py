@@ -9,14 +9,21 @@ import numpy as np
 import pytest
 
 from pipelines.embed import SentenceTransformerEmbedder
-from pipelines.ingest._text import is_low_content
+from pipelines.ingest._text import is_low_content, low_content_kind
 from pipelines.ingest.batch import parse_batch
+from pipelines.ingest.zoom_chat import parse_zoom_chat
 from pipelines.nonresponse import (
+    ABOUT_THE_CALL,
+    CORRECTION,
+    LAUGHTER,
+    LINK_ONLY,
     NEGATIVE_ANCHORS,
     PLACEHOLDER,
+    PLEASANTRY,
     POSITIVE_ANCHORS,
     PROJECT_PLACEHOLDER,
     REPEATS_QUESTION,
+    SYMBOLS_ONLY,
     PlaceholderScreen,
     nonresponse_reason,
 )
@@ -85,6 +92,40 @@ def test_chat_pleasantries_are_low_content(line: str) -> None:
 )
 def test_chat_lines_with_a_subject_are_content(line: str) -> None:
     assert not is_low_content(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("https://www.ftdichip.com/Drivers/D2XX.htm", LINK_ONLY),
+        ("\U0001f44d\U0001f44d", SYMBOLS_ONLY),
+        (":O", SYMBOLS_ONLY),
+        ("thanks Ana!", PLEASANTRY),
+        ("Thank you - very useful!", PLEASANTRY),
+        ("can you hear me?", ABOUT_THE_CALL),
+        ("Hi Neil. I am ready to present now", ABOUT_THE_CALL),
+        ("HAHAHA", LAUGHTER),
+        ("*link", CORRECTION),
+        ("Great service", None),
+    ],
+)
+def test_a_chat_line_left_out_says_what_kind_it_is(line: str, kind: str | None) -> None:
+    # a shared link is not a pleasantry: the notes and the themes page name the kind
+    assert low_content_kind(line) == kind
+
+
+def test_a_parsed_chat_carries_each_left_out_lines_kind() -> None:
+    chat = (
+        b"14:06:25\t From Ana : https://fabacademy.org/2020/schedule.html\n"
+        b"14:06:52\t From Ben : thanks Ana!\n"
+        b"14:07:03\t From Ana : the laser cutter is booked until Friday\n"
+    )
+    records = parse_zoom_chat(chat).records
+    assert [(r.low_content, r.low_content_reason) for r in records] == [
+        (True, LINK_ONLY),
+        (True, PLEASANTRY),
+        (False, None),
+    ]
 
 
 @pytest.fixture(scope="module")
