@@ -674,6 +674,10 @@ _CALL_LOGISTICS = re.compile(
     r"|(?:i|i'm|im) (?:was )?(?:in another meeting|able join later|late|joining late|dropped)"
     r")$"
 )
+#: Words that join the names a courtesy thanks ("thanks Ferdi and Maciek").
+_JOINING = frozenset({"and", "&", "n", "plus"})
+#: What is stripped from a written name before it is compared with the line's words.
+_NAME_CHARS = re.compile(r"[^\w+']")
 #: Words that may open a line about the call ("Hi Neil. I am ready to present").
 _OPENING = frozenset({"hi", "hello", "hey", "sorry", "ok", "okay"})
 #: Text emoticons (":P", ";-)", ":O"), read as the emoji they stand for.
@@ -741,11 +745,20 @@ def low_content_kind(text: str) -> str | None:
             return PLEASANTRY if fillers else None
         return PLEASANTRY if tokens[0] not in _FIRST_WORDS_ONLY else None
     if tokens and len(tokens) <= 12 and any(t in _COURTESY_OPENERS for t in tokens[:3]):
-        # "thank you - very useful!", "great session, thanks everyone": the courtesy and
-        # its padding, with at most one name (capitalised in the line) among them.
-        names = [w for w in flat.split() if w[:1].isupper()]
-        others = [t for t in tokens if t not in _COURTESY_FILLERS and t not in _COURTESY_OPENERS]
-        padded = len(others) <= 1 and len(others) <= len(names) if others else True
+        # "thank you - very useful!", "great session, thanks everyone", "thanks Ferdi and
+        # Maciek": the courtesy and its padding, every other word a name (capitalised in the
+        # line or an @mention), at most three of them.
+        names = {
+            _NAME_CHARS.sub("", w).lower()
+            for w in flat.split()
+            if w.lstrip("@")[:1].isupper() and w.lower().strip(",.!:;") not in _COURTESY_OPENERS
+        }
+        others = [
+            t
+            for t in tokens
+            if t not in _COURTESY_FILLERS and t not in _COURTESY_OPENERS and t not in _JOINING
+        ]
+        padded = len(others) <= 3 and all(t in names for t in others)
         return PLEASANTRY if padded else None
     return None
 
