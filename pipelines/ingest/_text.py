@@ -655,6 +655,14 @@ _COURTESY_FILLERS = frozenset(
         "xx",
         "cheers",
         "knowledge",
+        # a reply's first word before the thanks ("yes, thank you:)", "ok thanks!")
+        "yes",
+        "yeah",
+        "yep",
+        "ok",
+        "okay",
+        "oh",
+        "ah",
     }
 )
 #: Lines about the call itself, not its subject.
