@@ -24,6 +24,7 @@ from app.services import meetings as meeting_service
 from app.services import narratives as narrative_service
 from app.services import themes as theme_service
 from app.services import trends as trend_service
+from app.services.left_out import reasons_in_words
 from app.services.narratives import NarrativeFilter
 from app.services.themes import Level, VectorIndex
 from models import (
@@ -113,6 +114,8 @@ class Counts:
     sources: int
     low_content: int
     low_content_left_out: bool
+    #: why they are low content, in words, with how many: largest first
+    low_content_reasons: list[tuple[str, int]]
     unclustered: int
     not_yet_analysed: int
     not_applicable: int
@@ -172,6 +175,7 @@ def _counts(session: Session, project: Project, analysis: Analysis | None) -> Co
         sources=_count(session, Source, Source.project_id == pid),
         low_content=low,
         low_content_left_out=left_out,
+        low_content_reasons=reasons_in_words(session, pid),
         unclustered=unclustered,
         not_yet_analysed=max(0, considered - assigned) if analysis is not None else 0,
         not_applicable=_count(session, answers, *blank),
@@ -204,14 +208,11 @@ def parameters_in_words(analysis: AnalysisRead) -> list[str]:
             else "; every one of them fits a theme."
         )
     )
-    if requested.get("include_low_content"):
-        facts.append(
-            "Short chat lines such as \u201cthanks!\u201d or \u201c+1\u201d were included."
-        )
-    else:
-        facts.append(
-            "Short chat lines such as \u201cthanks!\u201d or \u201c+1\u201d were left out."
-        )
+    fate = "included" if requested.get("include_low_content") else "left out"
+    facts.append(
+        f"Non-answers and lines that say too little to group (such as \u201cthanks!\u201d) "
+        f"were {fate}."
+    )
     held = used.get("resolution_held_from") if isinstance(used, dict) else None
     if held is not None:
         facts.append(f"It kept the level of detail of analysis {held}, so boundaries stay put.")

@@ -14,9 +14,20 @@ from sqlalchemy.orm import Session
 from models import Narrative
 from pipelines.embed import Embedder, FloatMatrix
 from pipelines.nonresponse import (
+    ABOUT_THE_CALL,
+    CORRECTION,
+    FORM_DEFAULT,
+    LAUGHTER,
+    LINK_ONLY,
     NEGATIVE_ANCHORS,
+    NO_WORDS,
+    PLACEHOLDER,
+    PLEASANTRY,
     POSITIVE_ANCHORS,
+    PROJECT_PLACEHOLDER,
+    REPEATS_QUESTION,
     SIMILAR_TO_PLACEHOLDER,
+    SYMBOLS_ONLY,
     PlaceholderScreen,
 )
 
@@ -105,3 +116,54 @@ def flag(session: Session, ids: list[int], reason: str) -> None:
 def _shown(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= 60 else flat[:59] + "…"
+
+
+#: A reason a text is left out (pipelines.nonresponse), in words: what such texts are, then
+#: what one of them is (for a story's own page).
+REASON_WORDS = {
+    PLACEHOLDER: (
+        "Placeholders instead of an answer (such as \u201cDid not answer\u201d)",
+        "a placeholder instead of an answer",
+    ),
+    FORM_DEFAULT: ("A form\u2019s default text", "the form\u2019s default text"),
+    NO_WORDS: ("Answers with no words", "an answer with no words"),
+    REPEATS_QUESTION: ("Answers that only repeat their question", "it only repeats its question"),
+    PROJECT_PLACEHOLDER: (
+        "The project\u2019s own placeholders",
+        "one of the project\u2019s placeholders",
+    ),
+    SIMILAR_TO_PLACEHOLDER: (
+        "Short texts repeated many times that mean \u201cno answer\u201d",
+        "a short text repeated many times that means \u201cno answer\u201d",
+    ),
+    PLEASANTRY: ("Pleasantries (such as \u201cthanks!\u201d or \u201c+1\u201d)", "a pleasantry"),
+    LINK_ONLY: ("Bare links", "a bare link"),
+    SYMBOLS_ONLY: ("Lines of only emoji or symbols", "only emoji or symbols"),
+    ABOUT_THE_CALL: (
+        "Lines about the call itself (such as \u201ccan you hear me?\u201d)",
+        "a line about the call itself",
+    ),
+    LAUGHTER: ("Laughter", "laughter"),
+    CORRECTION: ("Corrections of a typo (such as \u201c*link\u201d)", "a typo\u2019s correction"),
+}
+_OTHER = ("Other lines that say too little", "it says too little to group")
+
+
+def reason_in_words(reason: str | None) -> str:
+    """What one left-out text is, in words, for its own page."""
+    return REASON_WORDS.get(reason or PLEASANTRY, _OTHER)[1]
+
+
+def reasons_in_words(session: Session, project_id: str) -> list[tuple[str, int]]:
+    """How many of the project's narratives are left out for each reason, in words, largest
+    first (reasons with the same words summed)."""
+    counted = session.execute(
+        select(Narrative.low_content_reason, func.count())
+        .where(Narrative.project_id == project_id, Narrative.low_content.is_(True))
+        .group_by(Narrative.low_content_reason)
+    ).all()
+    summed: dict[str, int] = {}
+    for reason, n in counted:
+        words = REASON_WORDS.get(reason or PLEASANTRY, _OTHER)[0]
+        summed[words] = summed.get(words, 0) + n
+    return sorted(summed.items(), key=lambda item: (-item[1], item[0]))

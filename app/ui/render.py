@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.services.left_out import reason_in_words
 from app.services.ui_sessions import Viewer
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +39,7 @@ def _when(value: datetime | None) -> str:
 
 templates.env.filters["percent"] = _percent
 templates.env.filters["when"] = _when
+templates.env.filters["left_out_reason"] = reason_in_words
 templates.env.globals["palette"] = PALETTE
 
 

@@ -199,6 +199,41 @@ class TestWithThemes:
         assert re.search(r"<span class=\"badge\">new</span>\s*<a [^>]+>", html)
         assert "Find themes now" not in html and "Analyse all the stories again" not in html
 
+    def test_what_is_left_out_is_counted_by_what_it_is(
+        self, client: TestClient, project: ProjectHandle
+    ) -> None:
+        body = {"narratives": [*stories(4), {"text": "Did not answer"}]}
+        response = project.post("/narratives", body)
+        assert response.status_code == 201, response.text
+        wait_for_job(project.client, project.admin_key, response.json()["job"]["id"])
+        chat = (
+            "10:00:01\t From Ana : thanks everyone!\n"
+            "10:00:09\t From Ben : https://fabacademy.org/2020/schedule.html\n"
+            "10:00:15\t From Cy : can you hear me?\n"
+            "10:00:30\t From Ana : the laser cutter is booked until Friday\n"
+        )
+        sent = project.client.post(
+            project.url("/sessions"),
+            files={"file": ("meeting_saved_chat.txt", chat.encode())},
+            data={"name": "Huddle"},
+            headers={"Authorization": f"Bearer {project.admin_key}"},
+        )
+        assert sent.status_code == 202, sent.text
+        wait_for_job(project.client, project.admin_key, sent.json()["job"]["id"])
+        analyse(project)
+        sign_in(client, project.key("read"))
+        page = text_of(client.get(f"/ui/p/{project.id}/").text)
+        # a survey's placeholder is not called a chat line; each kind is counted in words
+        assert "4 stories and lines are left out of the themes: they say too little" in page
+        assert "Placeholders instead of an answer (such as “Did not answer”): 1" in page
+        assert "Pleasantries (such as “thanks!” or “+1”): 1" in page
+        assert "Bare links: 1" in page
+        assert "Lines about the call itself (such as “can you hear me?”): 1" in page
+        assert "short chat lines" not in page
+        placeholder = response.json()["narrative_ids"][-1]
+        story = text_of(client.get(f"/ui/p/{project.id}/narratives/{placeholder}").text)
+        assert "It says too little to group (a placeholder instead of an answer)" in story
+
     def test_meeting_data_is_followed_session_by_session(
         self, client: TestClient, project: ProjectHandle, analysed: dict[str, Any], engine: Engine
     ) -> None:
