@@ -24,7 +24,7 @@ from app.services import meetings as meeting_service
 from app.services import narratives as narrative_service
 from app.services import themes as theme_service
 from app.services import trends as trend_service
-from app.services.left_out import reasons_in_words
+from app.services.left_out import InWords, in_words
 from app.services.narratives import NarrativeFilter
 from app.services.themes import Level, VectorIndex
 from models import (
@@ -114,8 +114,8 @@ class Counts:
     sources: int
     low_content: int
     low_content_left_out: bool
-    #: why they are low content, in words, with how many: largest first
-    low_content_reasons: list[tuple[str, int]]
+    #: why they are low content and the commonest such texts, in words
+    left_out: InWords
     unclustered: int
     not_yet_analysed: int
     not_applicable: int
@@ -175,7 +175,7 @@ def _counts(session: Session, project: Project, analysis: Analysis | None) -> Co
         sources=_count(session, Source, Source.project_id == pid),
         low_content=low,
         low_content_left_out=left_out,
-        low_content_reasons=reasons_in_words(session, pid),
+        left_out=in_words(session, pid),
         unclustered=unclustered,
         not_yet_analysed=max(0, considered - assigned) if analysis is not None else 0,
         not_applicable=_count(session, answers, *blank),
@@ -267,7 +267,7 @@ def _trends(
 
 def _note_in_words(note: str) -> str | None:
     """An analysis note as the overview says it; None for one the page already says."""
-    if note.endswith("fit no theme and are left unclustered"):
+    if note.endswith("fit no theme and are left unclustered") or "low content: " in note:
         return None  # "Left out, and why" and the analysis's facts say it
     found = re.fullmatch(r"signals: (\d+) of (\d+) flagged", note)
     if found is None:

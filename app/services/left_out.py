@@ -82,7 +82,7 @@ def stored(session: Session, project_id: str) -> LeftOut:
     ).all()
     left = LeftOut()
     for text, reason, n in rows:
-        left.counts[(_shown(text), reason or "low content")] += int(n)
+        left.counts[(_shown(text), reason or PLEASANTRY)] += int(n)
     return left
 
 
@@ -154,16 +154,25 @@ def reason_in_words(reason: str | None) -> str:
     return REASON_WORDS.get(reason or PLEASANTRY, _OTHER)[1]
 
 
-def reasons_in_words(session: Session, project_id: str) -> list[tuple[str, int]]:
-    """How many of the project's narratives are left out for each reason, in words, largest
-    first (reasons with the same words summed)."""
-    counted = session.execute(
-        select(Narrative.low_content_reason, func.count())
-        .where(Narrative.project_id == project_id, Narrative.low_content.is_(True))
-        .group_by(Narrative.low_content_reason)
-    ).all()
-    summed: dict[str, int] = {}
-    for reason, n in counted:
-        words = REASON_WORDS.get(reason or PLEASANTRY, _OTHER)[0]
-        summed[words] = summed.get(words, 0) + n
-    return sorted(summed.items(), key=lambda item: (-item[1], item[0]))
+@dataclass(frozen=True)
+class InWords:
+    """What the project leaves out, as the overview says it."""
+
+    #: how many for each reason, in words, largest first (reasons with the same words summed)
+    reasons: list[tuple[str, int]]
+    #: the commonest texts left out, as shown, with how many
+    commonest: list[tuple[str, int]]
+
+
+def in_words(session: Session, project_id: str) -> InWords:
+    """How many of the project's narratives are left out for each reason, and which texts."""
+    left = stored(session, project_id)
+    reasons: Counter[str] = Counter()
+    texts: Counter[str] = Counter()
+    for (text, reason), n in left.counts.items():
+        reasons[REASON_WORDS.get(reason, _OTHER)[0]] += n
+        texts[text] += n
+    return InWords(
+        reasons=sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
+        commonest=texts.most_common(SHOWN_IN_NOTE),
+    )

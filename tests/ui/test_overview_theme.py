@@ -230,6 +230,8 @@ class TestWithThemes:
         assert "Bare links: 1" in page
         assert "Lines about the call itself (such as “can you hear me?”): 1" in page
         assert "short chat lines" not in page
+        assert "“Did not answer” (1)" in page and "“thanks everyone!” (1)" in page
+        assert "as no answer or low content" not in page  # said once, not again as a note
         placeholder = response.json()["narrative_ids"][-1]
         story = text_of(client.get(f"/ui/p/{project.id}/narratives/{placeholder}").text)
         assert "It says too little to group (a placeholder instead of an answer)" in story
