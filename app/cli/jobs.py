@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,20 +29,49 @@ def jobs(
             api.out.json(page)
             return
         rows = [
-            [j["id"], j["kind"], j["status"], _progress(j), j["created_at"], j["error"] or ""]
+            [j["id"], j["kind"], j["status"], outcome(j), j["created_at"], j["error"] or ""]
             for j in page["items"]
         ]
-        api.out.table(["id", "kind", "status", "progress", "created", "error"], rows)
+        api.out.table(["id", "kind", "status", "progress or result", "created", "error"], rows)
         return
     job = wait_for_job(api, job_id) if wait else api.get(f"/v1/jobs/{job_id}")
     if api.out.as_json:
         api.out.json(job)
     else:
-        api.out.data(f"{job['id']}  {job['kind']}  {job['status']}  {_progress(job)}")
+        api.out.data(f"{job['id']}  {job['kind']}  {job['status']}  {outcome(job)}")
     if job["status"] == "failed":
         raise job_failed(job)
 
 
-def _progress(job: dict[str, object]) -> str:
+def outcome(job: dict[str, Any]) -> str:
+    """A job's progress while it runs; once it has succeeded, what it did in words."""
+    if job["status"] != "succeeded":
+        return _progress(job)
+    result = job.get("result") or {}
+    if "themes" in result:
+        return (
+            f"{result['themes']} themes, {result.get('subthemes', 0)} sub-themes, "
+            f"from {result.get('narratives', 0)} narratives"
+        )
+    if isinstance(result.get("report"), dict):
+        report = result["report"]
+        said = [f"{report.get('stored', 0)} stored"]
+        said += [
+            f"{report[name]} {words}"
+            for name, words in (("duplicates", "duplicates"), ("low_content", "left out"))
+            if report.get(name)
+        ]
+        return ", ".join(said)
+    if "embedded" in result:
+        embedded = result["embedded"]
+        said = [f"{embedded} embedded" if embedded else "nothing left to embed"]
+        placed = result.get("incremental")
+        if isinstance(placed, dict) and placed.get("placed"):
+            said.append(f"{placed['placed']} placed into themes")
+        return ", ".join(said)
+    return "done"
+
+
+def _progress(job: dict[str, Any]) -> str:
     total = job["progress_total"]
     return f"{job['progress_done']}/{total}" if total is not None else str(job["progress_done"])
