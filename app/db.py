@@ -15,23 +15,29 @@ from sqlalchemy.orm import Session, sessionmaker
 #: largest file (WEFT_MAX_UPLOAD_ROWS, ~6,500 rows/s in bench/README.md) it holds the lock for
 #: a minute or so on a busy machine, and another lane's progress report must outwait it.
 SQLITE_BUSY_TIMEOUT = 120
+#: Connections a SQLite engine keeps open (and as many more at a peak).
+SQLITE_POOL_SIZE = 20
 
 
 def build_engine(url: str) -> Engine:
     """An engine for `url`; for SQLite, WAL mode, enforced foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        on_file = parsed.database not in (None, "", ":memory:")
+        # a file's connections are cheap and never drop: enough kept open for a busy
+        # server's request threads (anyio's 40), none pinged before use
+        pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE} if on_file else {}
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
-            pool_pre_ping=True,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            if parsed.database not in (None, "", ":memory:"):
+            if on_file:
                 # readers (dashboards) are not blocked by a writer (an ingest job)
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from app.services.narratives import NarrativeFilter
@@ -222,10 +222,12 @@ def signature(analysis: Analysis) -> tuple[object, ...]:
     )
 
 
-def load(engine: Engine, analysis_id: int) -> Facts:
-    """Read one analysis's facts from the database, in a session of their own: the themes are
-    kept detached, so that any request may read them."""
-    with Session(engine) as session:
+def load(connection: Connection, analysis_id: int) -> Facts:
+    """Read one analysis's facts over `connection` (the reading request's own, so a load
+    never waits for a second connection while the requests queued behind it hold the rest
+    of the pool), in a session of their own: the themes are kept detached, so that any
+    request may read them."""
+    with Session(bind=connection) as session:
         analysis = session.get_one(Analysis, analysis_id)
         themes = tuple(session.scalars(select(Theme).where(Theme.analysis_id == analysis_id)))
         return _load(session, analysis, themes)
@@ -312,7 +314,7 @@ def facts(session: Session, analysis: Analysis) -> Facts:
             found = kept.facts.get(analysis.id)
             if found is not None and found.signature == wanted:
                 return found
-        fresh = load(_engine(session), analysis.id)
+        fresh = load(session.connection(), analysis.id)
         with kept.lock:
             kept.facts[analysis.id] = fresh
             kept.facts.move_to_end(analysis.id)

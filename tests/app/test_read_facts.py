@@ -5,13 +5,14 @@ analysis's assignments change."""
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, create_engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.schemas.trends import parse_by
@@ -274,3 +275,28 @@ def test_a_placed_narrative_raises_the_revision(
         assert analysis.revision == before + 1
     carers = project.get("/trends", by=["attribute:role"], since="2026-06-01T02:00:00Z").json()
     assert carers["total_narratives"] >= 1
+
+
+def test_loading_the_facts_needs_no_second_connection(
+    analysed: tuple[ProjectHandle, list[int]], database_url: str
+) -> None:
+    # a cold server's first readers hold every pooled connection while one of them loads the
+    # facts; a load that asked the pool for another waited out the pool's timeout (about 30
+    # s) before it failed. With a pool of one connection, the load uses the reader's own.
+    project, _ = analysed
+    narrow = create_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    try:
+        with Session(narrow) as session:
+            analysis = latest(session, project)
+            # a new revision: the facts are not kept from an earlier test
+            analysis.revision += 1
+            session.flush()
+            started = time.monotonic()
+            found = read_facts.facts(session, analysis)
+            assert time.monotonic() - started < 2
+            assert len(found.ids) == session.scalar(
+                select(func.count()).where(ThemeAssignment.analysis_id == analysis.id)
+            )
+            session.rollback()
+    finally:
+        narrow.dispose()
