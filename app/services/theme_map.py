@@ -198,7 +198,12 @@ def _answer_key(
     project: Project, analysis: Analysis | None, flt: NarrativeFilter
 ) -> tuple[Any, ...]:
     # an analysis's points change only when narratives are placed into it (incremental_count)
-    placed = (analysis.id, analysis.incremental_count) if analysis is not None else None
+    # or taken out of it (revision, raised in whichever process took them out)
+    placed = (
+        (analysis.id, analysis.incremental_count, analysis.revision)
+        if analysis is not None
+        else None
+    )
     filters = (tuple(flt.attributes), flt.source_id, flt.session_id, flt.since, flt.until)
     return (project.id, placed, filters, _GENERATIONS.get(project.id, 0))
 

@@ -274,6 +274,25 @@ class TestCountsAndReads:
         assert delete(analysed, f"/narratives/{target}").status_code == 200
         assert target not in points()
 
+    def test_a_map_cached_in_another_web_process_forgets_it(
+        self, analysed: ProjectHandle, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # with several web processes the deletion is made in one, and `forget` runs there
+        # only: the others must see the analysis's new revision
+        runtime = analysed.client.app.state.runtime  # type: ignore[attr-defined]
+        target = narrative_id(analysed, "beds-0")
+
+        def points() -> list[int]:
+            with runtime.session_factory() as session:
+                project = session.get_one(Project, analysed.id)
+                body = theme_map.map_points_json(session, project, NarrativeFilter())
+            return list(json.loads(body)["ids"])
+
+        assert target in points()
+        monkeypatch.setattr(theme_map, "forget", lambda _project_id: None)
+        assert delete(analysed, f"/narratives/{target}").status_code == 200
+        assert target not in points()
+
     def test_a_placed_narrative_leaves_its_placement(
         self, analysed: ProjectHandle, engine: Engine
     ) -> None:
