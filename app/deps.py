@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -15,8 +17,11 @@ from app.runtime import Runtime
 from app.services import projects as project_service
 from models import ApiKey, Project, Scope
 
+# The dependencies that touch no database are `async def`: FastAPI runs a plain `def` one on a
+# worker thread, and each such hop costs a read more than the work itself.
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -24,22 +29,41 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """One session per request, committed once when the route returns, before the response."""
-    with runtime.session_factory() as session:
-        try:
-            yield session
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """One session per request, committed once when the route returns, before the response.
+
+    Opening a session touches no database, so it happens on the event loop; the commit (or
+    the rollback) and the close run on a worker thread, shielded so that a client that hangs
+    up cannot leave the connection checked out."""
+    session = runtime.session_factory()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, True)
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 # scope="function": the commit happens before the response is sent, so a failed commit is
@@ -50,7 +74,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key as 'Authorization: B
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def presented_secret(
+async def presented_secret(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> str | None:
@@ -59,14 +83,18 @@ def presented_secret(
     return header or None
 
 
+def _unknown(secret: str | None) -> Unauthorized:
+    if not secret:
+        return Unauthorized("send the project's API key as 'Authorization: Bearer <key>'")
+    return Unauthorized("this API key is unknown or revoked")
+
+
 def current_key(
     session: SessionDep, secret: Annotated[str | None, Depends(presented_secret)]
 ) -> ApiKey:
-    if not secret:
-        raise Unauthorized("send the project's API key as 'Authorization: Bearer <key>'")
-    key = project_service.find_key(session, secret)
+    key = project_service.find_key(session, secret) if secret else None
     if key is None:
-        raise Unauthorized("this API key is unknown or revoked")
+        raise _unknown(secret)
     return key
 
 
@@ -74,21 +102,25 @@ KeyDep = Annotated[ApiKey, Depends(current_key)]
 
 
 def project_access(needed: Scope) -> Callable[..., Project]:
-    """A dependency giving the path's project when the key belongs to it with scope `needed`."""
+    """A dependency giving the path's project when the key belongs to it with scope `needed`
+    (the key and its project read in one query, on one worker thread)."""
 
     def dependency(
-        project_id: Annotated[str, Path(max_length=64)], key: KeyDep, session: SessionDep
+        project_id: Annotated[str, Path(max_length=64)],
+        secret: Annotated[str | None, Depends(presented_secret)],
+        session: SessionDep,
     ) -> Project:
+        found = project_service.find_key_and_project(session, secret) if secret else None
+        if found is None:
+            raise _unknown(secret)
+        key, project = found
         # another project's key sees a missing project, so projects cannot be discovered
-        if key.project_id != project_id:
+        if key.project_id != project_id or project is None:
             raise NotFound(f"project {project_id!r} not found")
         if not key.scope.allows(needed):
             raise Forbidden(
                 f"this is a {key.scope.value} key; this action needs a {needed.value} key"
             )
-        project = session.get(Project, project_id)
-        if project is None:
-            raise NotFound(f"project {project_id!r} not found")
         return project
 
     return dependency

@@ -28,7 +28,7 @@ def attribute_pairs(values: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def narrative_filter(
+async def narrative_filter(
     attribute: Annotated[
         list[str],
         Query(
@@ -45,6 +45,7 @@ def narrative_filter(
     since: Annotated[Moment | None, Query(description="occurred at or after (ISO 8601)")] = None,
     until: Annotated[Moment | None, Query(description="occurred before (ISO 8601)")] = None,
 ) -> NarrativeFilter:
+    # async: a pure parse, run on the event loop instead of a worker thread
     return NarrativeFilter(
         attributes=attribute_pairs(attribute),
         source_id=source_id,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from app.deps import KeyDep, ReadProject, RuntimeDep, SessionDep, WriteProject
 from app.routes.filters import FilterDep, IdPath, OffsetQuery
@@ -52,9 +52,12 @@ def list_themes(
     level: LevelQuery = "top",
     membership: MembershipQuery = "primary",
     view: ViewQuery = "curated",
-) -> CuratedThemesPage:
+) -> Response:
     """The latest analysis's themes, largest first; filters recount sizes from stored results."""
-    return theme_pages.themes_page(session, project, flt, level, membership, limit, offset, view)
+    page = theme_pages.themes_page(session, project, flt, level, membership, limit, offset, view)
+    # serialised directly: the page is a validated CuratedThemesPage already, and dashboards
+    # read it many times a minute
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/themes/edits", response_model=EditList)

@@ -28,7 +28,6 @@ from app.schemas.themes import (
     SimilarNarrative,
     ThemeAppearance,
     ThemeChild,
-    ThemeSummary,
 )
 from app.services import analyses as analysis_service
 from app.services import curation as curation_service
@@ -57,34 +56,6 @@ def _flow(overlap: object) -> LineageFlow:
         case [previous, current, int(shared)]:
             return LineageFlow(previous=str(previous), current=str(current), shared=shared)
     raise TypeError(f"lineage overlap {overlap!r} is not [previous key, current key, shared]")
-
-
-def _summary(
-    theme: Theme,
-    size: int,
-    share: float,
-    texts: dict[int, str],
-    children: list[ThemeChild],
-    parent: str | None,
-) -> ThemeSummary:
-    return ThemeSummary(
-        key=theme.key,
-        label=theme.label,
-        level=theme.level,
-        parent=parent,
-        emerging=EMERGING in (theme.flags or []),
-        children=children,
-        keywords=[_keyword(pair) for pair in theme.keywords],
-        size=size,
-        share=share,
-        exemplars=[
-            Exemplar(id=i, snippet=theme_service.snippet(texts[i]))
-            for i in theme.exemplars
-            if isinstance(i, int) and i in texts
-        ],
-        x=theme.x,
-        y=theme.y,
-    )
 
 
 def _child(count: ThemeCount) -> ThemeChild:
@@ -169,21 +140,31 @@ def _pooled_keywords(entry: CuratedTheme) -> list[Keyword]:
 def _curated_summary(
     entry: CuratedTheme, texts: dict[int, str], parent: str | None
 ) -> CuratedThemeSummary:
-    base = _summary(
-        entry.theme, entry.size, entry.share, texts, [_child(k) for k in entry.children], parent
-    )
-    exemplars = _interleaved(entry, texts) if len(entry.counts) > 1 else base.exemplars
-    keywords = _pooled_keywords(entry) if len(entry.counts) > 1 else base.keywords
+    """One entry of a page; `texts` are the snippets it quotes (`_snippets`)."""
+    theme = entry.theme
+    merged = len(entry.counts) > 1
     return CuratedThemeSummary(
-        **{
-            **base.model_dump(),
-            "exemplars": exemplars,
-            "keywords": keywords,
-            "label": entry.label,
-            # a sub-theme a curation split lifted is a theme of its own in the curated view
-            "parent": None if entry.split_from else parent,
-            "level": 0 if entry.split_from else entry.theme.level,
-        },
+        key=theme.key,
+        label=entry.label,
+        # a sub-theme a curation split lifted is a theme of its own in the curated view
+        level=0 if entry.split_from else theme.level,
+        parent=None if entry.split_from else parent,
+        emerging=EMERGING in (theme.flags or []),
+        children=[_child(k) for k in entry.children],
+        keywords=_pooled_keywords(entry) if merged else [_keyword(p) for p in theme.keywords],
+        size=entry.size,
+        share=entry.share,
+        exemplars=(
+            _interleaved(entry, texts)
+            if merged
+            else [
+                Exemplar(id=i, snippet=texts[i])
+                for i in theme.exemplars
+                if isinstance(i, int) and i in texts
+            ]
+        ),
+        x=theme.x,
+        y=theme.y,
         machine_label=entry.machine_label,
         hidden=entry.hidden,
         pinned=entry.pinned,
