@@ -6,14 +6,23 @@ project needs WEFT_BOOTSTRAP_TOKEN; on 127.0.0.1 the embedded default stays open
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 
 from app.config import Settings
+from app.jobs.process_runner import ProcessJobRunner, settings_environment
+from app.jobs.relay import StatusFile, WakeRelay, relay_path, status_path
 from app.main import create_app
 from app.services.projects import ExposedWithoutToken, check_exposure
+
+#: prctl's option that asks for a signal when the parent ends (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
 
 def main(settings: Settings | None = None) -> None:
@@ -31,12 +40,69 @@ def main(settings: Settings | None = None) -> None:
     logging.getLogger("weft").info(
         "dashboard at http://%s:%d/ui/ (API documentation at /docs)", settings.host, settings.port
     )
+    if settings.web_workers > 1:
+        _serve_several(settings)
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+def _serve_several(settings: Settings) -> None:
+    """`web_workers` uvicorn processes on one socket; with the process runner this process
+    supervises the job worker and relays the web processes' wake-ups (app/jobs/relay.py)."""
+    relay = relay_path()
+    runner: ProcessJobRunner | None = None
+    wakes: WakeRelay | None = None
+    if settings.job_runner == "process":
+        runner = ProcessJobRunner(settings, status_file=StatusFile(status_path(relay)))
+        wakes = WakeRelay(relay, runner)
+        wakes.start()
+        runner.start()
+    # the web processes are new interpreters: they read their settings from the environment
+    os.environ.update(settings_environment(settings))
+    if wakes is not None:
+        os.environ["WEFT_JOB_RELAY"] = str(relay)
+    try:
+        uvicorn.run(
+            "app.__main__:web_process_app",
+            factory=True,
+            workers=settings.web_workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if runner is not None:
+            runner.stop()
+        if wakes is not None:
+            wakes.stop()
+
+
+def web_process_app() -> FastAPI:
+    """The app of one web process among several (uvicorn's factory, called in that process):
+    it reads its settings from the environment `_serve_several` set, and ends with the `weft
+    serve` process that started it, however that one ends."""
+    _end_with_parent()
+    return create_app()
+
+
+def _end_with_parent() -> None:
+    """Ask Linux for SIGTERM when the parent process ends (no such call elsewhere: there a web
+    process outlives a server killed outright)."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        logging.getLogger("weft").warning("this web process will not end with its server")
+        return
+    if os.getppid() != parent:
+        # the parent ended before the request took hold
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,20 @@ class Settings(BaseSettings):
         "'auto' is 'process' under `weft serve` and 'thread' for an app built in-process "
         "(tests, benchmarks).",
     )
+    web_workers: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="Web server processes `weft serve` starts (uvicorn's workers) to share "
+        "the requests, so reads use more than one core; with the process runner the `weft "
+        "serve` process itself then supervises the one job worker. Each process holds its "
+        "own copy of the read caches and of the model.",
+    )
+    job_relay: str | None = Field(
+        None,
+        description="Set by `weft serve` for its web processes when web_workers is above 1: "
+        "the socket through which they wake the job worker it supervises (not set by hand).",
+    )
     job_worker_nice: int = Field(
         10,
         ge=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -15,6 +16,7 @@ from app import problems
 from app.config import Settings
 from app.jobs.context import build_deps
 from app.jobs.process_runner import ProcessJobRunner
+from app.jobs.relay import RelayedJobRunner
 from app.jobs.runner import JobRunner, ThreadJobRunner
 from app.limits import BodySizeLimit
 from app.routes import (
@@ -67,8 +69,11 @@ def create_app(
             from app.jobs.celery_runner import CeleryJobRunner
 
             runner = CeleryJobRunner(deps)
+        elif settings.job_relay is not None:
+            # one web process of several: `weft serve` supervises the job worker
+            runner = RelayedJobRunner(Path(settings.job_relay))
         elif settings.job_runner == "process":
-            runner = ProcessJobRunner(deps, worker_command)
+            runner = ProcessJobRunner(settings, worker_command)
         else:
             # 'auto' in an app built in-process (tests, benchmarks); `weft serve` says process
             runner = ThreadJobRunner(deps, poll_seconds=settings.job_poll_seconds)

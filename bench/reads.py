@@ -18,7 +18,8 @@ runner's idle phase is idle). Reported per phase and endpoint: requests, p50/p95
 errors (any status but 200, or a failed connection)::
 
     nice .venv/bin/python -m bench.reads [--sets agnews8000,searchsnippets] [--n 20000]
-        [--clients 16] [--runners thread,process] [--idle 20] [--busy-max 600] [--store DIR]
+        [--clients 16] [--runners thread,process] [--web-workers 1] [--idle 20]
+        [--busy-max 600] [--store DIR]
 
 Results go to ``bench/results/reads.json``.
 """
@@ -38,6 +39,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
@@ -186,7 +188,7 @@ def stored(workdir: Path, root: Path, sets: Sequence[str], n: int) -> tuple[str,
 class Server:
     """`weft serve` on the bench store with the given job runner."""
 
-    def __init__(self, workdir: Path, runner: str, port: int) -> None:
+    def __init__(self, workdir: Path, runner: str, port: int, web_workers: int = 1) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -197,6 +199,7 @@ class Server:
             "WEFT_HOST": "127.0.0.1",
             "WEFT_PORT": str(port),
             "WEFT_JOB_RUNNER": runner,
+            "WEFT_WEB_WORKERS": str(web_workers),
             # the store's vectors are the bench cache's, made with torch
             "WEFT_EMBEDDING_BACKEND": "torch",
             "WEFT_AUTO_ANALYZE": "false",
@@ -384,15 +387,19 @@ def measure(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    server = Server(workdir, runner, port)
+    server = Server(workdir, runner, port, args.web_workers)
     url = str(server.client.base_url).rstrip("/")
     headers = {"Authorization": f"Bearer {key}"}
-    result: dict[str, Any] = {"runner": runner, "jobs": server.jobs}
+    result: dict[str, Any] = {
+        "runner": runner,
+        "web_workers": args.web_workers,
+        "jobs": server.jobs,
+    }
     try:
-        # warm the server's imports and the project's first pages; the job worker loads its
-        # model meanwhile, which is start-up, not idle
-        for path in ("themes", "trends?by=attribute:role"):
-            server.client.get(f"/v1/projects/{project}/{path}", headers=headers).raise_for_status()
+        # warm the server's imports and the project's first pages, in every web process (each
+        # takes some of many connections opened at once); the job worker loads its model
+        # meanwhile, which is start-up, not idle
+        warm(url, headers, project)
         time.sleep(args.settle)
         ends = time.monotonic() + args.idle
         rows, seconds = load(
@@ -438,10 +445,24 @@ def measure(
     return result
 
 
+def warm(url: str, headers: dict[str, str], project: str, connections: int = 16) -> None:
+    """Both endpoints on `connections` new connections at once, twice."""
+
+    def read(path: str) -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as fresh:
+            fresh.get(f"/v1/projects/{project}/{path}").raise_for_status()
+
+    paths = ("themes", "trends?by=attribute:role") * connections
+    with ThreadPoolExecutor(connections) as pool:
+        for _ in range(2):
+            list(pool.map(read, paths))
+
+
 def _table(results: Sequence[dict[str, Any]]) -> str:
     lines = [
-        "| runner | phase | endpoint | requests | p50 ms | p95 ms | p99 ms | max ms | errors |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| runner | web processes | phase | endpoint | requests | p50 ms | p95 ms | p99 ms "
+        "| max ms | errors |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         for phase in ("idle", "during_analysis"):
@@ -450,7 +471,8 @@ def _table(results: Sequence[dict[str, Any]]) -> str:
             for endpoint in ("themes", "trends"):
                 row = result[phase][endpoint]
                 lines.append(
-                    f"| {result['runner']} | {phase} | {endpoint} | {row['requests']} | "
+                    f"| {result['runner']} | {result['web_workers']} | {phase} | {endpoint} | "
+                    f"{row['requests']} | "
                     f"{row.get('p50_ms', '-')} | {row.get('p95_ms', '-')} | "
                     f"{row.get('p99_ms', '-')} | {row.get('max_ms', '-')} | {row['errors']} |"
                 )
@@ -466,6 +488,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=20_000, help="narratives in the project")
     parser.add_argument("--runners", default="thread,process")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--web-workers", type=int, default=1, help="web processes of the server (WEFT_WEB_WORKERS)"
+    )
     parser.add_argument("--idle", type=float, default=20, help="seconds of idle reads")
     parser.add_argument(
         "--settle", type=float, default=30, help="seconds between the start and the idle reads"
@@ -494,7 +519,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(_table(results))
     write_json(
         Path(args.out),
-        {"sets": args.sets, "n": args.n, "clients": args.clients, "results": results},
+        {
+            "sets": args.sets,
+            "n": args.n,
+            "clients": args.clients,
+            "web_workers": args.web_workers,
+            "results": results,
+        },
     )
 
 

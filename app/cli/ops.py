@@ -35,14 +35,21 @@ def settings(**overrides: Any) -> Settings:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (else WEFT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (else WEFT_PORT).")] = None,
+    web_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--web-workers", min=1, help="Web server processes (else WEFT_WEB_WORKERS, 1)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the dashboard (what `make run` starts), jobs in a worker beside it.
 
     Uvicorn serves the requests; unless WEFT_JOB_RUNNER says otherwise, the jobs run in a job
-    worker process the server starts and supervises."""
+    worker process the server starts and supervises. --web-workers 2 serves the requests from
+    two processes, so reads use two cores (about 600 MiB more memory)."""
     from app.__main__ import main as serve_main
 
-    serve_main(settings(host=host, port=port))
+    serve_main(settings(host=host, port=port, web_workers=web_workers))
 
 
 @exits_on_failure

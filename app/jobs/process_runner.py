@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from app.config import Settings
-from app.jobs.context import JobDeps
+from app.jobs.relay import StatusFile
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,39 @@ HEALTHY_SECONDS = 60.0
 def worker_environment(settings: Settings) -> dict[str, str]:
     """This process's environment with every setting spelled out as ``WEFT_`` variables, so the
     worker runs with the settings the server was given (command-line options included)."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump(mode="json").items():
-        if name == "job_runner":
-            continue
-        env[f"WEFT_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    env = settings_environment(settings)
     # the worker's own lanes run its jobs
     env["WEFT_JOB_RUNNER"] = "thread"
+    env.pop("WEFT_JOB_RELAY", None)
+    return env
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with every setting of `settings` as a ``WEFT_`` variable (a
+    setting that is None unset), for a process that must run with them."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        variable = f"WEFT_{name.upper()}"
+        if value is None:
+            env.pop(variable, None)
+        else:
+            env[variable] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
 
 
 class ProcessJobRunner:
     """Starts, wakes, restarts and stops the job worker process; see the module's docstring."""
 
-    def __init__(self, deps: JobDeps, command: Sequence[str] | None = None) -> None:
-        self.deps = deps
+    def __init__(
+        self,
+        settings: Settings,
+        command: Sequence[str] | None = None,
+        status_file: StatusFile | None = None,
+    ) -> None:
+        self.settings = settings
         self.command = list(command or WORKER_COMMAND)
+        # with several web processes, where they read the worker's state (app/jobs/relay.py)
+        self.status_file = status_file
         self.restarts = 0
         self.last_exit: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -89,6 +106,8 @@ class ProcessJobRunner:
         if self._supervisor is not None:
             self._supervisor.join(5)
             self._supervisor = None
+        if self.status_file is not None:
+            self.status_file.remove()
 
     def submit(self, job_id: str) -> None:
         with self._lock:
@@ -118,6 +137,14 @@ class ProcessJobRunner:
             "last_exit": self.last_exit,
         }
 
+    def _report(self) -> None:
+        if self.status_file is None:
+            return
+        try:
+            self.status_file.write(self.status())
+        except OSError:
+            log.warning("could not write the job worker's state to %s", self.status_file.path)
+
     # --- supervision ------------------------------------------------------------------------
 
     def _spawn(self) -> None:
@@ -127,7 +154,7 @@ class ProcessJobRunner:
             process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.PIPE,
-                env=worker_environment(self.deps.settings),
+                env=worker_environment(self.settings),
                 close_fds=True,
             )
             assert process.stdin is not None
@@ -136,9 +163,10 @@ class ProcessJobRunner:
             self._process = process
             self._started_at = time.monotonic()
         log.info("job worker started (pid %d)", process.pid)
+        self._report()
 
     def _supervise(self) -> None:
-        pause = self.deps.settings.job_worker_restart_seconds
+        pause = self.settings.job_worker_restart_seconds
         while not self._stopping.is_set():
             with self._lock:
                 process = self._process
@@ -149,8 +177,9 @@ class ProcessJobRunner:
                 return
             lived = time.monotonic() - self._started_at
             self.last_exit = code
+            self._report()
             if lived >= HEALTHY_SECONDS:
-                pause = self.deps.settings.job_worker_restart_seconds
+                pause = self.settings.job_worker_restart_seconds
             how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
             log.warning(
                 "job worker (pid %d) %s after %.1f s; starting a new one in %g s",
@@ -167,6 +196,7 @@ class ProcessJobRunner:
                 log.exception("could not start the job worker; trying again")
             else:
                 self.restarts += 1
+                self._report()
             pause = min(pause * 2, MAX_RESTART_PAUSE)
 
     def _end(self, process: subprocess.Popen[bytes]) -> None:
@@ -177,7 +207,7 @@ class ProcessJobRunner:
             with contextlib.suppress(OSError):
                 process.stdin.close()
         process.send_signal(signal.SIGTERM)
-        timeout = self.deps.settings.job_worker_stop_seconds
+        timeout = self.settings.job_worker_stop_seconds
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:

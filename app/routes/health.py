@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.deps import RuntimeDep
 from app.jobs.process_runner import ProcessJobRunner
+from app.jobs.relay import RelayedJobRunner
 from app.jobs.runner import JobRunner, ThreadJobRunner
 from app.services import health as health_service
 
@@ -14,7 +15,8 @@ router = APIRouter(tags=["health"])
 
 def _jobs(runner: JobRunner) -> dict[str, Any]:
     """Which runner runs the jobs; for the process runner, its worker's state."""
-    if isinstance(runner, ProcessJobRunner):
+    if isinstance(runner, ProcessJobRunner | RelayedJobRunner):
+        # with several web processes, as the `weft serve` process supervising it last said
         return {"runner": "process", "worker": runner.status()}
     if isinstance(runner, ThreadJobRunner):
         return {"runner": "thread", "lanes": runner.lanes}

@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.jobs.context import JobDeps
 from app.jobs.process_runner import ProcessJobRunner, worker_environment
-from pipelines.embed import HashEmbedder
 
 
-def _deps(**settings: Any) -> JobDeps:
-    return JobDeps(settings=Settings(**settings), session_factory=None, embedder=HashEmbedder())  # type: ignore[arg-type]
+def _settings(**settings: Any) -> Settings:
+    return Settings(**settings)
 
 
 def _python(code: str) -> list[str]:
@@ -35,7 +33,7 @@ def _wait_until(check: Any, timeout: float) -> None:
 
 def test_a_worker_that_keeps_dying_is_restarted_after_longer_and_longer_pauses() -> None:
     runner = ProcessJobRunner(
-        _deps(job_worker_restart_seconds=0.1), _python("import sys; sys.exit(3)")
+        _settings(job_worker_restart_seconds=0.1), _python("import sys; sys.exit(3)")
     )
     runner.start()
     try:
@@ -59,7 +57,7 @@ def test_stop_sends_sigterm_then_kills_a_worker_that_does_not_stop(tmp_path: Pat
         f"pathlib.Path({str(ready)!r}).touch()\n"
         "time.sleep(60)\n"
     )
-    runner = ProcessJobRunner(_deps(job_worker_stop_seconds=0.5), stubborn)
+    runner = ProcessJobRunner(_settings(job_worker_stop_seconds=0.5), stubborn)
     runner.start()
     _wait_until(ready.exists, 10)
     process = runner._process
@@ -75,7 +73,7 @@ def test_stop_sends_sigterm_then_kills_a_worker_that_does_not_stop(tmp_path: Pat
 def test_a_worker_that_stops_on_sigterm_is_not_killed(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     polite = _python(f"import pathlib, time\npathlib.Path({str(ready)!r}).touch()\ntime.sleep(60)")
-    runner = ProcessJobRunner(_deps(job_worker_stop_seconds=10), polite)
+    runner = ProcessJobRunner(_settings(job_worker_stop_seconds=10), polite)
     runner.start()
     _wait_until(ready.exists, 10)
     process = runner._process
@@ -92,7 +90,7 @@ def test_submit_writes_the_job_id_on_the_workers_stdin(tmp_path: Path) -> None:
         "    for line in sys.stdin:\n"
         "        out.write(line); out.flush()\n"
     )
-    runner = ProcessJobRunner(_deps(), echo)
+    runner = ProcessJobRunner(_settings(), echo)
     runner.start()
     try:
         runner.submit("job-1")
@@ -104,7 +102,7 @@ def test_submit_writes_the_job_id_on_the_workers_stdin(tmp_path: Path) -> None:
 
 
 def test_a_dead_worker_drops_wakeups_without_failing_the_request() -> None:
-    runner = ProcessJobRunner(_deps(job_worker_restart_seconds=30), _python("pass"))
+    runner = ProcessJobRunner(_settings(job_worker_restart_seconds=30), _python("pass"))
     runner.start()
     try:
         _wait_until(lambda: runner.status()["last_exit"] == 0, 10)
