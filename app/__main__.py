@@ -34,6 +34,13 @@ def main(settings: Settings | None = None) -> None:
         check_exposure(settings.host, settings.bootstrap_token)
     except ExposedWithoutToken as exc:
         sys.exit(f"weft: not starting: {exc}")
+    if settings.web_workers > 1 and settings.job_runner == "thread":
+        # each would run jobs, and take the others' running jobs for interrupted ones
+        sys.exit(
+            f"weft: not starting: WEFT_WEB_WORKERS={settings.web_workers} needs the job worker "
+            "process (WEFT_JOB_RUNNER=process, the default) or Celery; with "
+            "WEFT_JOB_RUNNER=thread every web process would run jobs of its own"
+        )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -39,6 +39,30 @@ def test_serve_options_override_the_settings(monkeypatch: pytest.MonkeyPatch) ->
     assert (started[0].host, started[0].port) == ("127.0.0.1", 8123)
 
 
+def test_serve_takes_the_number_of_web_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[Settings] = []
+    monkeypatch.setattr("app.__main__.main", started.append)
+    result = CliRunner().invoke(app, ["serve", "--web-workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert started[0].web_workers == 2
+
+
+def test_serve_refuses_several_web_processes_that_would_each_run_jobs(tmp_path: Path) -> None:
+    env = command_env(tmp_path / "config", "http://127.0.0.1:9")
+    env |= {"WEFT_DATA_DIR": str(tmp_path / "var"), "WEFT_JOB_RUNNER": "thread"}
+    answer = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--web-workers", "2", "--port", "8999"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert answer.returncode == 1
+    assert "not starting" in answer.stderr and "WEFT_JOB_RUNNER=thread" in answer.stderr
+
+
 def test_worker_reads_the_job_queue_with_the_prefork_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     celery_runner = pytest.importorskip("app.jobs.celery_runner")
     argv: list[list[str]] = []
