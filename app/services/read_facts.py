@@ -19,9 +19,10 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar, cast
 
 import numpy as np
 from sqlalchemy import Connection, Engine, select
@@ -37,6 +38,8 @@ from models import (
     ThemeMembership,
 )
 from pipelines.trends import Period, period_key
+
+_T = TypeVar("_T")
 
 #: A row's missing value (no theme, no session, no time, no such attribute).
 NONE = -1
@@ -94,6 +97,8 @@ class Facts:
     _members: tuple[np.ndarray, np.ndarray] | None = None
     _quoted: dict[int, str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _derived: dict[object, object] = field(default_factory=dict)
+    _derived_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -194,6 +199,15 @@ class Facts:
                     )
                 self._quoted = quoted
             return self._quoted
+
+    def derived(self, key: object, make: Callable[[], _T]) -> _T:
+        """`make()`, computed once for these facts (by one reader while others wait) and kept
+        as long as they are: for what every read of the analysis derives alike, whatever its
+        filter. `make` must not call back into these facts' other loaders."""
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = make()
+            return cast(_T, self._derived[key])
 
 
 def _first_day(value: object) -> date:

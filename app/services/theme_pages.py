@@ -7,6 +7,8 @@ theme's page shows its tension signals.)
 
 from __future__ import annotations
 
+import weakref
+
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -49,6 +51,23 @@ def _keyword(pair: object) -> Keyword:
     # stored as [term, weight]
     assert isinstance(pair, list | tuple) and len(pair) == 2
     return Keyword(term=str(pair[0]), weight=float(pair[1]))
+
+
+#: Each theme's keywords as schemas, with the stored list they were made from, for as long as
+#: the theme object lives: the themes of an analysis's facts are shared by every read of it
+#: and never changed, and a page lists hundreds of keywords.
+_KEYWORDS: weakref.WeakKeyDictionary[Theme, tuple[object, list[Keyword]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _keywords(theme: Theme) -> list[Keyword]:
+    stored = theme.keywords
+    found = _KEYWORDS.get(theme)
+    if found is None or found[0] is not stored:
+        found = (stored, [_keyword(pair) for pair in stored])
+        _KEYWORDS[theme] = found
+    return found[1]
 
 
 def _flow(overlap: object) -> LineageFlow:
@@ -115,6 +134,20 @@ def _snippets(
     return {i: theme_service.snippet(t) for i, t in own.items()}
 
 
+def _theme_snippets(session: Session, analysis: Analysis) -> dict[int, dict[int, str]]:
+    """Theme id -> the snippets it quotes (`_snippets`), for every theme of the analysis:
+    derived once per analysis (as its facts stand), since no filter changes them."""
+    known = read_facts.facts(session, analysis)
+    texts = known.exemplar_texts(session)
+
+    def make() -> dict[int, dict[int, str]]:
+        themes = list(known.themes)
+        quoted = segment_service.exemplar_quotes(session, analysis.model_name, themes, texts)
+        return {t.id: _snippets(quoted, [t], texts) for t in themes}
+
+    return known.derived(("snippets", analysis.model_name), make)
+
+
 def _interleaved(entry: CuratedTheme, texts: dict[int, str]) -> list[Exemplar]:
     """A merged theme's quotes: the most typical of each original theme in turn."""
     queues = [
@@ -130,7 +163,7 @@ def _pooled_keywords(entry: CuratedTheme) -> list[Keyword]:
     """A merged theme's keywords: each original's weights scaled by its size, summed."""
     pooled: dict[str, float] = {}
     for count in entry.counts:
-        for keyword in map(_keyword, count.theme.keywords):
+        for keyword in _keywords(count.theme):
             pooled[keyword.term] = pooled.get(keyword.term, 0.0) + keyword.weight * count.size
     total = sum(c.size for c in entry.counts) or 1
     best = sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))[: len(entry.theme.keywords)]
@@ -151,7 +184,7 @@ def _curated_summary(
         parent=None if entry.split_from else parent,
         emerging=EMERGING in (theme.flags or []),
         children=[_child(k) for k in entry.children],
-        keywords=_pooled_keywords(entry) if merged else [_keyword(p) for p in theme.keywords],
+        keywords=_pooled_keywords(entry) if merged else _keywords(theme),
         size=entry.size,
         share=entry.share,
         exemplars=(
@@ -197,10 +230,8 @@ def themes_page(
     else:
         entries, hidden = [_machine_entry(c) for c in listing.themes], 0
     page = entries[offset : offset + limit]
-    texts = read_facts.facts(session, analysis).exemplar_texts(session)
+    snippets = _theme_snippets(session, analysis)
     parents = listing.keys
-    shown = [c.theme for e in page for c in e.counts]
-    quoted = segment_service.exemplar_quotes(session, analysis.model_name, shown, texts)
     return CuratedThemesPage(
         analysis=AnalysisRead.model_validate(analysis),
         notes=[str(note) for note in analysis.notes],
@@ -217,7 +248,7 @@ def themes_page(
         themes=[
             _curated_summary(
                 e,
-                _snippets(quoted, [c.theme for c in e.counts], texts),
+                {i: t for c in e.counts for i, t in snippets.get(c.theme.id, {}).items()},
                 parents.get(e.theme.parent_id or 0),
             )
             for e in page
