@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.services import read_facts
 from models import Analysis, EditKind, Theme, ThemeEdit, ThemeLineage
 
 Status = Literal["applied", "needs_decision", "superseded", "undone"]
@@ -189,9 +190,8 @@ def overlay(session: Session, project_id: str, analysis: Analysis | None) -> Ove
     themes: dict[str, Theme] = {}
     lineage: list[tuple[int, ThemeLineage]] = []
     if analysis is not None:
-        themes = {
-            t.key: t for t in session.scalars(select(Theme).where(Theme.analysis_id == analysis.id))
-        }
+        # the analysis's themes as its facts hold them: kept between reads, not queried again
+        themes = {t.key: t for t in read_facts.facts(session, analysis).themes}
         lineage = _lineage_since(session, project_id, analysis)
     by_id = {t.id: t for t in themes.values()}
     children: dict[str, int] = {}
