@@ -41,3 +41,9 @@ def test_packaged_model_counts_word_pieces(model: SentenceTransformerEmbedder) -
     # counted whole, past the length the model reads
     assert counts[2] == 300 > model.max_tokens == 256
     assert model.count_tokens([]) == []
+
+
+def test_loading_the_model_draws_no_progress_bar(capfd: pytest.CaptureFixture[str]) -> None:
+    # each of a server's processes loads the model; the bar filled its log with one line each
+    SentenceTransformerEmbedder(batch_size=8)
+    assert "Loading weights" not in capfd.readouterr().err
