@@ -51,7 +51,7 @@ def main(settings: Settings | None = None) -> None:
         _serve_several(settings)
         return
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, settle_heap=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -94,7 +94,7 @@ def web_process_app() -> FastAPI:
     it reads its settings from the environment `_serve_several` set, and ends with the `weft
     serve` process that started it, however that one ends."""
     _end_with_parent()
-    return create_app()
+    return create_app(settle_heap=True)
 
 
 def _end_with_parent() -> None:
