@@ -41,9 +41,7 @@ def main(settings: Settings | None = None) -> None:
             "process (WEFT_JOB_RUNNER=process, the default) or Celery; with "
             "WEFT_JOB_RUNNER=thread every web process would run jobs of its own"
         )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings)
     logging.getLogger("weft").info(
         "dashboard at http://%s:%d/ui/ (API documentation at /docs)", settings.host, settings.port
     )
@@ -55,6 +53,13 @@ def main(settings: Settings | None = None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+    )
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
     )
 
 
@@ -94,7 +99,9 @@ def web_process_app() -> FastAPI:
     it reads its settings from the environment `_serve_several` set, and ends with the `weft
     serve` process that started it, however that one ends."""
     _end_with_parent()
-    return create_app(settle_heap=True)
+    settings = Settings()
+    _configure_logging(settings)
+    return create_app(settings, settle_heap=True)
 
 
 def _end_with_parent() -> None:

@@ -50,6 +50,14 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> FloatMatrix: ...
 
 
+def quiet_transformers() -> None:
+    """No progress bar when transformers loads weights: it is noise in a service's log,
+    written by every process that loads or exports the model."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 class HashEmbedder:
     """Deterministic stand-in vectors, seeded by a hash of each text: for tests and benchmarks
     that need embeddings but not their meaning (identical texts get identical vectors)."""
@@ -103,10 +111,8 @@ class SentenceTransformerEmbedder:
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
 
-        # the weights' loading bar is noise in a service's log, written by every process
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        quiet_transformers()
         if threads > 0:
             torch.set_num_threads(threads)
         path = model or default_model_path()

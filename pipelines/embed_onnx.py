@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix, default_model_path
+from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix, default_model_path, quiet_transformers
 
 Precision = Literal["fp32", "int8"]
 
@@ -153,6 +153,7 @@ def _export_fp32(source: SourceModel, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
+    quiet_transformers()
     # eager attention traces into plain ONNX operators
     backbone = AutoModel.from_pretrained(
         str(source.path), local_files_only=True, attn_implementation="eager"
