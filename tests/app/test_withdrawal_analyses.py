@@ -105,6 +105,15 @@ def delete(project: ProjectHandle, path: str) -> Any:
     return project.client.delete(project.url(path), headers=auth(project.admin_key))
 
 
+def map_ids(project: ProjectHandle) -> list[int]:
+    """The narratives on the project's map, as the (cached) map answer has them."""
+    runtime = project.client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.session_factory() as session:
+        row = session.get_one(Project, project.id)
+        body = theme_map.map_points_json(session, row, NarrativeFilter())
+    return list(json.loads(body)["ids"])
+
+
 class TestThemesAreDescribedAgain:
     def test_the_word_is_gone_from_labels_keywords_exemplars_and_tensions(
         self, analysed: ProjectHandle
@@ -261,37 +270,21 @@ class TestCountsAndReads:
         assert trends_after["total_narratives"] == trends_before["total_narratives"] - 1
 
     def test_the_cached_map_forgets_it(self, analysed: ProjectHandle) -> None:
-        runtime = analysed.client.app.state.runtime  # type: ignore[attr-defined]
         target = narrative_id(analysed, "beds-0")
-
-        def points() -> list[int]:
-            with runtime.session_factory() as session:
-                project = session.get_one(Project, analysed.id)
-                body = theme_map.map_points_json(session, project, NarrativeFilter())
-            return list(json.loads(body)["ids"])
-
-        assert target in points()
+        assert target in map_ids(analysed)
         assert delete(analysed, f"/narratives/{target}").status_code == 200
-        assert target not in points()
+        assert target not in map_ids(analysed)
 
     def test_a_map_cached_in_another_web_process_forgets_it(
         self, analysed: ProjectHandle, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # with several web processes the deletion is made in one, and `forget` runs there
         # only: the others must see the analysis's new revision
-        runtime = analysed.client.app.state.runtime  # type: ignore[attr-defined]
         target = narrative_id(analysed, "beds-0")
-
-        def points() -> list[int]:
-            with runtime.session_factory() as session:
-                project = session.get_one(Project, analysed.id)
-                body = theme_map.map_points_json(session, project, NarrativeFilter())
-            return list(json.loads(body)["ids"])
-
-        assert target in points()
+        assert target in map_ids(analysed)
         monkeypatch.setattr(theme_map, "forget", lambda _project_id: None)
         assert delete(analysed, f"/narratives/{target}").status_code == 200
-        assert target not in points()
+        assert target not in map_ids(analysed)
 
     def test_a_placed_narrative_leaves_its_placement(
         self, analysed: ProjectHandle, engine: Engine

@@ -14,11 +14,12 @@ from app.config import Settings
 from tests.cli.conftest import command_env
 
 
-def test_serve_refuses_a_network_address_without_a_bootstrap_token(tmp_path: Path) -> None:
+def _serve(tmp_path: Path, *options: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`weft serve` with `options`, expected to refuse before it binds."""
     env = command_env(tmp_path / "config", "http://127.0.0.1:9")
-    env["WEFT_DATA_DIR"] = str(tmp_path / "var")
-    answer = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "8999"],
+    env |= {"WEFT_DATA_DIR": str(tmp_path / "var"), **settings}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", *options, "--port", "8999"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -26,6 +27,10 @@ def test_serve_refuses_a_network_address_without_a_bootstrap_token(tmp_path: Pat
         timeout=120,
         check=False,
     )
+
+
+def test_serve_refuses_a_network_address_without_a_bootstrap_token(tmp_path: Path) -> None:
+    answer = _serve(tmp_path, "--host", "0.0.0.0")
     assert answer.returncode == 1
     assert "not starting" in answer.stderr and "WEFT_BOOTSTRAP_TOKEN" in answer.stderr
 
@@ -48,17 +53,7 @@ def test_serve_takes_the_number_of_web_processes(monkeypatch: pytest.MonkeyPatch
 
 
 def test_serve_refuses_several_web_processes_that_would_each_run_jobs(tmp_path: Path) -> None:
-    env = command_env(tmp_path / "config", "http://127.0.0.1:9")
-    env |= {"WEFT_DATA_DIR": str(tmp_path / "var"), "WEFT_JOB_RUNNER": "thread"}
-    answer = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--web-workers", "2", "--port", "8999"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    answer = _serve(tmp_path, "--web-workers", "2", WEFT_JOB_RUNNER="thread")
     assert answer.returncode == 1
     assert "not starting" in answer.stderr and "WEFT_JOB_RUNNER=thread" in answer.stderr
 
