@@ -17,7 +17,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Calls that reached uvicorn (none is really served)."""
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(entry.uvicorn, "run", lambda app, **kw: calls.append(kw))
-    monkeypatch.setattr(entry, "create_app", lambda settings: object())
+    monkeypatch.setattr(entry, "create_app", lambda settings, **_options: object())
     for name in ("WEFT_HOST", "WEFT_BOOTSTRAP_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return calls
