@@ -49,7 +49,6 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     env = settings_environment(settings)
     # the worker's own lanes run its jobs
     env["WEFT_JOB_RUNNER"] = "thread"
-    env.pop("WEFT_JOB_RELAY", None)
     return env
 
 

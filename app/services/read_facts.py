@@ -95,10 +95,9 @@ class Facts:
     _periods: dict[Period, Codes] = field(default_factory=dict)
     _sessions: Codes | None = None
     _members: tuple[np.ndarray, np.ndarray] | None = None
-    _quoted: dict[int, str] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     _derived: dict[object, object] = field(default_factory=dict)
-    _derived_lock: threading.Lock = field(default_factory=threading.Lock)
+    # reentrant: what one loader derives may rest on another's
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -185,26 +184,27 @@ class Facts:
     def exemplar_texts(self, session: Session) -> dict[int, str]:
         """Narrative id -> text of every exemplar of the analysis's themes, loaded on first
         need (a withdrawn exemplar leaves its theme's list and raises the revision)."""
-        with self._lock:
-            if self._quoted is None:
-                ids = sorted({i for t in self.themes for i in t.exemplars if isinstance(i, int)})
-                quoted: dict[int, str] = {}
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    quoted.update(
-                        (i, text)
-                        for i, text in session.execute(
-                            select(Narrative.id, Narrative.text).where(Narrative.id.in_(chunk))
-                        )
+
+        def load() -> dict[int, str]:
+            ids = sorted({i for t in self.themes for i in t.exemplars if isinstance(i, int)})
+            quoted: dict[int, str] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                quoted.update(
+                    (i, text)
+                    for i, text in session.execute(
+                        select(Narrative.id, Narrative.text).where(Narrative.id.in_(chunk))
                     )
-                self._quoted = quoted
-            return self._quoted
+                )
+            return quoted
+
+        return self.derived("exemplar texts", load)
 
     def derived(self, key: object, make: Callable[[], _T]) -> _T:
         """`make()`, computed once for these facts (by one reader while others wait) and kept
         as long as they are: for what every read of the analysis derives alike, whatever its
-        filter. `make` must not call back into these facts' other loaders."""
-        with self._derived_lock:
+        filter."""
+        with self._lock:
             if key not in self._derived:
                 self._derived[key] = make()
             return cast(_T, self._derived[key])

@@ -138,9 +138,9 @@ def _theme_snippets(session: Session, analysis: Analysis) -> dict[int, dict[int,
     """Theme id -> the snippets it quotes (`_snippets`), for every theme of the analysis:
     derived once per analysis (as its facts stand), since no filter changes them."""
     known = read_facts.facts(session, analysis)
-    texts = known.exemplar_texts(session)
 
     def make() -> dict[int, dict[int, str]]:
+        texts = known.exemplar_texts(session)
         themes = list(known.themes)
         quoted = segment_service.exemplar_quotes(session, analysis.model_name, themes, texts)
         return {t.id: _snippets(quoted, [t], texts) for t in themes}
