@@ -146,7 +146,9 @@ class ProcessJobRunner:
 
     # --- supervision ------------------------------------------------------------------------
 
-    def _spawn(self) -> None:
+    def _spawn(self, *, restart: bool = False) -> None:
+        """Start a worker; a restart is counted before anyone can see the new pid, so no
+        reader sees the new worker with the old count."""
         with self._lock:
             if self._stopping.is_set():
                 return
@@ -161,6 +163,8 @@ class ProcessJobRunner:
             os.set_blocking(process.stdin.fileno(), False)
             self._process = process
             self._started_at = time.monotonic()
+            if restart:
+                self.restarts += 1
         log.info("job worker started (pid %d)", process.pid)
         self._report()
 
@@ -190,12 +194,9 @@ class ProcessJobRunner:
             if self._stopping.wait(pause):
                 return
             try:
-                self._spawn()
+                self._spawn(restart=True)
             except OSError:
                 log.exception("could not start the job worker; trying again")
-            else:
-                self.restarts += 1
-                self._report()
             pause = min(pause * 2, MAX_RESTART_PAUSE)
 
     def _end(self, process: subprocess.Popen[bytes]) -> None:

@@ -4,6 +4,7 @@ settings handed to the worker."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from app.config import Settings
 from app.jobs.process_runner import ProcessJobRunner, worker_environment
+from app.jobs.relay import StatusFile
 
 
 def _settings(**settings: Any) -> Settings:
@@ -47,6 +49,38 @@ def test_a_worker_that_keeps_dying_is_restarted_after_longer_and_longer_pauses()
     finally:
         runner.stop()
     assert runner.status()["alive"] is False
+
+
+def test_the_state_written_for_other_processes_never_shows_a_new_worker_with_the_old_count(
+    tmp_path: Path,
+) -> None:
+    status = StatusFile(tmp_path / "status.json")
+    written: list[dict[str, Any]] = []
+    write = status.write
+
+    def record(state: dict[str, Any]) -> None:
+        written.append(dict(state))
+        write(state)
+
+    status.write = record  # type: ignore[method-assign]
+    runner = ProcessJobRunner(
+        _settings(job_worker_restart_seconds=0.05), _python("import time; time.sleep(60)"), status
+    )
+    runner.start()
+    try:
+        first = runner.status()["pid"]
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        _wait_until(lambda: runner.restarts == 1 and runner.status()["alive"], 10)
+    finally:
+        runner.stop()
+    pids = [state["pid"] for state in written if state["alive"]]
+    assert pids[0] == first and len(set(pids)) == 2
+    # every state that names the second worker counts its restart
+    assert all(
+        state["restarts"] == 1 for state in written if state["alive"] and state["pid"] != first
+    )
+    assert any(state["last_exit"] == -signal.SIGKILL for state in written)
 
 
 def test_stop_sends_sigterm_then_kills_a_worker_that_does_not_stop(tmp_path: Path) -> None:
