@@ -4,6 +4,7 @@ which strings (for its notes and parameters)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,15 +165,22 @@ class InWords:
     commonest: list[tuple[str, int]]
 
 
+def reasons_in_words(counts: Iterable[tuple[str | None, int]]) -> list[tuple[str, int]]:
+    """How many texts are left out for each reason, the reasons in words, largest first
+    (reasons with the same words summed)."""
+    reasons: Counter[str] = Counter()
+    for reason, n in counts:
+        reasons[REASON_WORDS.get(reason or PLEASANTRY, _OTHER)[0]] += n
+    return sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+
+
 def in_words(session: Session, project_id: str) -> InWords:
     """How many of the project's narratives are left out for each reason, and which texts."""
     left = stored(session, project_id)
-    reasons: Counter[str] = Counter()
     texts: Counter[str] = Counter()
-    for (text, reason), n in left.counts.items():
-        reasons[REASON_WORDS.get(reason, _OTHER)[0]] += n
+    for (text, _), n in left.counts.items():
         texts[text] += n
     return InWords(
-        reasons=sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
+        reasons=reasons_in_words((reason, n) for (_, reason), n in left.counts.items()),
         commonest=texts.most_common(SHOWN_IN_NOTE),
     )

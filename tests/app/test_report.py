@@ -148,6 +148,23 @@ class TestSessionReport:
         project, ids = circle
         assert "first session of the project" in project.get(f"/sessions/{ids[0]}/report").text
 
+    def test_what_was_set_aside_is_said_in_words_and_no_question_is_no_question(
+        self, topic_client: TestClient
+    ) -> None:
+        project = make_project(topic_client, "Set aside")
+        extra = [("Ana", "thanks, very useful!"), ("Ben", "+1"), ("Cy", "hahaha")]
+        session = _post(project, "May circle", "2026-05-06", _chat(["beds"], extra))
+        analyse(project)
+        page = project.get(f"/sessions/{session}/report").text
+        # nobody asked anything: the report does not say every question has a reply
+        now_what = _section(page, "Now what?", "<h2>Also raised")
+        assert "No message in the chat asks a question." in now_what
+        assert "has a reply" not in now_what and "records no replies" not in now_what
+        footer = page[page.index("About this report") :]
+        assert "Pleasantries (such as “thanks!” or “+1”): 2;" in footer
+        assert "Laughter: 1." in footer
+        assert "pleasantry (" not in footer and "laughter (" not in footer
+
     def test_a_read_key_reads_it_as_pdf(self, circle: tuple[ProjectHandle, list[int]]) -> None:
         project, ids = circle
         answer = project.get(f"/sessions/{ids[0]}/report", key=project.key("read"), format="pdf")

@@ -68,6 +68,8 @@ class Message:
 class NowWhat:
     questions: list[Message]
     questions_total: int
+    #: questions asked in the window, answered or not
+    questions_asked: int
     actions: list[Message]
     actions_total: int
     #: whether any message of the window is stored as a reply to another
@@ -88,7 +90,8 @@ def now_what(session: Session, project: Project, flt: NarrativeFilter) -> NowWha
         .where(Narrative.low_content.is_(False))
         .order_by(Narrative.occurred_at, Narrative.id)
     ).all()
-    questions = [message(n) for n, has_reply in rows if not has_reply and is_question(n.text)]
+    asked = [(n, has_reply) for n, has_reply in rows if is_question(n.text)]
+    questions = [message(n) for n, has_reply in asked if not has_reply]
     actions = [message(n) for n, _ in rows if is_action(n.text)]
     linked = session.scalar(
         select(
@@ -101,6 +104,7 @@ def now_what(session: Session, project: Project, flt: NarrativeFilter) -> NowWha
     return NowWhat(
         questions=questions[:SHOWN],
         questions_total=len(questions),
+        questions_asked=len(asked),
         actions=actions[:SHOWN],
         actions_total=len(actions),
         replies_linked=bool(linked),

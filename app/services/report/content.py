@@ -19,6 +19,7 @@ from app.services import dashboard, dashboard_trends
 from app.services import tensions as tension_service
 from app.services import themes as theme_service
 from app.services.curation_view import curated_themes
+from app.services.left_out import reasons_in_words
 from app.services.narratives import filtered
 from app.services.report.window import Window
 from models import Analysis, Narrative, Project, Source, Theme, ThemeAssignment
@@ -216,7 +217,7 @@ def _left_out(session: Session, project: Project, w: Window) -> list[tuple[str, 
         .with_only_columns(Narrative.low_content_reason, func.count())
         .group_by(Narrative.low_content_reason)
     ).all()
-    return sorted(((reason or "low content", int(n)) for reason, n in rows), key=lambda r: -r[1])
+    return reasons_in_words((reason, int(n)) for reason, n in rows)
 
 
 def _private_messages(session: Session, project: Project, w: Window) -> int:
