@@ -10,12 +10,14 @@ import ctypes
 import logging
 import os
 import signal
+import subprocess
 import sys
 
 import uvicorn
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.config import Settings, configure_logging
+from app.embedder import export_missing
 from app.jobs.process_runner import ProcessJobRunner, settings_environment
 from app.jobs.relay import StatusFile, WakeRelay, relay_path, status_path
 from app.main import create_app
@@ -41,10 +43,11 @@ def main(settings: Settings | None = None) -> None:
             "process (WEFT_JOB_RUNNER=process, the default) or Celery; with "
             "WEFT_JOB_RUNNER=thread every web process would run jobs of its own"
         )
-    _configure_logging(settings)
+    configure_logging(settings)
     logging.getLogger("weft").info(
         "dashboard at http://%s:%d/ui/ (API documentation at /docs)", settings.host, settings.port
     )
+    _export_once(settings)
     if settings.web_workers > 1:
         _serve_several(settings)
         return
@@ -56,11 +59,23 @@ def main(settings: Settings | None = None) -> None:
     )
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+def _export_once(settings: Settings) -> None:
+    """On a first start with an ONNX backend, export the model once, in a process of its own,
+    before the web processes and the job worker start: each would otherwise export it at the
+    same time (all ending whole, on cores they share). A failed export is logged, and each
+    process then falls back to torch as it would alone."""
+    if not export_missing(settings):
+        return
+    log = logging.getLogger("weft")
+    log.info("exporting the embedding model for %s (first start only)", settings.embedding_backend)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.embedder", "--if-configured"],
+        env=settings_environment(settings),
+        stdout=subprocess.DEVNULL,
+        check=False,
     )
+    if done.returncode != 0:
+        log.warning("could not export the embedding model (exit %d)", done.returncode)
 
 
 def _serve_several(settings: Settings) -> None:
@@ -100,7 +115,7 @@ def web_process_app() -> FastAPI:
     serve` process that started it, however that one ends."""
     _end_with_parent()
     settings = Settings()
-    _configure_logging(settings)
+    configure_logging(settings)
     return create_app(settings, settle_heap=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from pydantic import Field
@@ -298,4 +299,13 @@ class Settings(BaseSettings):
         description="Celery only: seconds after a kind's limit when the worker raises its soft "
         "time limit in the job, and as many again when it kills the process (the worker pool "
         "must be prefork, which supports time limits).",
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """How every Weft process logs: one line per record, with the process id (a server of
+    several web processes and a job worker writes to one terminal)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
     )

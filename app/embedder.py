@@ -9,11 +9,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
-from app.config import Settings
+from app.config import Settings, configure_logging
 from pipelines.embed import Embedder, SentenceTransformerEmbedder
-from pipelines.embed_onnx import Int8Kernel, Precision, kernel_for_cpu, onnx_embedder
+from pipelines.embed_onnx import (
+    Int8Kernel,
+    OnnxExportError,
+    Precision,
+    export_file,
+    kernel_for_cpu,
+    onnx_embedder,
+    source_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,19 @@ def build_embedder(settings: Settings) -> Embedder:
         return torch_embedder(settings)
     log.info("embedding with %s from %s", model.name, cache)
     return model
+
+
+def export_missing(settings: Settings) -> bool:
+    """Whether the configured ONNX backend has no export in the cache yet (False for torch,
+    and for a model the ONNX path cannot take, which falls back to torch)."""
+    if settings.embedding_backend not in PRECISION:
+        return False
+    try:
+        source = source_model(settings.embedding_model)
+    except OnnxExportError:
+        return False
+    cache = embedding_cache_dir(settings)
+    return not export_file(cache, source, PRECISION[settings.embedding_backend]).is_file()
 
 
 def check_backend(settings: Settings) -> tuple[str, str]:
@@ -103,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = Settings()
+    configure_logging(settings)
     if args.if_configured and settings.embedding_backend not in PRECISION:
         return 0
     backend = args.backend or (
@@ -113,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.every_cpu and backend == "onnx-int8":
         kernels = [Int8Kernel(reduce_range=False), Int8Kernel(reduce_range=True)]
     for kernel in kernels:
-        model = onnx_embedder(cache, PRECISION[backend], settings.embedding_model, kernel=kernel)
+        try:
+            model = onnx_embedder(
+                cache, PRECISION[backend], settings.embedding_model, kernel=kernel
+            )
+        except OnnxExportError as exc:
+            print(f"python -m app.embedder: {exc}", file=sys.stderr)
+            return 1
         print(f"{model.name}: exported under {cache}")
     return 0
 

@@ -29,6 +29,8 @@ import numpy.typing as npt
 
 from pipelines.embed import DEFAULT_MODEL_NAME, FloatMatrix, default_model_path, quiet_transformers
 
+log = logging.getLogger(__name__)
+
 Precision = Literal["fp32", "int8"]
 
 #: Bumped when the exported graph changes, so older exports in a cache are not reused.
@@ -221,6 +223,18 @@ def export_path(cache_dir: str | os.PathLike[str], source: SourceModel, file_tag
     return Path(cache_dir) / f"{source.label}-{source.fingerprint()}" / f"model-{file_tag}.onnx"
 
 
+def export_file(
+    cache_dir: str | os.PathLike[str],
+    source: SourceModel,
+    precision: Precision,
+    kernel: Int8Kernel | None = None,
+) -> Path:
+    """Where the export of ``source`` at ``precision`` (int8: for ``kernel``, else this CPU's)
+    is kept, made or not."""
+    kernel = kernel or kernel_for_cpu()
+    return export_path(cache_dir, source, "fp32" if precision == "fp32" else kernel.tag)
+
+
 def ensure_export(
     cache_dir: str | os.PathLike[str],
     source: SourceModel,
@@ -231,11 +245,11 @@ def ensure_export(
     beside the cache entry, then renamed into place, so a reader never sees half a file and
     two processes exporting at once both end with a whole one."""
     kernel = kernel or kernel_for_cpu()
-    tag = "fp32" if precision == "fp32" else kernel.tag
-    final = export_path(cache_dir, source, tag)
+    final = export_file(cache_dir, source, precision, kernel)
     if final.is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
+    log.info("exporting %s to ONNX (%s) under %s", source.label, final.stem, final.parent)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=final.parent))
     try:
         fp32 = export_path(cache_dir, source, "fp32")

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 
-from app.config import Settings
+from app.config import Settings, configure_logging
 from app.jobs.context import build_deps
 from app.jobs.runner import ThreadJobRunner
 from app.jobs.warm import start_warm_up
@@ -58,10 +58,7 @@ def main(embedder: Embedder | None = None) -> None:
     """Run queued jobs until the server closes standard input or sends SIGTERM;
     `embedder` replaces the configured model (tests)."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-    )
+    configure_logging(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -93,6 +93,34 @@ def test_two_web_processes_share_the_port_and_wake_the_one_job_worker(
 
 @pytest.mark.workers
 @web_processes
+def test_a_first_start_exports_the_model_once_for_every_process(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    # each web process and the job worker load the model; none exports it again
+    cache = tmp_path / "exports"
+    server = serve(
+        model=True,
+        WEB_WORKERS="2",
+        EMBEDDING_BACKEND="onnx",
+        EMBEDDING_CACHE_DIR=str(cache),
+        LOG_LEVEL="info",
+    )
+    _wait_until(
+        lambda: server.log.read_text().count("Application startup complete") == 2,
+        90,
+        "two web processes",
+    )
+    log = server.log.read_text()
+    assert log.count("exporting the embedding model") == 1, log
+    assert log.count("to ONNX (model-fp32)") == 1, log
+    assert [p.name for p in cache.glob("*/*")] == ["model-fp32.onnx"]
+    api = Api(server)
+    done = api.wait(api.post("/narratives", {"narratives": _stories(3)})["job"]["id"])
+    assert done["status"] == "succeeded", done
+
+
+@pytest.mark.workers
+@web_processes
 def test_no_web_process_outlives_a_server_killed_outright(
     serve: Callable[..., Served],
 ) -> None:

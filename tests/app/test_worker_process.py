@@ -59,7 +59,8 @@ def _gone(pid: int) -> bool:
 class Served:
     """`weft serve` in a process of its own, with the hash embedder."""
 
-    def __init__(self, tmp_path: Path, **settings: str) -> None:
+    def __init__(self, tmp_path: Path, *, model: bool = False, **settings: str) -> None:
+        """`model`: the configured embedding model instead of the hash embedder."""
         self.database = tmp_path / "weft.db"
         self.embed_log = tmp_path / "embedded-by.txt"
         self.log = tmp_path / "serve.log"
@@ -71,7 +72,9 @@ class Served:
         self.port = free_port()
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)]),
+            "PYTHONPATH": os.pathsep.join([str(ROOT)] if model else [str(hook), str(ROOT)]),
+            # the hash embedder stands in for any backend: nothing to export at start
+            **({} if model else {"WEFT_EMBEDDING_BACKEND": "torch"}),
             "WEFTTEST_EMBED_LOG": str(self.embed_log),
             "WEFTTEST_EMBED_PAUSE": "0.1",
             "WEFT_DATABASE_URL": f"sqlite:///{self.database}",
@@ -130,8 +133,8 @@ class Served:
 def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
-    def start(**settings: str) -> Served:
-        server = Served(tmp_path, **settings)
+    def start(*, model: bool = False, **settings: str) -> Served:
+        server = Served(tmp_path, model=model, **settings)
         started.append(server)
         return server
 
