@@ -175,12 +175,19 @@ class CountTable:
         row = {theme: i for i, theme in enumerate(themes)}
         col = {cell: j for j, cell in enumerate(cells)}
         matrix = np.zeros((len(row), len(col)), dtype=np.int64)
+        at_i: list[int] = []
+        at_j: list[int] = []
+        added: list[int] = []
         for theme, cell, count in count_rows:
             i, j = row.get(theme), col.get(cell)
             if j is None and not cells_given:
                 raise TrendInputError(f"cell {cell!r} has counts but no total")
             if i is not None and j is not None:
-                matrix[i, j] += int(count)
+                at_i.append(i)
+                at_j.append(j)
+                added.append(int(count))
+        # one scatter for all the rows (repeated pairs add up)
+        np.add.at(matrix, (np.asarray(at_i, np.intp), np.asarray(at_j, np.intp)), added)
         vector = np.array([total_of.get(cell, 0) for cell in cells], dtype=np.int64)
         return cls(themes=tuple(themes), cells=tuple(cells), counts=matrix, totals=vector)
 

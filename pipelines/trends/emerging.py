@@ -257,7 +257,7 @@ def detect_trends(
     tested: list[int] = []
     for i in range(table.n_themes):
         if frame.is_new(i, rules):
-            count = int(frame.latest_counts[i])
+            count = frame.latest[i]
             noun = "narrative" if count == 1 else "narratives"
             reading = f"new in {latest_label} ({count} {noun})"
             trends[i] = frame.trend(i, TrendStatus.NEW, reading)
@@ -304,7 +304,7 @@ def detect_trends(
 
 
 def _optional(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+    return None if value != value else value  # NaN is the one value unequal to itself
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,10 @@ class _Test:
 
 @dataclass(frozen=True, eq=False)
 class _Frame:
-    """Where the latest period, the baseline and the window sit in a table."""
+    """Where the latest period, the baseline and the window sit in a table, with what every
+    theme's trend reads from them worked out once for all the themes (as plain numbers: a
+    table has a few hundred themes, and each read of one array element costs more than
+    the arithmetic)."""
 
     table: CountTable
     last: int
@@ -329,44 +332,57 @@ class _Frame:
     baseline: IntArray
     latest_counts: IntArray
     baseline_counts: IntArray
+    latest_total: int
+    baseline_total: int
+    history_total: int
+    window_total: int
+    #: per theme: narratives in the latest cell, in the baseline and in the window
+    latest: list[int]
+    base: list[int]
+    in_window: list[int]
+    #: per theme: the first cell with a narrative of it, or None
+    first: list[int | None]
 
     @classmethod
     def of(cls, table: CountTable, window: int, baseline: int) -> _Frame:
         n_cells = table.n_cells
         last = max(n_cells - 1, 0)
         base_idx = np.arange(max(0, last - baseline), last, dtype=np.int64)
+        window_idx = np.arange(max(0, n_cells - window), n_cells, dtype=np.int64)
         latest = table.counts[:, last] if n_cells else np.zeros(table.n_themes, np.int64)
+        latest_counts = np.asarray(latest, np.int64)
+        baseline_counts = np.asarray(table.counts[:, base_idx].sum(axis=1), np.int64)
+        seen = table.counts > 0
+        first_cell: list[int] = (
+            np.argmax(seen, axis=1).tolist() if n_cells else [0] * table.n_themes
+        )
+        ever: list[bool] = np.any(seen, axis=1).tolist() if n_cells else [False] * table.n_themes
         return cls(
             table=table,
             last=last,
-            window=np.arange(max(0, n_cells - window), n_cells, dtype=np.int64),
+            window=window_idx,
             baseline=base_idx,
-            latest_counts=np.asarray(latest, np.int64),
-            baseline_counts=np.asarray(table.counts[:, base_idx].sum(axis=1), np.int64),
+            latest_counts=latest_counts,
+            baseline_counts=baseline_counts,
+            latest_total=int(table.totals[last]) if n_cells else 0,
+            baseline_total=int(table.totals[base_idx].sum()),
+            history_total=int(table.totals[:last].sum()),
+            window_total=int(table.totals[window_idx].sum()),
+            latest=latest_counts.tolist(),
+            base=baseline_counts.tolist(),
+            in_window=table.counts[:, window_idx].sum(axis=1).tolist(),
+            first=[j if e else None for j, e in zip(first_cell, ever, strict=True)],
         )
-
-    @property
-    def latest_total(self) -> int:
-        return int(self.table.totals[self.last]) if self.table.n_cells else 0
-
-    @property
-    def baseline_total(self) -> int:
-        return int(self.table.totals[self.baseline].sum())
-
-    @property
-    def history_total(self) -> int:
-        return int(self.table.totals[: self.last].sum())
 
     def shares(self, i: int) -> tuple[float | None, float | None]:
         """Latest and baseline share of theme ``i``."""
         return (
-            _share(int(self.latest_counts[i]), self.latest_total),
-            _share(int(self.baseline_counts[i]), self.baseline_total),
+            _share(self.latest[i], self.latest_total),
+            _share(self.base[i], self.baseline_total),
         )
 
     def first_seen(self, i: int) -> int | None:
-        seen = np.flatnonzero(self.table.counts[i] > 0)
-        return int(seen[0]) if seen.size else None
+        return self.first[i]
 
     def is_new(self, i: int, rules: MinimumData) -> bool:
         """First seen in the latest period, after a history with enough narratives."""
@@ -393,10 +409,10 @@ class _Frame:
             status=status,
             reading=reading,
             reason=reason,
-            latest_count=int(self.latest_counts[i]),
+            latest_count=self.latest[i],
             latest_total=self.latest_total,
             latest_share=latest_share,
-            baseline_count=int(self.baseline_counts[i]),
+            baseline_count=self.base[i],
             baseline_total=self.baseline_total,
             baseline_share=baseline_share,
             slope=test.slope if test else None,
@@ -436,8 +452,8 @@ def _history_reason(frame: _Frame, rules: MinimumData, one: str, many: str) -> s
 
 def _theme_reason(frame: _Frame, i: int, rules: MinimumData, many: str) -> str | None:
     """Why theme ``i`` cannot be tested on a history that can, or None."""
-    in_window = int(frame.table.counts[i, frame.window].sum())
-    window_total = int(frame.table.totals[frame.window].sum())
+    in_window = frame.in_window[i]
+    window_total = frame.window_total
     span = f"the last {frame.window.size} {many}"
     if in_window < rules.min_theme_count:
         return f"the theme has {in_window} narratives in {span} (needs {rules.min_theme_count})"
@@ -459,22 +475,15 @@ def _test_themes(frame: _Frame, tested: Sequence[int]) -> list[_Test]:
         frame.baseline_counts[idx],
         frame.baseline_total,
     )
-    combined = np.full(idx.size, np.nan)
-    for k in range(idx.size):
-        valid = [p for p in (trend.p_value[k], jump[k]) if not np.isnan(p)]
-        if valid:
-            combined[k] = min(1.0, len(valid) * min(valid))
+    # the smaller of the two p-values, Bonferroni-corrected for the tests that could be made
+    made = (~np.isnan(trend.p_value)).astype(np.int64) + (~np.isnan(jump)).astype(np.int64)
+    smallest = np.fmin(trend.p_value, jump)
+    combined = np.where(made > 0, np.minimum(1.0, made * smallest), np.nan)
     q = benjamini_hochberg(combined)
+    columns = (trend.slope, trend.z, trend.p_value, jump, combined, q)
     return [
-        _Test(
-            slope=_optional(trend.slope[k]),
-            trend_z=_optional(trend.z[k]),
-            trend_p=_optional(trend.p_value[k]),
-            jump_p=_optional(jump[k]),
-            p_value=_optional(combined[k]),
-            q_value=_optional(q[k]),
-        )
-        for k in range(idx.size)
+        _Test(*(_optional(v) for v in row))
+        for row in zip(*(np.asarray(c, np.float64).tolist() for c in columns), strict=True)
     ]
 
 

@@ -197,6 +197,10 @@ def cochran_armitage(
     return TrendTest(z=z, p_value=two_sided_p(z), slope=np.asarray(slope, np.float64))
 
 
+#: Tables of one Fisher call's block (themes x possible tables), bounding its memory.
+_FISHER_BLOCK = 1 << 20
+
+
 def fisher_exact_two_sided(
     count_a: npt.ArrayLike, total_a: npt.ArrayLike, count_b: npt.ArrayLike, total_b: npt.ArrayLike
 ) -> FloatArray:
@@ -226,24 +230,34 @@ def fisher_exact_two_sided(
     )
     shape = np.broadcast_shapes(*(np.shape(v) for v in (count_a, total_a, count_b, total_b)))
     p = np.ones(a.size)
-    for i in range(a.size):
-        if n_a[i] <= 0 or n_b[i] <= 0:
-            continue
-        m = a[i] + c[i]  # narratives of the theme in both samples
-        big_n = n_a[i] + n_b[i]
-        k = np.arange(max(0, m - n_b[i]), min(n_a[i], m) + 1)
+    rows = np.flatnonzero((n_a > 0) & (n_b > 0))
+    if rows.size == 0:
+        return p.reshape(shape)
+    a, n_a, c, n_b = a[rows], n_a[rows], c[rows], n_b[rows]
+    m = a + c  # narratives of the theme in both samples
+    big_n = n_a + n_b
+    # log k! for every k a table can hold: one log-gamma call for all the themes
+    log_fact = gammaln(np.arange(1, int(big_n.max()) + 2, dtype=np.float64))
+    fixed = log_fact[m] + log_fact[big_n - m] - log_fact[big_n] + log_fact[n_a] + log_fact[n_b]
+    lo = np.maximum(0, m - n_b)
+    width = np.minimum(n_a, m) - lo + 1  # the tables with these margins
+    # themes a block at a time, each block's tables side by side (padding masked out)
+    block = max(1, _FISHER_BLOCK // int(width.max()))
+    for start in range(0, rows.size, block):
+        part = slice(start, start + block)
+        steps = np.arange(int(width[part].max()))
+        valid = steps[None, :] < width[part, None]
+        k = lo[part, None] + np.where(valid, steps[None, :], 0)
+        mm, na = m[part, None], n_a[part, None]
         log_pmf = (
-            gammaln(m + 1)
-            - gammaln(k + 1)
-            - gammaln(m - k + 1)
-            + gammaln(big_n - m + 1)
-            - gammaln(n_a[i] - k + 1)
-            - gammaln(big_n - m - n_a[i] + k + 1)
-            - gammaln(big_n + 1)
-            + gammaln(n_a[i] + 1)
-            + gammaln(n_b[i] + 1)
+            fixed[part, None]
+            - log_fact[k]
+            - log_fact[mm - k]
+            - log_fact[na - k]
+            - log_fact[big_n[part, None] - mm - na + k]
         )
-        observed = log_pmf[a[i] - k[0]]
+        observed = np.take_along_axis(log_pmf, (a[part] - lo[part])[:, None], axis=1)
         # The relative tolerance keeps tables as likely as the observed one, up to rounding.
-        p[i] = min(1.0, float(np.exp(log_pmf[log_pmf <= observed + 1e-7]).sum()))
+        kept = valid & (log_pmf <= observed + 1e-7)
+        p[rows[part]] = np.minimum(1.0, np.where(kept, np.exp(log_pmf), 0.0).sum(axis=1))
     return p.reshape(shape)

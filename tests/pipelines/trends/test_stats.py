@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import pipelines.trends.stats as stats_module
 from pipelines.trends import (
     benjamini_hochberg,
     cochran_armitage,
@@ -93,6 +94,23 @@ class TestCochranArmitage:
         single = cochran_armitage([[3, 0]], [5, 0])  # all narratives in one cell
         assert np.isnan(single.z[0])
         assert np.isnan(cochran_armitage([[0]], [0]).z[0])
+
+
+def test_fisher_matches_scipy_on_large_samples_in_any_block_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a latest month of 3,000 narratives against a baseline of 9,000, some themes empty
+    rng = np.random.default_rng(5)
+    a, c = rng.integers(0, 400, size=40), rng.integers(0, 1200, size=40)
+    a[:3] = 0
+    theirs = [
+        stats.fisher_exact([[a[i], 3000 - a[i]], [c[i], 9000 - c[i]]]).pvalue for i in range(40)
+    ]
+    whole = fisher_exact_two_sided(a, 3000, c, 9000)
+    np.testing.assert_allclose(whole, theirs, rtol=1e-8, atol=1e-12)
+    # themes taken a few at a time give the same p-values
+    monkeypatch.setattr(stats_module, "_FISHER_BLOCK", 1000)
+    np.testing.assert_allclose(fisher_exact_two_sided(a, 3000, c, 9000), whole, rtol=1e-12)
 
 
 def test_fisher_matches_scipy() -> None:
