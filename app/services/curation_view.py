@@ -121,7 +121,10 @@ def _leaf_entries(
     session: Session, overlay: Overlay, counts: list[ThemeCount]
 ) -> list[CuratedTheme]:
     # at leaf level merges and splits do not change the list; labels and hidden parents do
-    parents = {t.id: t.key for t in theme_service.parents(session, [c.theme for c in counts])}
+    # a sub-theme is hidden with its parent: only hidden themes need the parents' keys
+    parents = (
+        theme_service.parent_keys(session, [c.theme for c in counts]) if overlay.hidden else {}
+    )
     entries = []
     for count in counts:
         parent = parents.get(count.theme.parent_id or 0)

@@ -137,12 +137,14 @@ def children(session: Session, theme: Theme) -> list[Theme]:
     )
 
 
-def parents(session: Session, themes: Sequence[Theme]) -> list[Theme]:
-    """The parent themes of the given sub-themes."""
+def parent_keys(session: Session, themes: Sequence[Theme]) -> dict[int, str]:
+    """Parent theme id -> key, of the given sub-themes' parents (the keys only: a listing
+    reads them on every request)."""
     ids = {t.parent_id for t in themes if t.parent_id is not None}
     if not ids:
-        return []
-    return list(session.scalars(select(Theme).where(Theme.id.in_(ids))))
+        return {}
+    rows = session.execute(select(Theme.id, Theme.key).where(Theme.id.in_(ids)))
+    return {theme_id: key for theme_id, key in rows}
 
 
 def parent_key(session: Session, theme: Theme) -> str | None:

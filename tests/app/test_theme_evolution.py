@@ -121,6 +121,19 @@ class TestHierarchy:
             else:
                 assert theme["level"] == 0 and theme["parent"] is None
 
+    def test_hiding_a_theme_hides_its_subthemes_at_leaf_level(self, nested: ProjectHandle) -> None:
+        parent = next(t for t in nested.get("/themes").json()["themes"] if t["children"])
+        answer = nested.client.patch(
+            nested.url(f"/themes/{parent['key']}"),
+            json={"hidden": True},
+            headers=auth(nested.admin_key),
+        )
+        assert answer.status_code == 200, answer.text
+        leaf = nested.get("/themes", level="leaf", limit=500).json()
+        children = {c["key"] for c in parent["children"]}
+        assert children and not children & {t["key"] for t in leaf["themes"]}
+        assert leaf["hidden"] == len(children)
+
     def test_subtheme_detail_and_members(self, nested: ProjectHandle) -> None:
         parent = next(t for t in nested.get("/themes").json()["themes"] if t["children"])
         child = parent["children"][0]
