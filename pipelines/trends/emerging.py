@@ -381,14 +381,11 @@ class _Frame:
             _share(self.base[i], self.baseline_total),
         )
 
-    def first_seen(self, i: int) -> int | None:
-        return self.first[i]
-
     def is_new(self, i: int, rules: MinimumData) -> bool:
         """First seen in the latest period, after a history with enough narratives."""
         return (
             self.last > 0
-            and self.first_seen(i) == self.last
+            and self.first[i] == self.last
             and self.history_total >= rules.min_baseline_total
         )
 
@@ -403,7 +400,7 @@ class _Frame:
         change: _Change | None = None,
     ) -> ThemeTrend:
         latest_share, baseline_share = self.shares(i)
-        first = self.first_seen(i)
+        first = self.first[i]
         return ThemeTrend(
             theme=self.table.themes[i],
             status=status,
