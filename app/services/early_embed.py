@@ -59,7 +59,10 @@ class EarlyEmbedding:
     which begins, so nothing is written just as it opens) and
     `stored()` after it commits (or `abandon()` if it fails); `finish()` stops the thread after
     the chunk it is on and returns how many vectors were stored. `report(done, total)` is
-    called, inside a unit of work, whenever vectors are written.
+    called, inside a unit of work, whenever vectors are written. `reads` opens the unit in
+    which the thread looks up the vectors already stored: one that writes nothing (a job's
+    unit renews its lease, which on SQLite would wait for the store to commit), `units` when
+    not given.
     """
 
     def __init__(
@@ -70,8 +73,10 @@ class EarlyEmbedding:
         *,
         concurrent_writes: bool,
         report: Callable[[Session, int, int], None] | None = None,
+        reads: Units | None = None,
     ) -> None:
         self._units = units
+        self._reads = reads or units
         self._embedder = embedder
         self._chunk_size = chunk_size
         self._concurrent = concurrent_writes
@@ -143,7 +148,7 @@ class EarlyEmbedding:
 
     def _run(self, distinct: dict[str, str]) -> None:
         try:
-            with self._units() as session:
+            with self._reads() as session:
                 known = _cached(session, self._embedder.name, list(distinct))
             todo = [(h, t) for h, t in distinct.items() if h not in known]
             # shortest first, and each chunk's texts measured in word pieces only when it

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.services import early_embed
 from app.services import embeddings as embedding_service
 from app.services import narratives as narrative_service
 from app.services.early_embed import EarlyEmbedding
@@ -158,16 +159,25 @@ def test_an_upload_is_embedded_while_it_is_stored_and_each_text_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     insert = narrative_service.insert_chunk
+    lookup = early_embed._cached
+    writing = threading.Event()
 
     def slow_store(*args: Any, **kwargs: Any) -> Any:
-        # a store that lasts until the model has started on the texts
+        # a store that holds the write lock until the model has started on the texts
         rows = insert(*args, **kwargs)
+        writing.set()
         deadline = time.monotonic() + 10
         while not embedder.calls and time.monotonic() < deadline:
             time.sleep(0.01)
         return rows
 
+    def late_lookup(*args: Any, **kwargs: Any) -> Any:
+        # the thread looks up the stored vectors only once the store is writing
+        assert writing.wait(10)
+        return lookup(*args, **kwargs)
+
     monkeypatch.setattr(narrative_service, "insert_chunk", slow_store)
+    monkeypatch.setattr(early_embed, "_cached", late_lookup)
     job = upload_and_wait(project, {"file": ("stories.csv", CSV)})
     assert job["status"] == "succeeded", job
     assert job["result"]["embedded_early"] == 3

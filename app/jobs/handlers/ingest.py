@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.db import transactions
 from app.errors import UnreadableUpload, WeftError
 from app.jobs.context import JobContext
 from app.services import ingest as ingest_service
@@ -89,6 +90,8 @@ def _embed_early(
         4 * settings.embedding_batch_size,
         concurrent_writes=concurrent,
         report=report,
+        # the lookup must not wait for the store's write lock, as a lease renewal would
+        reads=transactions(ctx.deps.session_factory),
     )
     early.storing()
     early.start(ingest_service.spooled_texts(job.project, plan, spool))
