@@ -5,11 +5,12 @@ Candidate spans start and end on a content word and never cross a clause boundar
 *well formed* when it cuts no phrase apart: no content word stands right before or after it
 ("nurse | rota"), its last word is not followed by "to", an article, a possessive or an object
 pronoun ("make | the ward", "try | to"), its first word does not follow "to", a subject pronoun
-or a modal ("we | spent the shift"), a clause it opens ("because", "when", "who") ends with it
-("mandatory because children | need"), and neither end is a word the central texts mostly use
-in that place (a verb, seen from its neighbours). Names are drawn from well-formed spans whenever
-a theme has one. Candidates are ranked in two stages, so the cost stays bounded however large
-the analysis:
+or a modal ("we | spent the shift"), a span right after "no", "not", "nor" or "never" starts
+with it ("No longer needed": without it the name says the opposite), a clause it opens
+("because", "when", "who") ends with it ("mandatory because children | need"), and neither end
+is a word the central texts mostly use in that place (a verb, seen from its neighbours). Names
+are drawn from well-formed spans whenever a theme has one. Candidates are ranked in two stages,
+so the cost stays bounded however large the analysis:
 
 1. **Distinctiveness** (cheap, every candidate of the theme's central texts): the summed
    c-TF-IDF weight of the span's content words, times the share of the central texts that use
@@ -62,6 +63,8 @@ _OBJECT_CUE_TEXT = "to the a an my your his her its our their this these those m
 _OPENER_TEXT = (
     "because when if since while although though who which whom whose where whether unless until"
 )
+#: Words that turn round what follows: a span starting after one starts with it instead.
+_NEGATIONS = frozenset(("no", "not", "nor", "never"))
 #: Words that open a clause inside a clause: a span holding one ends where its clause ends.
 _OPENERS = frozenset(_OPENER_TEXT.split())
 #: Words after which the next word is a verb ("to make", "we spent", "can't find").
@@ -194,7 +197,9 @@ def _spans(
         for i in range(len(tokens)):
             if not content[i]:
                 continue
-            begin = starts[i]
+            # "no | longer needed": the negation opens the span, or it says the opposite
+            first = i - 1 if i > 0 and words[i - 1] in _NEGATIONS else i
+            begin = starts[first]
             first_chunk = bisect.bisect_right(chunks, begin)
             held: set[str] = set()
             for j in range(i, min(i + max_words, len(tokens))):
@@ -205,11 +210,12 @@ def _spans(
                 if bisect.bisect_left(chunks, end) - first_chunk + 1 > max_words:
                     break
                 # a phrase ends where its text's phrase does: no content word cut off
-                cut = (i > 0 and content[i - 1]) or (j < last and content[j + 1])
+                cut = (first > 0 and content[first - 1]) or (j < last and content[j + 1])
                 # "mandatory because children | need ...": an opened clause left unfinished
                 open_ = j < last and openers[j] > openers[i]
-                formed = not (cut or open_ or bad_start[i] or bad_end[j])
-                out.append((clause[begin:end], frozenset(held), j - i + 1, formed))
+                starts_badly = bad_start[i] and first == i
+                formed = not (cut or open_ or starts_badly or bad_end[j])
+                out.append((clause[begin:end], frozenset(held), j - first + 1, formed))
     return out
 
 
