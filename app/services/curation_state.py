@@ -84,6 +84,12 @@ def project_edits(session: Session, project_id: str) -> list[ThemeEdit]:
     )
 
 
+def any_edit(session: Session, project_id: str) -> bool:
+    """Whether the project holds an edit, live or undone."""
+    found = session.scalar(select(ThemeEdit.id).where(ThemeEdit.project_id == project_id).limit(1))
+    return found is not None
+
+
 def pinned_keys(session: Session, project_id: str) -> list[str]:
     """Keys the latest live pin edit of each key pins (a later unpin or undo releases it)."""
     pinned: dict[str, bool] = {}

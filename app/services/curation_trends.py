@@ -103,4 +103,5 @@ def plan(
 
 
 def has_edits(session: Session, project: Project) -> bool:
-    return bool(state_service.project_edits(session, project.id))
+    """Whether the project holds any edit (one row's id read, not every edit)."""
+    return state_service.any_edit(session, project.id)
