@@ -120,7 +120,9 @@ class TestEarlyEmbedding:
         texts = [f"Story number {i} about the ward." for i in range(20)]
         early.storing()
         early.start(texts)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while not embedder.calls and time.monotonic() < deadline:
+            time.sleep(0.01)  # the model is on its first chunk
         early.stored()
         done = early.finish()
         # what is left is the embedding job's, which can split it across the workers
