@@ -135,9 +135,12 @@ class TestCeleryRunner:
             assert done["status"] == "succeeded", done
             themes = project.get("/themes").json()
             assert themes["analysis"]["id"] == analysis_id
-        log = worker.read_text()
-        assert stored.json()["job"]["id"] in log
-        assert analysis["job_id"] in log
+        # the worker logs a job's success after its row is committed
+        deadline = time.monotonic() + 30
+        while analysis["job_id"] not in worker.read_text():
+            assert time.monotonic() < deadline, worker.read_text()
+            time.sleep(0.1)
+        assert stored.json()["job"]["id"] in worker.read_text()
 
     def test_a_job_queued_while_the_broker_is_down_runs_when_it_is_back(
         self, database_url: str, queue: str, worker: Path

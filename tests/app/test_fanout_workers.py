@@ -140,6 +140,18 @@ def test_two_workers_share_the_chunks_of_a_large_upload(
         analysed = wait_for_job(client, project.admin_key, analysis["job_id"], 600)
         assert analysed["status"] == "succeeded", analysed
 
+    def runs() -> int:
+        return sum(
+            analysis["job_id"] in line and "'status': 'succeeded'" in line
+            for w in workers
+            for line in w.log.read_text().splitlines()
+        )
+
+    # a worker logs a job's success after its row is committed
+    deadline = time.monotonic() + 30
+    while not runs():
+        assert time.monotonic() < deadline, "no worker logged the analysis's success"
+        time.sleep(0.1)
     logs = [w.log.read_text() for w in workers]
     # both workers took chunks of the job
     taken = [
@@ -164,9 +176,4 @@ def test_two_workers_share_the_chunks_of_a_large_upload(
         assert len(analyses) == 1
         last_chunk = max(c.finished_at for c in chunks if c.finished_at is not None)
         assert analyses[0].created_at >= last_chunk
-    runs = sum(
-        analysis["job_id"] in line and "'status': 'succeeded'" in line
-        for log in logs
-        for line in log.splitlines()
-    )
-    assert runs == 1
+    assert runs() == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -70,6 +71,12 @@ def deps(quick: Settings, engine: Engine) -> JobDeps:
 
 
 @pytest.fixture
+def steady(deps: JobDeps) -> JobDeps:
+    """Deps whose lease outlasts any pause of a loaded machine, for tests of a live lease."""
+    return replace(deps, settings=deps.settings.model_copy(update={"job_lease_seconds": 60}))
+
+
+@pytest.fixture
 def project_id(engine: Engine) -> str:
     with Session(engine) as session, session.begin():
         project = Project(name="Leases")
@@ -104,10 +111,10 @@ def _expire(engine: Engine, job_id: str) -> None:
 
 class TestClaimAndHeartbeat:
     def test_a_claim_takes_a_lease_and_a_token_of_its_own(
-        self, deps: JobDeps, engine: Engine, project_id: str
+        self, steady: JobDeps, engine: Engine, project_id: str
     ) -> None:
         job_id = _job(engine, project_id, "test-lease-record")
-        ctx = claim(deps, job_id)
+        ctx = claim(steady, job_id)
         assert ctx is not None and ctx.run_token
         row = _row(engine, job_id)
         assert row.run_token == ctx.run_token
@@ -164,11 +171,11 @@ class TestSweep:
         assert sweep_expired(deps) == ([], [])
 
     def test_a_live_lease_is_left_alone(
-        self, deps: JobDeps, engine: Engine, project_id: str
+        self, steady: JobDeps, engine: Engine, project_id: str
     ) -> None:
         job_id = _job(engine, project_id, "test-lease-record")
-        assert claim(deps, job_id) is not None
-        assert sweep_expired(deps) == ([], [])
+        assert claim(steady, job_id) is not None
+        assert sweep_expired(steady) == ([], [])
         assert _row(engine, job_id).status == JobStatus.running
 
     def test_after_its_last_attempt_an_expired_job_fails_with_its_analysis(

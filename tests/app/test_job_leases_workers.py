@@ -145,6 +145,16 @@ def _succeeded_in(log: Path, job_id: str) -> int:
     )
 
 
+def _finished_once_by(worker: Worker, killed: Worker, job_id: str) -> None:
+    """`worker` logged the job's success once (Celery writes it after the job's row is
+    committed, so it is waited for) and the killed worker never did."""
+    _wait_until(
+        lambda: _succeeded_in(worker.log, job_id) >= 1, 30, "the second worker logged no success"
+    )
+    assert _succeeded_in(worker.log, job_id) == 1
+    assert _succeeded_in(killed.log, job_id) == 0
+
+
 def _vectors_and_texts(engine: Engine, project: ProjectHandle) -> tuple[int, int]:
     with Session(engine) as session:
         texts = session.scalar(
@@ -188,9 +198,8 @@ def test_a_worker_killed_mid_embedding_leaves_the_job_to_the_next_worker(
     with Session(engine) as session:
         job = session.get_one(Job, job_id)
         assert (job.status, job.attempts) == (JobStatus.succeeded, 2)
-    # exactly one run finished it, the second worker's
-    assert _succeeded_in(second.log, job_id) == 1
-    assert _succeeded_in(first.log, job_id) == 0
+    # exactly one run finished it, the second worker's (whose log line follows the commit)
+    _finished_once_by(second, first, job_id)
     vectors, texts = _vectors_and_texts(engine, project)
     assert vectors == texts == 400
 
@@ -226,8 +235,7 @@ def test_a_worker_killed_mid_analysis_leaves_one_set_of_themes(
     workers.append(second)
     done = wait_for_job(client, project.admin_key, job_id, 90)
     assert done["status"] == "succeeded", done
-    assert _succeeded_in(second.log, job_id) == 1
-    assert _succeeded_in(first.log, job_id) == 0
+    _finished_once_by(second, first, job_id)
     with Session(engine) as session:
         assert session.get_one(Job, job_id).attempts == 2
         themes = session.scalar(

@@ -71,7 +71,8 @@ def test_the_state_written_for_other_processes_never_shows_a_new_worker_with_the
         first = runner.status()["pid"]
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        _wait_until(lambda: runner.restarts == 1 and runner.status()["alive"], 10)
+        # until the state naming the new worker has been written (after the restart counts)
+        _wait_until(lambda: any(st["alive"] and st["pid"] != first for st in written), 10)
     finally:
         runner.stop()
     pids = [state["pid"] for state in written if state["alive"]]
