@@ -30,7 +30,7 @@ hear hearing heard see seeing mute muted unmute unmuted mic microphone camera au
 video screen share sharing shared link links chat zoom teams meet call
 just really actually basically literally maybe think thought like lot lots bit
 going got get gets getting know want wants need needs say said says
-plus pm am amp gt lt nbsp http https www com org uk html
+plus pm am amp gt lt nbsp quot http https www com org uk html href src aspx
 """
 #: Words that carry no theme in meeting chats and feedback: greetings, thanks, call mechanics.
 CHAT_STOP_WORDS: frozenset[str] = frozenset(_CHAT_STOP_TEXT.split())
@@ -47,6 +47,8 @@ _BOILERPLATE = re.compile(
     | \b(?:is|are)\s+(?:now\s+)?(?:on\s+)?mute[d]?\b
     | \b(?:thank\s+you|thanks)(?:\s+(?:so|very)\s+much)?(?:\s+(?:all|everyone|everybody))?\b
     | (?<!\w)[+-]1\b                     # +1 / -1 votes
+    | \b(?:lt\s+)?(?:a\s+)?href\b(?:\s+[\w-]+){0,15}?\s+gt\b   # a link tag left as words
+    | \b(?:lt|gt|amp|quot|nbsp|href|src|aspx)\b                  # other markup left as words
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -100,7 +102,21 @@ def stem(word: str) -> str:
 
 #: A piece of text every boilerplate phrase above holds, one of these at least (case folded):
 #: most texts hold none, and are passed over without running the slower pattern.
-_BOILERPLATE_CUES = ("http", "www.", "@", "hear", "see", "joined", "left", "mute", "thank", "1")
+_BOILERPLATE_CUES = (
+    "http",
+    "www.",
+    "@",
+    "hear",
+    "see",
+    "joined",
+    "left",
+    "mute",
+    "thank",
+    "1",
+    "href",
+    "src",
+    "aspx",
+)
 
 
 def _may_hold_boilerplate(text: str) -> bool:
@@ -109,7 +125,8 @@ def _may_hold_boilerplate(text: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """Lower-cased text with URLs, mentions and chat boilerplate phrases removed."""
+    """Lower-cased text with URLs, mentions, chat boilerplate phrases and the remains of web
+    markup ("lt a href ... gt") removed."""
     low = text.lower()
     return _BOILERPLATE.sub(" ", low) if _may_hold_boilerplate(text) else low
 

@@ -62,6 +62,23 @@ def test_boilerplate_never_appears(described: ThemeDescriber) -> None:
         assert not _words(keywords) & banned
 
 
+def test_the_remains_of_web_markup_name_no_theme_and_are_no_keyword() -> None:
+    # text copied from web pages with its punctuation stripped: tags and links left as words
+    markup = "lt href http investor reuters fullquote aspx ticker gt"
+    texts = [
+        f"ceo pleads guilty to fraud {markup} chief executive pleaded guilty",
+        f"schwab cuts trading fees {markup} biggest discount brokerage cut fees",
+        f"boeing to negotiate tax breaks {markup} boeing discussed tax breaks",
+        "the striker scored twice in the cup final",
+        "the keeper saved a penalty in the cup final",
+        "the cup final went to extra time after the striker scored",
+    ]
+    fitted = ThemeDescriber().fit(texts, np.array([0, 0, 0, 1, 1, 1]))
+    residue = {"lt", "gt", "href", "http", "aspx", "fullquote", "ticker"}
+    assert not {w.lower() for w in fitted.theme_labels_[0].split()} & residue
+    assert not _words(fitted.keywords_[0]) & residue
+
+
 def test_no_two_forms_of_one_word(described: ThemeDescriber) -> None:
     for keywords in described.keywords_:
         stems = [stem(w) for phrase, _ in keywords for w in phrase.split()]
