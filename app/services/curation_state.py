@@ -85,7 +85,7 @@ def project_edits(session: Session, project_id: str) -> list[ThemeEdit]:
 
 
 def any_edit(session: Session, project_id: str) -> bool:
-    """Whether the project holds an edit, live or undone."""
+    """Whether the project holds an edit, live or undone (one row's id read, not every edit)."""
     found = session.scalar(select(ThemeEdit.id).where(ThemeEdit.project_id == project_id).limit(1))
     return found is not None
 

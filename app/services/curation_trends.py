@@ -12,7 +12,6 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.services import curation_state as state_service
 from app.services import curation_view
 from models import Analysis, Project, Theme
 
@@ -100,8 +99,3 @@ def plan(
     keys = {r.key for r in rows}
     key_of = {i: k for i, k in found.key_of.items() if k in keys}
     return RowPlan(rows, key_of, found.leaf, found.hidden, found.notes)
-
-
-def has_edits(session: Session, project: Project) -> bool:
-    """Whether the project holds any edit (one row's id read, not every edit)."""
-    return state_service.any_edit(session, project.id)

@@ -18,7 +18,7 @@ from app.errors import NotFound, UnprocessableEntity
 from app.schemas.curation import View
 from app.schemas.trends import Dimension, TrendParams, parse_by
 from app.services import analyses as analysis_service
-from app.services import curation_trends, read_facts, trends_json
+from app.services import curation_state, curation_trends, read_facts, trends_json
 from app.services.narratives import NarrativeFilter
 from app.services.trends_json import JSON
 from models import (
@@ -216,7 +216,7 @@ def trends_page(
     if analysis is None:
         notes = analysis_service.no_analysis_notes(session, project)
         return trends_json.empty_page(query.by, query.alpha, notes)
-    curated = view == "curated" and curation_trends.has_edits(session, project)
+    curated = view == "curated" and curation_state.any_edit(session, project.id)
     return _analysed_page(session, project, analysis, query, curated)
 
 
