@@ -30,10 +30,13 @@ hear hearing heard see seeing mute muted unmute unmuted mic microphone camera au
 video screen share sharing shared link links chat zoom teams meet call
 just really actually basically literally maybe think thought like lot lots bit
 going got get gets getting know want wants need needs say said says
-plus pm am amp gt lt nbsp quot http https www com org uk html href src aspx
+plus pm am http https www com org uk html
 """
-#: Words that carry no theme in meeting chats and feedback: greetings, thanks, call mechanics.
-CHAT_STOP_WORDS: frozenset[str] = frozenset(_CHAT_STOP_TEXT.split())
+#: Markup left as words in text copied from web pages ("lt a href ... gt").
+_MARKUP_WORDS = ("lt", "gt", "amp", "quot", "nbsp", "href", "src", "aspx")
+#: Words that carry no theme in meeting chats and feedback: greetings, thanks, call mechanics,
+#: markup.
+CHAT_STOP_WORDS: frozenset[str] = frozenset(_CHAT_STOP_TEXT.split()) | frozenset(_MARKUP_WORDS)
 
 #: Whole phrases removed before counting (boilerplate that single stop words would split).
 _BOILERPLATE = re.compile(
@@ -48,8 +51,8 @@ _BOILERPLATE = re.compile(
     | \b(?:thank\s+you|thanks)(?:\s+(?:so|very)\s+much)?(?:\s+(?:all|everyone|everybody))?\b
     | (?<!\w)[+-]1\b                     # +1 / -1 votes
     | \b(?:lt\s+)?(?:a\s+)?href\b(?:\s+[\w-]+){0,15}?\s+gt\b   # a link tag left as words
-    | \b(?:lt|gt|amp|quot|nbsp|href|src|aspx)\b                  # other markup left as words
-    """,
+    """
+    + rf"| \b(?:{'|'.join(_MARKUP_WORDS)})\b",  # other markup left as words
     re.IGNORECASE | re.VERBOSE,
 )
 

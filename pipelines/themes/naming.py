@@ -201,6 +201,8 @@ def _spans(
             first = i - 1 if i > 0 and words[i - 1] in _NEGATIONS else i
             begin = starts[first]
             first_chunk = bisect.bisect_right(chunks, begin)
+            # what the start alone decides: a content word cut off before it, a verb's start
+            start_fails = (first > 0 and content[first - 1]) or (bad_start[i] and first == i)
             held: set[str] = set()
             for j in range(i, min(i + max_words, len(tokens))):
                 if not content[j]:
@@ -210,11 +212,10 @@ def _spans(
                 if bisect.bisect_left(chunks, end) - first_chunk + 1 > max_words:
                     break
                 # a phrase ends where its text's phrase does: no content word cut off
-                cut = (first > 0 and content[first - 1]) or (j < last and content[j + 1])
+                cut = j < last and content[j + 1]
                 # "mandatory because children | need ...": an opened clause left unfinished
                 open_ = j < last and openers[j] > openers[i]
-                starts_badly = bad_start[i] and first == i
-                formed = not (cut or open_ or starts_badly or bad_end[j])
+                formed = not (start_fails or cut or open_ or bad_end[j])
                 out.append((clause[begin:end], frozenset(held), j - first + 1, formed))
     return out
 
