@@ -328,8 +328,8 @@ def find_themes(
         )
     describer = ThemeDescriber(n_keywords=n_keywords, n_exemplars=n_exemplars)
     # The phrase counts need the texts alone: they are made while the clustering's layout
-    # runs on one core (the neighbour search before it takes both), and the 2-D map is laid
-    # out while the themes are described (parallel.py).
+    # runs (the neighbour search before it takes both cores), and the 2-D map is laid out
+    # while the themes are described (parallel.py).
     neighbours_found = threading.Event()
 
     def count() -> tuple[tuple[Any, Any] | None, float]:

@@ -1,11 +1,11 @@
 """Compile the analysis's numba code before the first analysis needs it.
 
-The neighbour descent (pynndescent), UMAP's layout and Weft's lock-free epoch loop are numba
-functions compiled on their first call in each process, and most of them are not cached on
-disk. In a fresh process the first analysis above ``EXACT_KNN_N`` narratives spent about 30 s
-compiling them (35 s against 4 s for the same 12,000 narratives analysed a second time). A job
-worker calls :func:`warm_up` in the background when it starts, so a convenor's first analysis
-does not wait on the compiler.
+The neighbour descent (pynndescent), UMAP's layout, the epoch loop that releases the lock and
+the large regime's parallel layout (``epochs.py``) are numba functions compiled on their first
+call in each process, and most of them are not cached on disk. In a fresh process the first
+analysis above ``EXACT_KNN_N`` narratives spent about 30 s compiling them (35 s against 4 s for
+the same 12,000 narratives analysed a second time). A job worker calls :func:`warm_up` in the
+background when it starts, so a convenor's first analysis does not wait on the compiler.
 """
 
 from __future__ import annotations
@@ -40,6 +40,6 @@ def warm_up(seed: int = 0) -> float:
     began = time.perf_counter()
     texts, X = _made_up(seed)
     find_themes(texts, X, random_state=seed)
-    # the large regime's neighbour descent and layout, which the small set would not reach
-    build_graph(X.astype(np.float64), 15, 5, None, seed, exact_up_to=0)
+    # the large regime's neighbour descent and parallel layout, which the small set would not reach
+    build_graph(X.astype(np.float64), 15, 5, None, seed, exact_up_to=0, parallel_above=0)
     return time.perf_counter() - began
