@@ -204,7 +204,9 @@ def project(
     )
     graph = sp.csr_matrix(graph)
     if graph.nnz:
-        graph.data[graph.data < graph.data.max() / float(n_epochs)] = 0.0
+        # UMAP's cut: edges under max / epochs, with its 200 epochs for runs of 10 or fewer
+        cut_epochs = n_epochs if n_epochs > 10 else 200
+        graph.data[graph.data < graph.data.max() / float(cut_epochs)] = 0.0
     start = PCA(n_components=n_components, random_state=state).fit_transform(data)
     start = noisy_scale_coords(start.astype(np.float32), state, max_coord=10, noise=0.0001)
     low, high = start.min(axis=0), start.max(axis=0)

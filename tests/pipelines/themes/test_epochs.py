@@ -89,6 +89,27 @@ def test_the_layout_pulls_groups_together_from_a_random_start(
     assert silhouette_score(laid, group) > 0.6
 
 
+@pytest.mark.descent
+def test_no_epochs_leave_the_start_and_the_graph_whole(blobs: tuple[np.ndarray, ...]) -> None:
+    X, _, indices, dists = blobs
+    from umap.umap_ import fuzzy_simplicial_set
+
+    graph, reduced = project(X, indices, dists, 5, 0, 0)
+    whole, _, _ = fuzzy_simplicial_set(
+        X.astype(np.float32),
+        15,
+        np.random.RandomState(0),
+        "cosine",
+        knn_indices=indices,
+        knn_dists=dists,
+    )
+    whole = sp.csr_matrix(whole)
+    # UMAP cuts at max / 200 when it runs 10 epochs or fewer, not at max / 0
+    np.testing.assert_array_equal(graph.data == 0, whole.data < whole.data.max() / 200)
+    assert np.isfinite(reduced).all()
+    assert reduced.min() >= 0.0 and reduced.max() <= 10.0 + 1e-5  # the scaled start, unmoved
+
+
 def test_an_empty_graph_leaves_the_start_where_it_was() -> None:
     start = np.arange(10, dtype=np.float32).reshape(5, 2)
     out = optimise(start.copy(), sp.csr_matrix((5, 5)), 40, 1.9, 0.8, np.random.RandomState(0))
