@@ -22,6 +22,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from umap.layouts import clip
+from umap.umap_ import INT32_MAX, INT32_MIN
 from umap.utils import tau_rand_int
 
 FloatArray = npt.NDArray[np.float64]
@@ -35,13 +37,16 @@ INITIAL_ALPHA = 1.0
 #: began. Smaller blocks are closer to UMAP's one-point-at-a-time order and cost more starts of
 #: the parallel loop.
 BLOCK = 128
-_INT32_MIN = np.iinfo(np.int32).min + 1
-_INT32_MAX = np.iinfo(np.int32).max - 1
 
 
 @numba.njit(fastmath=True, nogil=True)
-def _clip(value: float) -> float:
-    return 4.0 if value > 4.0 else (-4.0 if value < -4.0 else value)
+def _dist2(x: Any, y: Any) -> float:
+    """Squared distance, summed in float64 (UMAP's ``rdist`` sums in float32)."""
+    total = 0.0
+    for d in range(x.shape[0]):
+        diff = x[d] - y[d]
+        total += diff * diff
+    return total
 
 
 @numba.njit(parallel=True, fastmath=True, nogil=True)
@@ -77,17 +82,12 @@ def _epoch(
                 if next_sample[i] > epoch:
                     continue
                 other = snapshot[tails[i]]
-                dist2 = 0.0
-                for d in range(dim):
-                    diff = current[d] - other[d]
-                    dist2 += diff * diff
-                pulled[i] = True
-                for d in range(dim):
-                    pull[i, d] = 0.0
+                dist2 = _dist2(current, other)
                 if dist2 > 0.0:
                     coeff = -2.0 * a * b * dist2 ** (b - 1.0) / (a * dist2**b + 1.0)
+                    pulled[i] = True
                     for d in range(dim):
-                        step = _clip(coeff * (current[d] - other[d])) * alpha
+                        step = clip(coeff * (current[d] - other[d])) * alpha
                         current[d] += step
                         pull[i, d] = step
                 next_sample[i] += epochs_per_sample[i]
@@ -97,14 +97,11 @@ def _epoch(
                     if k == j:
                         continue
                     other = snapshot[k]
-                    dist2 = 0.0
-                    for d in range(dim):
-                        diff = current[d] - other[d]
-                        dist2 += diff * diff
+                    dist2 = _dist2(current, other)
                     if dist2 > 0.0:
                         coeff = 2.0 * GAMMA * b / ((0.001 + dist2) * (a * dist2**b + 1.0))
                         for d in range(dim):
-                            current[d] += _clip(coeff * (current[d] - other[d])) * alpha
+                            current[d] += clip(coeff * (current[d] - other[d])) * alpha
                 next_negative[i] += n_negative * epochs_per_negative[i]
         snapshot[first:last] = embedding[first:last]
         for j in range(first, last):
@@ -148,7 +145,7 @@ def optimise(
     per_negative = per_sample / NEGATIVE_SAMPLE_RATE
     next_sample = per_sample.copy()
     next_negative = per_negative.copy()
-    rng = random_state.randint(_INT32_MIN, _INT32_MAX, (n_vertices, 3)).astype(np.int64)
+    rng = random_state.randint(INT32_MIN, INT32_MAX, (n_vertices, 3)).astype(np.int64)
     indptr = layout.indptr.astype(np.int64)
     tails = layout.indices.astype(np.int64)
     snapshot = embedding.copy()
