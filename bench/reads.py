@@ -11,15 +11,17 @@ process. Then, per runner, a real `weft serve` (``WEFT_JOB_RUNNER=thread`` or ``
 packaged model loaded as in production) serves that store on a free port, and the clients (4
 processes of 4 threads, so the clients' own interpreter lock does not add to the figures) ask for
 themes and trends with a random mix of filters (an attribute, a session, a period, the level, the
-page size, membership), so most requests are cold. First ``--idle`` seconds with nothing running,
-then a new analysis of the project is queued and the clients read until it ends (at most
-``--busy-max`` seconds, 0 for none; the analysis is then waited for without readers, so the next
-runner's idle phase is idle). Reported per phase and endpoint: requests, p50/p95/p99/max in ms,
-errors (any status but 200, or a failed connection)::
+page size, membership): 9,000 draws hold 4,341 distinct requests, and the server keeps no
+answers. The idle reads start ``--settle`` seconds after the server answers and once its
+processes are quiet (the job worker compiles the analysis code as it starts, about 40 s of one
+core); they run ``--idle`` seconds. Then a new analysis of the project is queued and the clients
+read until it ends (at most ``--busy-max`` seconds, 0 for none; the analysis is then waited for
+without readers, so the next runner's idle phase is idle). Reported per phase and endpoint:
+requests, p50/p95/p99/max in ms, errors (any status but 200, or a failed connection)::
 
     nice .venv/bin/python -m bench.reads [--sets agnews8000,searchsnippets] [--n 20000]
         [--clients 16] [--runners thread,process] [--web-workers 1] [--idle 20]
-        [--busy-max 600] [--store DIR]
+        [--settle 30] [--quiet-max 300] [--busy-max 600] [--store DIR]
 
 Results go to ``bench/results/reads.json``.
 """
@@ -73,6 +75,8 @@ SESSIONS = (
     ("10-thursday", "2020-04-02"),
 )
 CLIENT_PROCESSES = 4
+#: Share of one core the server's processes may use, over a second, and count as quiet.
+QUIET_SHARE = 0.05
 #: One query parameter's value.
 Param = str | int | float | bool | None
 
@@ -185,6 +189,17 @@ def stored(workdir: Path, root: Path, sets: Sequence[str], n: int) -> tuple[str,
 # --- the server ---------------------------------------------------------------------------------
 
 
+def _cpu_seconds(process: Any) -> float:
+    """User and system seconds of a process so far; 0 once it has gone."""
+    import psutil
+
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
+
+
 class Server:
     """`weft serve` on the bench store with the given job runner."""
 
@@ -228,6 +243,22 @@ class Server:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{self.log.read_text()}")
             time.sleep(0.25)
+
+    def quiet(self, longest: float, share: float = QUIET_SHARE) -> float:
+        """Wait until the server's processes together use at most ``share`` of one core over
+        a second (the job worker has compiled the analysis code, the web processes have
+        started), at most ``longest`` seconds; the seconds waited."""
+        import psutil
+
+        began = time.monotonic()
+        root = psutil.Process(self.process.pid)
+        while time.monotonic() - began < longest:
+            tree = [root, *root.children(recursive=True)]
+            before = sum(_cpu_seconds(p) for p in tree)
+            time.sleep(1.0)
+            if sum(_cpu_seconds(p) for p in tree) - before <= share:
+                break
+        return time.monotonic() - began
 
     def stop(self) -> None:
         self.client.close()
@@ -397,10 +428,13 @@ def measure(
     }
     try:
         # warm the server's imports and the project's first pages, in every web process (each
-        # takes some of many connections opened at once); the job worker loads its model
-        # meanwhile, which is start-up, not idle
+        # takes some of many connections opened at once); the job worker loads its model and
+        # compiles the analysis code meanwhile (about 40 s of one core), which is start-up,
+        # not idle: the idle reads wait until the server's processes are quiet
         warm(url, headers, project)
         time.sleep(args.settle)
+        result["settled_s"] = round(args.settle + server.quiet(args.quiet_max), 1)
+        print(f"{runner}: quiet {result['settled_s']} s after start-up", flush=True)
         ends = time.monotonic() + args.idle
         rows, seconds = load(
             url, key, project, sessions, args.clients, lambda: time.monotonic() > ends
@@ -494,6 +528,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--idle", type=float, default=20, help="seconds of idle reads")
     parser.add_argument(
         "--settle", type=float, default=30, help="seconds between the start and the idle reads"
+    )
+    parser.add_argument(
+        "--quiet-max",
+        type=float,
+        default=300,
+        help="after --settle, longest wait for the server's processes to go quiet",
     )
     parser.add_argument(
         "--busy-max",
