@@ -385,6 +385,10 @@ class TestIncremental:
             big = self.post_more(project, NEW_TOPIC)
             assert big["incremental"]["reanalysis_due"] is True
             assert big["analysis_id"] != first["analysis_id"]
+            # the re-analysis it queued runs to the end before the app shuts down
+            analyses = project.get("/analyses").json()
+            again = next(a["job_id"] for a in analyses if a["id"] == big["analysis_id"])
+            assert wait_for_job(client, project.admin_key, again, 120)["status"] == "succeeded"
 
 
 class TestHeldLevel:
