@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from pipelines.themes.cluster import ThemeClusterer
 from pipelines.themes.describe import ThemeDescriber
 from pipelines.themes.layout import graph_map, narrative_map, theme_positions
 from pipelines.themes.membership import complete_subthemes, theme_distribution, top_memberships
-from pipelines.themes.parallel import beside
+from pipelines.themes.parallel import beside, one_blas_thread
 from pipelines.themes.timing import StepClock
 
 FloatArray = npt.NDArray[np.float64]
@@ -336,33 +337,42 @@ def find_themes(
         neighbours_found.wait()
         return _timed(describer.count, texts)
 
-    counting, end_counting = beside(count)
-    try:
-        clusterer = ThemeClusterer(
-            min_theme_size=min_theme_size,
-            n_themes=n_themes,
-            random_state=random_state,
-            **dict(clusterer_params or {}),
-        )
+    # from the end of the neighbour search (whose exact products use every core) threads of
+    # the analysis's own take both cores: numpy's BLAS then runs on one (parallel.py)
+    with ExitStack() as one_thread:
+
+        def after(step: str) -> None:
+            if step == "knn":
+                one_thread.enter_context(one_blas_thread())
+                neighbours_found.set()
+
+        counting, end_counting = beside(count)
         try:
-            clusterer.fit(X, on_step=lambda step: neighbours_found.set() if step == "knn" else None)
+            clusterer = ThemeClusterer(
+                min_theme_size=min_theme_size,
+                n_themes=n_themes,
+                random_state=random_state,
+                **dict(clusterer_params or {}),
+            )
+            try:
+                clusterer.fit(X, on_step=after)
+            finally:
+                neighbours_found.set()
+            t_cluster = time.perf_counter()
+            n = X.shape[0]
+            mapping, end_mapping = beside(
+                lambda: _timed(_map, clusterer, X, with_map and n > 0, random_state)
+            )
+            try:
+                steps: dict[str, float] = dict(clusterer.timings_)
+                counts, steps["keywords"] = counting.result()
+                described = _describe(texts, X, clusterer, describer, counts, embedder, steps)
+                t_describe = time.perf_counter()
+                coords, steps["map"] = mapping.result()
+            finally:
+                end_mapping()
         finally:
-            neighbours_found.set()
-        t_cluster = time.perf_counter()
-        n = X.shape[0]
-        mapping, end_mapping = beside(
-            lambda: _timed(_map, clusterer, X, with_map and n > 0, random_state)
-        )
-        try:
-            steps: dict[str, float] = dict(clusterer.timings_)
-            counts, steps["keywords"] = counting.result()
-            described = _describe(texts, X, clusterer, describer, counts, embedder, steps)
-            t_describe = time.perf_counter()
-            coords, steps["map"] = mapping.result()
-        finally:
-            end_mapping()
-    finally:
-        end_counting()
+            end_counting()
     subthemes, top_themes, top_probabilities, leaf_labels = described
     labels = clusterer.labels_
     positions = theme_positions(coords, labels, clusterer.n_themes_)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -122,3 +123,33 @@ def test_find_themes_ends_its_threads_when_the_description_fails(
     with pytest.raises(RuntimeError, match="describing failed"):
         find_themes([f"text {i}" for i in range(120)], X)
     assert not any(t.name.startswith("weft-beside") for t in threading.enumerate())
+
+
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {int(p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+def test_an_analysis_runs_blas_on_one_thread_and_gives_back_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from pipelines.themes import api
+
+    seen: list[set[int]] = []
+    describe = api._describe
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(_blas_threads())  # while the map is laid out beside
+        return describe(*args, **kwargs)
+
+    monkeypatch.setattr(api, "_describe", watched)
+    X = _blobs(200)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert _blas_threads() == {2}
+        result = find_themes([f"text {i}" for i in range(200)], X)
+        assert _blas_threads() == {2}
+    assert seen == [{1}]
+    assert result.n_themes >= 1
