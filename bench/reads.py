@@ -189,15 +189,18 @@ def stored(workdir: Path, root: Path, sets: Sequence[str], n: int) -> tuple[str,
 # --- the server ---------------------------------------------------------------------------------
 
 
-def _cpu_seconds(process: Any) -> float:
-    """User and system seconds of a process so far; 0 once it has gone."""
+def _cpu_seconds(root: Any) -> float:
+    """User and system seconds so far of a process and its descendants (0 for one gone)."""
     import psutil
 
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(times.user + times.system)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class Server:
@@ -253,10 +256,9 @@ class Server:
         began = time.monotonic()
         root = psutil.Process(self.process.pid)
         while time.monotonic() - began < longest:
-            tree = [root, *root.children(recursive=True)]
-            before = sum(_cpu_seconds(p) for p in tree)
+            before = _cpu_seconds(root)
             time.sleep(1.0)
-            if sum(_cpu_seconds(p) for p in tree) - before <= share:
+            if _cpu_seconds(root) - before <= share:
                 break
         return time.monotonic() - began
 

@@ -337,42 +337,39 @@ def find_themes(
         neighbours_found.wait()
         return _timed(describer.count, texts)
 
-    # from the end of the neighbour search (whose exact products use every core) threads of
-    # the analysis's own take both cores: numpy's BLAS then runs on one (parallel.py)
-    with ExitStack() as one_thread:
+    # the threads end on leaving the block, however it is left; from the end of the neighbour
+    # search (whose exact products use every core) the analysis's own threads take both cores
+    # and numpy's BLAS runs on one (parallel.py)
+    with ExitStack() as stack:
 
         def after(step: str) -> None:
             if step == "knn":
-                one_thread.enter_context(one_blas_thread())
+                stack.enter_context(one_blas_thread())
                 neighbours_found.set()
 
         counting, end_counting = beside(count)
+        stack.callback(end_counting)
+        clusterer = ThemeClusterer(
+            min_theme_size=min_theme_size,
+            n_themes=n_themes,
+            random_state=random_state,
+            **dict(clusterer_params or {}),
+        )
         try:
-            clusterer = ThemeClusterer(
-                min_theme_size=min_theme_size,
-                n_themes=n_themes,
-                random_state=random_state,
-                **dict(clusterer_params or {}),
-            )
-            try:
-                clusterer.fit(X, on_step=after)
-            finally:
-                neighbours_found.set()
-            t_cluster = time.perf_counter()
-            n = X.shape[0]
-            mapping, end_mapping = beside(
-                lambda: _timed(_map, clusterer, X, with_map and n > 0, random_state)
-            )
-            try:
-                steps: dict[str, float] = dict(clusterer.timings_)
-                counts, steps["keywords"] = counting.result()
-                described = _describe(texts, X, clusterer, describer, counts, embedder, steps)
-                t_describe = time.perf_counter()
-                coords, steps["map"] = mapping.result()
-            finally:
-                end_mapping()
+            clusterer.fit(X, on_step=after)
         finally:
-            end_counting()
+            neighbours_found.set()
+        t_cluster = time.perf_counter()
+        n = X.shape[0]
+        mapping, end_mapping = beside(
+            lambda: _timed(_map, clusterer, X, with_map and n > 0, random_state)
+        )
+        stack.callback(end_mapping)
+        steps: dict[str, float] = dict(clusterer.timings_)
+        counts, steps["keywords"] = counting.result()
+        described = _describe(texts, X, clusterer, describer, counts, embedder, steps)
+        t_describe = time.perf_counter()
+        coords, steps["map"] = mapping.result()
     subthemes, top_themes, top_probabilities, leaf_labels = described
     labels = clusterer.labels_
     positions = theme_positions(coords, labels, clusterer.n_themes_)

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TypeVar
+
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,8 @@ def beside(work: Callable[[], T]) -> tuple[Future[T], Callable[[], None]]:
     return future, lambda: pool.shutdown(wait=True)
 
 
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Numpy's BLAS on one thread inside the block (the whole process: BLAS keeps one setting).
+def one_blas_thread() -> threadpool_limits:
+    """Numpy's BLAS on one thread inside a ``with`` block (process-wide: BLAS has one setting).
 
     An analysis keeps both cores busy with threads of its own (the map beside the describing,
     the phrase counts beside the projection). A BLAS call that also splits its work over two
@@ -86,7 +86,4 @@ def one_blas_thread() -> Iterator[None]:
     The block restores the setting it found, so of two analyses at once in one process the later
     may finish on two BLAS threads.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    return threadpool_limits(limits=1, user_api="blas")
