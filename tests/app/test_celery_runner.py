@@ -216,6 +216,14 @@ def _add_jobs(deps: JobDeps, *jobs: Job) -> list[str]:
 
 
 class TestCelerySend:
+    """These tests run jobs by hand as a Celery worker would; the app they make projects in
+    must not pick the jobs up itself."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        # the app's thread runner looks for queued jobs once as it starts, then sleeps
+        return settings.model_copy(update={"job_poll_seconds": 3600.0})
+
     def test_each_job_is_sent_with_its_kinds_time_limits(
         self, client: TestClient, deps: JobDeps
     ) -> None:
@@ -299,6 +307,7 @@ class TestCelerySend:
                 created_at=now + timedelta(milliseconds=1),
             ),
         )
+        time.sleep(0.6)
         # the second job's message arrives first: not its turn, it stays queued
         assert execute(deps, second) is None
         assert execute(deps, first) == JobStatus.succeeded
