@@ -5,7 +5,8 @@ and the answer is shaped by `trends_json`."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -28,8 +29,8 @@ from models import (
 )
 from pipelines.trends import (
     Axis,
+    CountTable,
     TrendSettingError,
-    crossed_table,
     period_key,
     period_label,
     period_range,
@@ -66,17 +67,24 @@ class _ThemeRow:
 
 
 @dataclass
-class _Counts:
-    """What the aggregate returned, with each dimension's raw values turned into cell values."""
+class _Placed:
+    """The narratives of the filter that have a value on every dimension: the theme of each
+    (``read_facts.NONE``: unclustered) and, per dimension, the code of its value."""
 
-    counts: dict[tuple[int | None, tuple[str, ...]], int]
-    totals: dict[tuple[str, ...], int]
+    themes: np.ndarray
+    codes: list[np.ndarray]
+    columns: list[read_facts.Codes]
     in_filter: int
     unclustered: int
 
+    def present(self, k: int) -> set[str]:
+        """The values of dimension `k` that some placed narrative has."""
+        values = self.columns[k].values
+        return {values[i] for i in np.unique(self.codes[k]).tolist()}
 
-def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bool) -> _Counts:
-    """Narratives per theme and cell, counted from the analysis's facts (`read_facts`).
+
+def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bool) -> _Placed:
+    """The narratives to count, from the analysis's facts (`read_facts`).
 
     A narrative missing a dimension's value (no such attribute, no session, no time) is in the
     filter and may be unclustered, but in no cell.
@@ -86,8 +94,6 @@ def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bo
     picked = np.arange(len(known)) if rows is None else np.flatnonzero(rows)
     # Leaf level: the sub-theme where the theme has them, else the theme itself.
     themes = (known.leaf if leaf else known.theme)[picked]
-    in_filter = len(picked)
-    unclustered = int(np.count_nonzero(themes == read_facts.NONE))
     columns: list[read_facts.Codes] = []
     for dim in query.by:
         if dim.kind == "attribute":
@@ -100,27 +106,48 @@ def _aggregate(session: Session, analysis: Analysis, query: TrendQuery, leaf: bo
         else:
             columns.append(known.period(dim.period))
     codes = [c.codes[picked] for c in columns]
-    placed = np.ones(in_filter, dtype=bool)
+    placed = np.ones(len(picked), dtype=bool)
     for column in codes:
         placed &= column != read_facts.NONE
-    sizes = [max(len(c.values), 1) for c in columns]
-    cell = np.ravel_multi_index([c[placed] for c in codes], sizes) if codes else None
-    theme_ids, theme_index = np.unique(themes[placed], return_inverse=True)
-    n_cells = int(np.prod(sizes)) if sizes else 1
-    pair = theme_index.reshape(-1) * n_cells + (0 if cell is None else cell)
-    found, n = np.unique(pair, return_counts=True)
+    return _Placed(
+        themes=themes[placed],
+        codes=[column[placed] for column in codes],
+        columns=columns,
+        in_filter=len(picked),
+        unclustered=int(np.count_nonzero(themes == read_facts.NONE)),
+    )
 
-    cells = found % n_cells
-    at = np.unravel_index(cells, sizes) if sizes else ()
-    labels = [[c.values[i] for i in axis.tolist()] for c, axis in zip(columns, at, strict=True)]
-    where = list(zip(*labels, strict=True)) if labels else [()] * len(found)
-    owners = theme_ids[found // n_cells].tolist()
-    counts: dict[tuple[int | None, tuple[str, ...]], int] = {}
-    totals: dict[tuple[str, ...], int] = defaultdict(int)
-    for theme_id, values, k in zip(owners, where, n.tolist(), strict=True):
-        counts[(None if theme_id == read_facts.NONE else theme_id, values)] = k
-        totals[values] += k
-    return _Counts(counts, dict(totals), in_filter, unclustered)
+
+def _table(placed: _Placed, axes: Sequence[Axis], plan: curation_trends.RowPlan) -> CountTable:
+    """The theme x cell table of the placed narratives over every combination of the axes'
+    values (the first axis varying slowest), one row per row of `plan`.
+
+    A narrative whose value is on no axis (a session no longer listed) counts in no cell;
+    one whose theme has no row (unclustered, hidden) counts in its cell's total only."""
+    sizes = [len(axis.values) for axis in axes]
+    n_cells = int(np.prod(sizes)) if sizes else 1
+    cell = np.zeros(len(placed.themes), dtype=np.int64)
+    on_axes = np.ones(len(placed.themes), dtype=bool)
+    for column, codes, axis, size in zip(placed.columns, placed.codes, axes, sizes, strict=True):
+        position = {value: i for i, value in enumerate(axis.values)}
+        at = np.array([position.get(v, -1) for v in column.values], dtype=np.int64)
+        where = at[codes] if len(at) else np.full(len(codes), -1, dtype=np.int64)
+        on_axes &= where >= 0
+        cell = cell * size + where
+    keys = [row.key for row in plan.rows]
+    row_of_key = {key: i for i, key in enumerate(keys)}
+    ids, inverse = np.unique(placed.themes, return_inverse=True)
+    row_of_id = np.array(
+        [row_of_key.get(plan.key_of.get(int(i), ""), -1) for i in ids.tolist()], dtype=np.int64
+    )
+    row = row_of_id[inverse.reshape(-1)] if len(ids) else np.zeros(0, dtype=np.int64)
+    counted = on_axes & (row >= 0)
+    counts = np.bincount(
+        row[counted] * n_cells + cell[counted], minlength=len(keys) * n_cells
+    ).reshape(len(keys), n_cells)
+    totals = np.bincount(cell[on_axes], minlength=n_cells)
+    cells = list(itertools.product(*(axis.values for axis in axes)))
+    return CountTable.from_arrays(counts, totals, themes=keys, cells=cells)
 
 
 def _session_labels(session: Session, project: Project, ids: set[str]) -> list[tuple[str, str]]:
@@ -242,10 +269,10 @@ def _analysed_page(
     """Counts, shares, distinctive themes, trends and series of the analysis's themes."""
     plan = _rows(session, project, analysis, query, curated)
     themes = plan.rows
-    agg = _aggregate(session, analysis, query, plan.leaf)
+    placed = _aggregate(session, analysis, query, plan.leaf)
     axes = [
         Axis(
-            dict(_dimension_values(session, project, dim, {c[k] for c in agg.totals}, query.flt)),
+            dict(_dimension_values(session, project, dim, placed.present(k), query.flt)),
             timeline=dim.timeline,
         )
         for k, dim in enumerate(query.by)
@@ -258,12 +285,7 @@ def _analysed_page(
             f"{' x '.join(d.spec for d in query.by)} makes {n_cells} cells (at most "
             f"{MAX_CELLS}); narrow it with filters (attribute, since/until) or a longer period"
         )
-    summed: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
-    for (tid, cell), n in agg.counts.items():
-        if tid in plan.key_of:
-            summed[(plan.key_of[tid], cell)] += n
-    rows = ((key, cell, n) for (key, cell), n in summed.items())
-    table = crossed_table(rows, agg.totals, [t.key for t in themes], axes)
+    table = _table(placed, axes, plan)
     try:
         summary = summarise(
             table, axes, alpha=query.alpha, window=query.window, baseline=query.baseline
@@ -277,8 +299,8 @@ def _analysed_page(
         themes,
         summary,
         alpha=query.alpha,
-        total_narratives=agg.in_filter,
-        unclustered=agg.unclustered,
-        excluded=agg.in_filter - sum(agg.totals.values()),
+        total_narratives=placed.in_filter,
+        unclustered=placed.unclustered,
+        excluded=placed.in_filter - len(placed.themes),
         notes=plan.notes,
     )
