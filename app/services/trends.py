@@ -131,7 +131,7 @@ def _table(placed: _Placed, axes: Sequence[Axis], plan: curation_trends.RowPlan)
     for column, codes, axis, size in zip(placed.columns, placed.codes, axes, sizes, strict=True):
         position = {value: i for i, value in enumerate(axis.values)}
         at = np.array([position.get(v, -1) for v in column.values], dtype=np.int64)
-        where = at[codes] if len(at) else np.full(len(codes), -1, dtype=np.int64)
+        where = at[codes]
         on_axes &= where >= 0
         cell = cell * size + where
     keys = [row.key for row in plan.rows]
@@ -140,7 +140,7 @@ def _table(placed: _Placed, axes: Sequence[Axis], plan: curation_trends.RowPlan)
     row_of_id = np.array(
         [row_of_key.get(plan.key_of.get(int(i), ""), -1) for i in ids.tolist()], dtype=np.int64
     )
-    row = row_of_id[inverse.reshape(-1)] if len(ids) else np.zeros(0, dtype=np.int64)
+    row = row_of_id[inverse.reshape(-1)]
     counted = on_axes & (row >= 0)
     counts = np.bincount(
         row[counted] * n_cells + cell[counted], minlength=len(keys) * n_cells

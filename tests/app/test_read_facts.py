@@ -210,7 +210,8 @@ def test_trend_cells_count_what_the_rows_hold(
                 assert placed_cells(got) == counts, (by, flt, leaf)
                 assert (got.in_filter, got.unclustered) == (in_filter, unclustered)
                 # the table counted from the arrays is the one the rows would give
-                plan = trend_service._rows(session, owner(session, project), analysis, query, False)
+                owner = session.get_one(Project, project.id)
+                plan = trend_service._rows(session, owner, analysis, query, False)
                 axes = [
                     Axis({v: v for v in sorted({c[k] for _, c in counts})}) for k in range(len(by))
                 ]
@@ -239,10 +240,6 @@ def placed_cells(placed: Any) -> Counter[tuple[int | None, tuple[str, ...]]]:
         )
         found[(None if theme == read_facts.NONE else theme, cell)] += 1
     return found
-
-
-def owner(session: Session, project: ProjectHandle) -> Project:
-    return session.get_one(Project, project.id)
 
 
 def test_filtered_theme_sizes_follow_a_withdrawal(
